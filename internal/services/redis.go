@@ -1,0 +1,255 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a redis-server child process. Its data directory survives Stop and
+// Start (so AOF restarts can be tested) and is removed by Close.
+type Redis struct {
+	bin   string
+	dir   string
+	extra []string
+
+	mu   sync.Mutex
+	port int
+	p    *proc
+}
+
+// StartRedis starts redis-server on a free loopback port in a new temporary
+// directory, with persistence off and 10,000 logical databases (so tests can
+// take one each). extra arguments are appended to the command line and win
+// over the defaults, e.g. "--appendonly", "yes", "--appendfsync", "always".
+// It returns an error matching ErrNotInstalled when redis-server is missing.
+func StartRedis(ctx context.Context, extra ...string) (*Redis, error) {
+	return startRedis(ctx, false, extra)
+}
+
+func startRedis(ctx context.Context, cluster bool, extra []string) (*Redis, error) {
+	bin, err := findBinary("redis-server", redisHint)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "plumb-redis-*")
+	if err != nil {
+		return nil, fmt.Errorf("services: redis dir: %w", err)
+	}
+	r := &Redis{bin: bin, dir: dir, extra: extra}
+	if cluster {
+		r.extra = append([]string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+			"--cluster-node-timeout", "3000",
+		}, extra...)
+	}
+	var lastErr error
+	for range 5 { // a port taken between freePort and bind: try another
+		port, err := freePort(cluster)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		r.port = port
+		if lastErr = r.Start(ctx); lastErr == nil {
+			register(r, r.Close)
+			return r, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+// Addr returns "127.0.0.1:port".
+func (r *Redis) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+// URL returns a redis:// URL for logical database db.
+func (r *Redis) URL(db int) string { return fmt.Sprintf("redis://%s/%d", r.Addr(), db) }
+
+// Dir returns the server's data directory.
+func (r *Redis) Dir() string { return r.dir }
+
+// PidFile returns the path of the pid file redis-server writes while running.
+func (r *Redis) PidFile() string { return filepath.Join(r.dir, "redis.pid") }
+
+// Pid returns the process id, or 0 when the server is not running.
+func (r *Redis) Pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p == nil || r.p.exited() {
+		return 0
+	}
+	return r.p.cmd.Process.Pid
+}
+
+// Start starts the server (again) on the same port and directory and waits
+// until it answers PING, loading its AOF first if it has one.
+func (r *Redis) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p != nil && !r.p.exited() {
+		return errors.New("services: redis-server already running")
+	}
+	args := append([]string{
+		"--port", strconv.Itoa(r.port),
+		"--bind", "127.0.0.1",
+		"--dir", r.dir,
+		"--daemonize", "no",
+		"--pidfile", r.PidFile(),
+		"--logfile", "",
+		"--save", "",
+		"--appendonly", "no",
+		"--databases", "10000",
+		"--protected-mode", "no",
+	}, r.extra...)
+	logPath := filepath.Join(r.dir, "redis.log")
+	p, err := startProc(r.bin, args, r.dir, logPath, nil)
+	if err != nil {
+		return err
+	}
+	r.p = p
+	if err := waitRedis(ctx, r.Addr(), p); err != nil {
+		p.stop(syscall.SIGTERM, 2*time.Second)
+		return fmt.Errorf("services: redis-server on %s: %w\n%s", r.Addr(), err, tail(logPath, 15))
+	}
+	return nil
+}
+
+// waitRedis waits until the server answers PING, the process exits, or 20 s.
+func waitRedis(ctx context.Context, addr string, p *proc) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := c.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("exited before it was ready (%v)", p.err)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not ready: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop stops the server (SIGTERM, which makes Redis fsync its AOF) and keeps
+// its directory. Stopping a stopped server does nothing.
+func (r *Redis) Stop() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p.stop(syscall.SIGTERM, 10*time.Second)
+	return nil
+}
+
+// Close stops the server and removes its directory.
+func (r *Redis) Close() error {
+	unregister(r)
+	r.Stop()
+	return os.RemoveAll(r.dir)
+}
+
+// RedisCluster is a real Redis Cluster of masters without replicas.
+type RedisCluster struct {
+	Nodes []*Redis
+}
+
+// StartRedisCluster starts masters redis-server processes with
+// cluster-enabled, joins them with `redis-cli --cluster create`, and waits
+// until every node reports cluster_state:ok and agrees on the slot map.
+func StartRedisCluster(ctx context.Context, masters int) (*RedisCluster, error) {
+	if masters < 3 {
+		return nil, fmt.Errorf("services: a Redis Cluster needs at least 3 masters, got %d", masters)
+	}
+	cli, err := findBinary("redis-cli", redisHint)
+	if err != nil {
+		return nil, err
+	}
+	c := &RedisCluster{}
+	for range masters {
+		n, err := startRedis(ctx, true, nil)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("services: redis-cli --cluster create: %w\n%s", err, out)
+	}
+	if err := c.waitOK(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	register(c, c.Close)
+	return c, nil
+}
+
+// waitOK waits until every node says cluster_state:ok and knows every node.
+func (c *RedisCluster) waitOK(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(c.Nodes))
+	for {
+		ready := true
+		var last string
+		for _, n := range c.Nodes {
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+			info, err := cl.ClusterInfo(ctx).Result()
+			cl.Close()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want) ||
+				!strings.Contains(info, "cluster_slots_ok:16384") {
+				ready, last = false, info
+				if err != nil {
+					last = err.Error()
+				}
+				break
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("services: Redis Cluster not ok after 30s: %s", last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Addrs returns the nodes' "127.0.0.1:port" addresses.
+func (c *RedisCluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = n.Addr()
+	}
+	return addrs
+}
+
+// Close stops every node and removes their directories.
+func (c *RedisCluster) Close() error {
+	unregister(c)
+	var errs []error
+	for _, n := range c.Nodes {
+		errs = append(errs, n.Close())
+	}
+	return errors.Join(errs...)
+}
