@@ -85,11 +85,17 @@ func TestRedisCluster(t *testing.T) {
 
 func masterOf(t *testing.T, env *testenv.ClusterEnv, slot int64) string {
 	t.Helper()
-	slots, err := env.Client.ClusterSlots(t.Context()).Result()
+	shards, err := env.Client.ClusterShards(t.Context()).Result()
 	require.NoError(t, err)
-	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) {
-			return s.Nodes[0].Addr
+	for _, s := range shards {
+		for _, r := range s.Slots {
+			if r.Start <= slot && slot <= r.End {
+				for _, n := range s.Nodes {
+					if n.Role == "master" {
+						return fmt.Sprintf("%s:%d", n.IP, n.Port)
+					}
+				}
+			}
 		}
 	}
 	t.Fatalf("slot %d has no master", slot)
