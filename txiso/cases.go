@@ -146,7 +146,7 @@ var hermitage = []hcase{
 			st(7, "T2", "commit", "ok", "-", "-"),
 			st(8, "T2", "abort", "-", "ok", "ok"),
 		},
-		anomalyIf: []cond{{4, "blocks>n:0|n:0"}},
+		anomalyIf: []cond{{4, "blocks>n:0"}},
 	},
 	{
 		name: "P4", anomaly: "P4", title: "lost update", levels: allLevels,

@@ -1,7 +1,6 @@
 package txiso
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -201,7 +200,6 @@ type config struct {
 	extraCodes     []string
 	onRetry        []func(RetryInfo)
 	verify         bool
-	sleep          func(ctx context.Context, d time.Duration) error // tests only
 }
 
 func newConfig(opts []Option) (*config, error) {

@@ -137,9 +137,6 @@ func run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) 
 }
 
 func (c *config) wait(ctx context.Context, d time.Duration) error {
-	if c.sleep != nil {
-		return c.sleep(ctx, d)
-	}
 	if d <= 0 {
 		return ctx.Err()
 	}
