@@ -1,0 +1,795 @@
+package streamq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ConsumerConfig holds the optional settings of a Consumer. The zero value
+// is valid; each zero field means the documented default. Negative values
+// are rejected.
+type ConsumerConfig struct {
+	// Name is this consumer's name in the group. Default
+	// "<hostname>-<pid>-<random>", unique per process and Consumer. Names
+	// must be unique among running consumers of a group.
+	Name string
+	// Concurrency is the number of handler goroutines. Default 10.
+	Concurrency int
+	// BatchSize is the COUNT of each XREADGROUP (per stream). Default 100,
+	// at most 10000.
+	BatchSize int
+	// Prefetch bounds the messages this consumer holds (running plus read
+	// but not started). Default 2×BatchSize, at least BatchSize. Lower
+	// BatchSize for slow handlers, so idle peers get the work.
+	Prefetch int
+	// Block is how long an idle XREADGROUP waits for new messages. Default
+	// 1s, between 1ms and 30s. It bounds how long a cancelled Run waits for
+	// the read in flight (go-redis does not interrupt blocking reads).
+	Block time.Duration
+	// StartFromNewest creates a missing group at "$" (only messages added
+	// from now on) instead of "0" (everything still in the stream).
+	StartFromNewest bool
+	// VisibilityTimeout is how long a message may stay pending with a live
+	// consumer before another consumer reclaims it (XAUTOCLAIM). Handlers
+	// that run longer call Msg.Extend. Default 30s.
+	VisibilityTimeout time.Duration
+	// DeadAfter is how long a consumer may miss heartbeats before the others
+	// take over its messages. Heartbeats are sent every DeadAfter/5.
+	// Default 5s, at least 50ms.
+	DeadAfter time.Duration
+	// MaxDeliveries is how many deliveries a message gets (Redis's delivery
+	// counter plus earlier retries) before it moves to the dead-letter
+	// stream. Default 5.
+	MaxDeliveries int
+	// Backoff returns the delay before retry number attempt (1 after the
+	// first failure). Default DefaultBackoff. Negative results count as 0.
+	Backoff func(attempt int, err error) time.Duration
+	// ShutdownTimeout is how long Run waits, after its ctx is cancelled, for
+	// running handlers before cancelling their context. Default 10s.
+	ShutdownTimeout time.Duration
+	// HandlerTimeout bounds each handler call through its context. Default
+	// 0: no timeout.
+	HandlerTimeout time.Duration
+	// AckInterval is the longest an acknowledgement waits to be flushed
+	// when no read carries it. Default 50ms.
+	AckInterval time.Duration
+	// TrimInterval is how often the consumer runs Queue.Trim (ack-aware
+	// trimming, then the MaxLen cap). Default 30s.
+	TrimInterval time.Duration
+	// DisableTrim turns the periodic Trim off.
+	DisableTrim bool
+	// Hooks are optional callbacks for metrics and tracing.
+	Hooks Hooks
+}
+
+// DefaultBackoff is the default retry delay: 1s doubled per attempt, capped
+// at 1h, plus up to 25% random jitter.
+func DefaultBackoff(attempt int, _ error) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := time.Hour
+	if attempt <= 12 {
+		d = min(time.Second<<(attempt-1), time.Hour)
+	}
+	return d + rand.N(d/4+1)
+}
+
+type consumerSettings struct {
+	name                                         string
+	concurrency, batch, prefetch, maxDeliveries  int
+	block, visibility, deadAfter, heartbeat      time.Duration
+	shutdown, handlerTimeout, ackEvery, trimEvery time.Duration
+	fromNewest, noTrim                           bool
+	backoff                                      func(int, error) time.Duration
+	hooks                                        Hooks
+}
+
+var consumerSeq atomic.Int64
+
+func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
+	bad := func(field string, v any, rule string) error {
+		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalidConfig, field, v, rule)
+	}
+	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks}
+	if s.name == "" {
+		host, _ := os.Hostname()
+		if validName("consumer", host) != nil {
+			host = "host"
+		}
+		s.name = fmt.Sprintf("%s-%d-%d-%04x", host, os.Getpid(), consumerSeq.Add(1), rand.N(1<<16))
+	} else if err := validName("consumer", s.name); err != nil {
+		return s, err
+	}
+	ints := []struct {
+		name     string
+		v        int
+		def, max int
+		dst      *int
+	}{
+		{"Concurrency", c.Concurrency, 10, 10000, &s.concurrency},
+		{"BatchSize", c.BatchSize, 100, 10000, &s.batch},
+		{"MaxDeliveries", c.MaxDeliveries, 5, 1 << 20, &s.maxDeliveries},
+	}
+	for _, f := range ints {
+		switch {
+		case f.v < 0 || f.v > f.max:
+			return s, bad(f.name, f.v, fmt.Sprintf("must be between 0 (default %d) and %d", f.def, f.max))
+		case f.v == 0:
+			*f.dst = f.def
+		default:
+			*f.dst = f.v
+		}
+	}
+	switch {
+	case c.Prefetch < 0:
+		return s, bad("Prefetch", c.Prefetch, "must not be negative (0 means 2×BatchSize)")
+	case c.Prefetch == 0:
+		s.prefetch = 2 * s.batch
+	case c.Prefetch < s.batch:
+		return s, bad("Prefetch", c.Prefetch, fmt.Sprintf("must be at least BatchSize (%d)", s.batch))
+	default:
+		s.prefetch = c.Prefetch
+	}
+	durs := []struct {
+		name          string
+		v, def, lo, hi time.Duration
+		dst           *time.Duration
+	}{
+		{"Block", c.Block, time.Second, time.Millisecond, 30 * time.Second, &s.block},
+		{"VisibilityTimeout", c.VisibilityTimeout, 30 * time.Second, 10 * time.Millisecond, 0, &s.visibility},
+		{"DeadAfter", c.DeadAfter, 5 * time.Second, 50 * time.Millisecond, 0, &s.deadAfter},
+		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second, 0, 0, &s.shutdown},
+		{"HandlerTimeout", c.HandlerTimeout, 0, 0, 0, &s.handlerTimeout},
+		{"AckInterval", c.AckInterval, 50 * time.Millisecond, time.Millisecond, 0, &s.ackEvery},
+		{"TrimInterval", c.TrimInterval, 30 * time.Second, 10 * time.Millisecond, 0, &s.trimEvery},
+	}
+	for _, f := range durs {
+		switch {
+		case f.v < 0:
+			return s, bad(f.name, f.v, "must not be negative (0 means the default)")
+		case f.v == 0:
+			*f.dst = f.def
+		case f.v < f.lo || (f.hi > 0 && f.v > f.hi):
+			rule := fmt.Sprintf("must be at least %v", f.lo)
+			if f.hi > 0 {
+				rule = fmt.Sprintf("must be between %v and %v", f.lo, f.hi)
+			}
+			return s, bad(f.name, f.v, rule)
+		default:
+			*f.dst = f.v
+		}
+	}
+	s.heartbeat = s.deadAfter / 5
+	if s.backoff == nil {
+		s.backoff = DefaultBackoff
+	}
+	return s, nil
+}
+
+// Consumer is one member of a consumer group: it reads the queue's stream
+// (and the group's retry stream), runs the handler, acknowledges, retries,
+// dead-letters, heartbeats, reclaims messages of dead or stuck consumers,
+// reaps dead consumers and trims. Build it with Queue.NewConsumer or
+// Queue.NewBatchConsumer and call Run. Several Consumers (in one or many
+// processes) share a group's work; several groups each get every message.
+type Consumer[T any] struct {
+	q     *Queue[T]
+	group string
+	keys  groupKeys
+	cfg   consumerSettings
+	h     Handler[T]
+	bh    BatchHandler[T]
+
+	running atomic.Bool
+
+	out      atomic.Int64  // messages held: dispatched and not finished
+	wake     chan struct{} // a message finished
+	tickWake chan struct{} // a retry was scheduled
+	wantTick atomic.Int64  // unix ms of the earliest retry scheduled here, 0 = none
+	hardStop atomic.Bool   // shutdown deadline passed: handler ctx cancelled
+
+	ackMu  sync.Mutex
+	acks   []string // main stream IDs to XACK
+	rsAcks []string // retry stream IDs to XACK + XDEL
+
+	dispMu   sync.Mutex
+	closed   bool // work channel closed; further messages are handed back
+	work     chan []delivery
+	stopping atomic.Bool // set before closed: workers hand back instead of running
+
+	backMu   sync.Mutex
+	handback []delivery // read but never started; returned to the group at exit
+
+	flightMu sync.Mutex
+	inflight map[string]struct{} // IDs dispatched here and not finished
+
+	cursors map[string]string // XAUTOCLAIM cursor per stream; tick goroutine only
+}
+
+// delivery is one message read from the stream or the retry stream.
+type delivery struct {
+	id      string
+	stream  string // key it was read from
+	retry   bool   // from the group's retry stream
+	origID  string
+	payload string
+	prior   int // attempts before this entry existed (retry envelope)
+	count   int // Redis delivery count of this entry, this delivery included
+	err     error
+}
+
+// NewConsumer returns a Consumer of group running h for each message.
+// It does no I/O; Run creates the group if needed.
+func (q *Queue[T]) NewConsumer(group string, h Handler[T], cfg ConsumerConfig) (*Consumer[T], error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: NewConsumer(%q)", ErrNilHandler, group)
+	}
+	return q.newConsumer(group, h, nil, cfg)
+}
+
+// NewBatchConsumer returns a Consumer of group running h once per read
+// batch (see BatchHandler). Concurrency batches run at once.
+func (q *Queue[T]) NewBatchConsumer(group string, h BatchHandler[T], cfg ConsumerConfig) (*Consumer[T], error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: NewBatchConsumer(%q)", ErrNilHandler, group)
+	}
+	return q.newConsumer(group, nil, h, cfg)
+}
+
+func (q *Queue[T]) newConsumer(group string, h Handler[T], bh BatchHandler[T], cfg ConsumerConfig) (*Consumer[T], error) {
+	if err := validName("group", group); err != nil {
+		return nil, err
+	}
+	s, err := resolveConsumer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer[T]{q: q, group: group, keys: q.keys(group), cfg: s, h: h, bh: bh}, nil
+}
+
+// Name returns the consumer's name in the group.
+func (c *Consumer[T]) Name() string { return c.cfg.name }
+
+// Group returns the consumer group's name.
+func (c *Consumer[T]) Group() string { return c.group }
+
+// Run consumes until ctx is cancelled, then shuts down gracefully: it stops
+// reading, lets running handlers finish for up to ShutdownTimeout (then
+// cancels their context and waits for them to return), hands messages read
+// but not started back to the group (others take them at once), flushes
+// acknowledgements, and removes itself from the group if it holds no pending
+// messages. It returns nil after a shutdown caused by ctx, ErrAlreadyRunning
+// if called concurrently, or an error if the group cannot be created (bad
+// key type). Redis being unavailable is not fatal: Run logs, backs off and
+// resumes by itself. Run never closes the client.
+func (c *Consumer[T]) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer c.running.Store(false)
+	if err := c.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	c.reset()
+	// Heartbeat before the first read, so the reaper never mistakes this
+	// consumer for a dead one.
+	if _, err := c.tick(ctx, true); err != nil && ctx.Err() == nil {
+		c.report(err)
+	}
+
+	base := context.WithoutCancel(ctx)
+	hctx, hcancel := context.WithCancel(base)
+	defer hcancel()
+	bg, bgCancel := context.WithCancel(base)
+	defer bgCancel()
+
+	var workers sync.WaitGroup
+	for range c.cfg.concurrency {
+		workers.Add(1)
+		go func() { // ends when c.work is closed and drained
+			defer workers.Done()
+			c.worker(hctx)
+		}()
+	}
+	var bgwg sync.WaitGroup
+	bgwg.Add(2)
+	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }() // ends with bg
+	go func() { defer bgwg.Done(); c.ackLoop(bg) }()       // ends with bg
+
+	c.fetchLoop(ctx)
+
+	// Shutdown: no new handler starts, unstarted messages are handed back.
+	c.stopping.Store(true)
+	c.dispMu.Lock()
+	c.closed = true
+	close(c.work)
+	c.dispMu.Unlock()
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }() // ends when workers end
+	timer := time.NewTimer(c.cfg.shutdown)
+	select {
+	case <-done:
+	case <-timer.C:
+		c.hardStop.Store(true)
+		hcancel()
+		<-done
+	}
+	timer.Stop()
+	bgCancel()
+	bgwg.Wait()
+
+	sctx, cancel := context.WithTimeout(base, 5*time.Second)
+	defer cancel()
+	c.flushAcks(sctx)
+	c.giveBack(sctx)
+	c.leave(sctx)
+	return nil
+}
+
+func (c *Consumer[T]) reset() {
+	c.work = make(chan []delivery, c.cfg.prefetch+2*c.cfg.batch)
+	c.closed = false
+	c.stopping.Store(false)
+	c.handback = nil
+	c.wake = make(chan struct{}, 1)
+	c.tickWake = make(chan struct{}, 1)
+	c.hardStop.Store(false)
+	c.out.Store(0)
+	c.inflight = make(map[string]struct{})
+	c.cursors = map[string]string{}
+}
+
+// setup creates the group on both streams, retrying while Redis is down.
+func (c *Consumer[T]) setup(ctx context.Context) error {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := c.q.CreateGroup(ctx, c.group, c.cfg.fromNewest)
+		if err == nil {
+			return nil
+		}
+		if !isTransient(err) {
+			return err
+		}
+		c.report(err)
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// isTransient tells network and loading errors (retry) from command errors.
+func isTransient(err error) bool {
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range []string{"LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "MOVED", "ASK"} {
+			if len(msg) >= len(p) && msg[:len(p)] == p {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Consumer[T]) report(err error) {
+	c.q.log.Warn("streamq consumer", "queue", c.q.name, "group", c.group, "consumer", c.cfg.name, "err", err)
+	if c.cfg.hooks.OnError != nil {
+		c.cfg.hooks.OnError(err)
+	}
+}
+
+// fetchLoop reads until ctx is cancelled. Acks are pipelined with reads.
+func (c *Consumer[T]) fetchLoop(ctx context.Context) {
+	streams := []string{c.q.stream, c.keys.rs, ">", ">"}
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		if c.out.Load() > int64(c.cfg.prefetch-c.cfg.batch) {
+			select {
+			case <-c.wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		acks, rsAcks := c.takeAcks()
+		args := &redis.XReadGroupArgs{Group: c.group, Consumer: c.cfg.name, Streams: streams, Count: int64(c.cfg.batch), Block: c.cfg.block}
+		var res []redis.XStream
+		var err error
+		if len(acks)+len(rsAcks) > 0 {
+			// Busy path: acks and a non-blocking read in one round trip.
+			// A blocking read is never pipelined: go-redis applies the plain
+			// ReadTimeout to pipelines, which BLOCK could outlast.
+			args.Block = -1
+			pipe := c.q.client.Pipeline()
+			ackCmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+			read := pipe.XReadGroup(ctx, args)
+			_, _ = pipe.Exec(ctx)
+			if failed := firstErr(ackCmds); failed != nil {
+				c.report(fmt.Errorf("streamq: flush acks: %w", failed))
+				c.putBackAcks(acks, rsAcks)
+			}
+			res, err = read.Result()
+		} else {
+			res, err = c.q.client.XReadGroup(ctx, args).Result()
+		}
+		switch {
+		case err == nil:
+			backoff = 50 * time.Millisecond
+		case errors.Is(err, redis.Nil):
+			continue
+		case ctx.Err() != nil:
+			continue
+		case isNoGroup(err):
+			// The stream or group vanished (deleted, or a restart without
+			// persistence): recreate and go on.
+			c.report(fmt.Errorf("streamq: xreadgroup %s: %w; recreating the group", c.q.stream, err))
+			if err := c.q.CreateGroup(ctx, c.group, c.cfg.fromNewest); err != nil {
+				c.report(err)
+			}
+			continue
+		default:
+			// Network errors, timeouts, a restarting server: back off and
+			// retry; never fatal.
+			c.report(fmt.Errorf("streamq: xreadgroup %s: %w", c.q.stream, err))
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		var batch []delivery
+		for _, st := range res {
+			retry := st.Stream == c.keys.rs
+			for _, m := range st.Messages {
+				batch = append(batch, c.toDelivery(st.Stream, retry, m, 1))
+			}
+		}
+		if ctx.Err() != nil {
+			c.addHandback(batch)
+			return
+		}
+		c.dispatch(batch)
+	}
+}
+
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toDelivery turns a stream entry into a delivery.
+func (c *Consumer[T]) toDelivery(stream string, retry bool, m redis.XMessage, count int) delivery {
+	d := delivery{id: m.ID, stream: stream, retry: retry, origID: m.ID, count: count}
+	if retry {
+		e, _ := m.Values["e"].(string)
+		d.prior, d.origID, d.payload, d.err = decodeEnvelope(e)
+		if d.err != nil {
+			d.origID = m.ID
+			d.payload = e
+		}
+		return d
+	}
+	p, ok := m.Values["d"].(string)
+	if !ok {
+		d.err = fmt.Errorf("%w: entry %s has no \"d\" field (not written by streamq?)", ErrDecode, m.ID)
+	}
+	d.payload = p
+	return d
+}
+
+// dispatch hands messages to the workers, or to the hand-back list after
+// shutdown began.
+func (c *Consumer[T]) dispatch(batch []delivery) {
+	if len(batch) == 0 {
+		return
+	}
+	c.dispMu.Lock()
+	defer c.dispMu.Unlock()
+	if c.closed {
+		c.addHandback(batch)
+		return
+	}
+	c.out.Add(int64(len(batch)))
+	c.flightMu.Lock()
+	for _, d := range batch {
+		c.inflight[d.id] = struct{}{}
+	}
+	c.flightMu.Unlock()
+	if c.bh != nil {
+		c.work <- batch
+		return
+	}
+	for i := range batch {
+		c.work <- batch[i : i+1]
+	}
+}
+
+// worker runs handlers until the work channel is closed and drained.
+func (c *Consumer[T]) worker(ctx context.Context) {
+	for ds := range c.work {
+		stopping := c.stopping.Load()
+		if stopping {
+			c.addHandback(ds)
+		} else {
+			if c.bh != nil {
+				c.runBatch(ctx, ds)
+			} else {
+				c.runOne(ctx, ds[0])
+			}
+		}
+		c.finish(ds)
+	}
+}
+
+func (c *Consumer[T]) addHandback(ds []delivery) {
+	c.backMu.Lock()
+	c.handback = append(c.handback, ds...)
+	c.backMu.Unlock()
+}
+
+func (c *Consumer[T]) finish(ds []delivery) {
+	c.flightMu.Lock()
+	for _, d := range ds {
+		delete(c.inflight, d.id)
+	}
+	c.flightMu.Unlock()
+	c.out.Add(-int64(len(ds)))
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// msg builds the handler's view of a delivery.
+func (c *Consumer[T]) msg(d delivery, v T) Msg[T] {
+	return Msg[T]{
+		ID: d.id, OriginalID: d.origID, Value: v,
+		Queue: c.q.name, Group: c.group, Consumer: c.cfg.name,
+		Attempt:  d.prior + d.count,
+		Enqueued: idTime(d.origID),
+		ext:      &extender{client: c.q.client, stream: d.stream, group: c.group, consumer: c.cfg.name},
+	}
+}
+
+// prepare decodes a delivery, dead-lettering it when it cannot run.
+func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
+	var zero T
+	if d.err != nil {
+		c.toDead(ctx, d, c.msg(d, zero).Info(), d.err)
+		return Msg[T]{}, false
+	}
+	v, err := c.q.decode(d.payload)
+	m := c.msg(d, v)
+	if err != nil {
+		c.toDead(ctx, d, m.Info(), err)
+		return Msg[T]{}, false
+	}
+	if m.Attempt > c.cfg.maxDeliveries {
+		// Delivered MaxDeliveries times without a result: the consumers
+		// holding it died or timed out each time (a poison message).
+		c.toDead(ctx, d, m.Info(), fmt.Errorf("streamq: delivered %d times without a result (consumers died or exceeded the visibility timeout)", m.Attempt-1))
+		return Msg[T]{}, false
+	}
+	return m, true
+}
+
+func (c *Consumer[T]) runOne(ctx context.Context, d delivery) {
+	m, ok := c.prepare(ctx, d)
+	if !ok {
+		return
+	}
+	err := c.call(ctx, func(ctx context.Context) error { return c.h(ctx, m) })
+	c.settle(ctx, d, m.Info(), err)
+}
+
+func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
+	ms := make([]Msg[T], 0, len(ds))
+	ok := make([]delivery, 0, len(ds))
+	for _, d := range ds {
+		if m, good := c.prepare(ctx, d); good {
+			ms = append(ms, m)
+			ok = append(ok, d)
+		}
+	}
+	if len(ms) == 0 {
+		return
+	}
+	err := c.call(ctx, func(ctx context.Context) error { return c.bh(ctx, ms) })
+	for i, d := range ok {
+		c.settle(ctx, d, ms[i].Info(), err)
+	}
+}
+
+// call runs a handler with the timeout and panic recovery.
+func (c *Consumer[T]) call(ctx context.Context, f func(context.Context) error) (err error) {
+	if c.cfg.handlerTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.handlerTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return f(ctx)
+}
+
+// PanicError is the failure recorded when a handler panics. It wraps
+// ErrPanic; the message is retried like any failure.
+type PanicError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the goroutine's stack at recovery
+}
+
+// Error implements error.
+func (e *PanicError) Error() string { return fmt.Sprintf("streamq: handler panicked: %v", e.Value) }
+
+// Unwrap returns ErrPanic.
+func (e *PanicError) Unwrap() error { return ErrPanic }
+
+// settle acknowledges, retries or dead-letters after a handler returned.
+func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err error) {
+	if err == nil {
+		c.ackMu.Lock()
+		if d.retry {
+			c.rsAcks = append(c.rsAcks, d.id)
+		} else {
+			c.acks = append(c.acks, d.id)
+		}
+		c.ackMu.Unlock()
+		if c.cfg.hooks.OnAck != nil {
+			c.cfg.hooks.OnAck(info)
+		}
+		return
+	}
+	if c.hardStop.Load() && ctx.Err() != nil {
+		// Cut off by the shutdown deadline: leave it pending; the group
+		// takes it over from this (departed) consumer.
+		return
+	}
+	// Redis work below must outlive a cancelled handler context.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if errors.Is(err, ErrSkipRetry) || info.Attempt >= c.cfg.maxDeliveries {
+		c.toDead(rctx, d, info, err)
+		return
+	}
+	delay := max(c.cfg.backoff(info.Attempt, err), 0)
+	due := c.q.now().Add(delay)
+	env := encodeEnvelope(info.Attempt, d.origID, d.payload)
+	n, rerr := retryScript.Run(rctx, c.q.client, []string{d.stream, c.keys.retry},
+		c.group, d.id, c.cfg.name, due.UnixMilli(), env, boolArg(d.retry)).Int()
+	if rerr != nil {
+		// Left pending: reclaimed after the visibility timeout.
+		c.report(fmt.Errorf("streamq: schedule retry of %s: %w", d.id, rerr))
+		return
+	}
+	if n == 1 {
+		if c.cfg.hooks.OnRetry != nil {
+			c.cfg.hooks.OnRetry(info, err, delay)
+		}
+		for {
+			cur := c.wantTick.Load()
+			if cur != 0 && cur <= due.UnixMilli() {
+				break
+			}
+			if c.wantTick.CompareAndSwap(cur, due.UnixMilli()) {
+				select {
+				case c.tickWake <- struct{}{}:
+				default:
+				}
+				break
+			}
+		}
+	}
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// toDead moves a delivery to the dead-letter stream.
+func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, cause error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	errText := cause.Error()
+	if len(errText) > 4096 {
+		errText = errText[:4096]
+	}
+	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead},
+		c.group, d.id, c.cfg.name, boolArg(d.retry), c.q.deadMaxLen,
+		"d", d.payload, "id", d.origID, "a", strconv.Itoa(info.Attempt), "err", errText,
+		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)).Result()
+	if err != nil {
+		c.report(fmt.Errorf("streamq: dead-letter %s: %w", d.id, err))
+		return
+	}
+	if _, moved := res.(string); moved && c.cfg.hooks.OnDead != nil {
+		c.cfg.hooks.OnDead(info, cause)
+	}
+}
+
+func (c *Consumer[T]) takeAcks() (acks, rsAcks []string) {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	acks, rsAcks = c.acks, c.rsAcks
+	c.acks, c.rsAcks = nil, nil
+	return acks, rsAcks
+}
+
+func (c *Consumer[T]) putBackAcks(acks, rsAcks []string) {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	c.acks = append(c.acks, acks...)
+	c.rsAcks = append(c.rsAcks, rsAcks...)
+}
+
+func (c *Consumer[T]) queueAcks(ctx context.Context, pipe redis.Pipeliner, acks, rsAcks []string) []redis.Cmder {
+	var cmds []redis.Cmder
+	if len(acks) > 0 {
+		cmds = append(cmds, pipe.XAck(ctx, c.q.stream, c.group, acks...))
+	}
+	if len(rsAcks) > 0 {
+		cmds = append(cmds, pipe.XAck(ctx, c.keys.rs, c.group, rsAcks...), pipe.XDel(ctx, c.keys.rs, rsAcks...))
+	}
+	return cmds
+}
+
+// flushAcks sends pending acks on their own; on failure they are kept.
+func (c *Consumer[T]) flushAcks(ctx context.Context) {
+	acks, rsAcks := c.takeAcks()
+	if len(acks)+len(rsAcks) == 0 {
+		return
+	}
+	pipe := c.q.client.Pipeline()
+	cmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+	_, _ = pipe.Exec(ctx)
+	if err := firstErr(cmds); err != nil {
+		c.report(fmt.Errorf("streamq: flush acks: %w", err))
+		c.putBackAcks(acks, rsAcks)
+	}
+}
+
+// ackLoop flushes acks that no read picked up (idle or blocked reader).
+func (c *Consumer[T]) ackLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ackEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.flushAcks(ctx)
+		}
+	}
+}

@@ -1,0 +1,285 @@
+package streamq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is; the returned errors
+// wrap them with the detail that was wrong.
+var (
+	// ErrNilClient is returned by New when the redis client is nil.
+	ErrNilClient = errors.New("streamq: nil redis client")
+	// ErrInvalidName is returned for an empty or malformed queue, group or
+	// consumer name.
+	ErrInvalidName = errors.New("streamq: invalid name")
+	// ErrInvalidConfig is returned for a negative or out-of-range setting.
+	ErrInvalidConfig = errors.New("streamq: invalid config")
+	// ErrNilHandler is returned when a consumer or subscriber is built
+	// without a handler.
+	ErrNilHandler = errors.New("streamq: nil handler")
+	// ErrPayloadTooLarge is returned by Add and friends when the encoded
+	// message exceeds Config.MaxPayloadBytes. Nothing is written.
+	ErrPayloadTooLarge = errors.New("streamq: payload too large")
+	// ErrEncode wraps a codec failure while encoding a value. Nothing is
+	// written.
+	ErrEncode = errors.New("streamq: encode")
+	// ErrDecode wraps a codec failure while decoding a message. Such a
+	// message goes to the dead-letter stream at once.
+	ErrDecode = errors.New("streamq: decode")
+	// ErrSkipRetry can be returned (or wrapped) by a handler to send the
+	// message to the dead-letter stream at once, without further retries.
+	ErrSkipRetry = errors.New("streamq: skip retry")
+	// ErrPanic wraps a panic recovered from a handler. The delivery counts
+	// as failed and is retried like any other failure.
+	ErrPanic = errors.New("streamq: handler panicked")
+	// ErrAlreadyRunning is returned by Run when the consumer or subscriber is
+	// already running.
+	ErrAlreadyRunning = errors.New("streamq: already running")
+	// ErrNotOwner is returned by Msg.Extend when the message is no longer
+	// pending for this consumer (it was acknowledged, or reclaimed by another
+	// consumer after the visibility timeout).
+	ErrNotOwner = errors.New("streamq: message no longer owned by this consumer")
+	// ErrNoGroup is returned by Msg.Extend on a message delivered to a
+	// group-less Subscriber, which has nothing to extend.
+	ErrNoGroup = errors.New("streamq: message has no consumer group")
+)
+
+// Codec turns values into message payloads and back. It has the shape of
+// encoding/json, which is the default (JSONCodec). Implementations must be
+// safe for concurrent use.
+type Codec interface {
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// JSONCodec is the default Codec: encoding/json.
+type JSONCodec struct{}
+
+// Marshal implements Codec with json.Marshal.
+func (JSONCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Unmarshal implements Codec with json.Unmarshal.
+func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// Config holds the optional settings of a Queue. The zero value is valid;
+// each zero field means the documented default.
+type Config struct {
+	// KeyPrefix starts every Redis key of the queue. Default "streamq:".
+	// Keys are KeyPrefix + "{" + name + "}" (the stream) and that followed by
+	// ":delayed", ":dropped", ":dedup:<key>", ":g:<group>:retry|rs|dead|hb".
+	// The braces are a Redis Cluster hash tag: all keys of one queue live on
+	// one slot, so every Lua script is cluster-safe.
+	KeyPrefix string
+	// Codec encodes and decodes values. Default JSONCodec.
+	Codec Codec
+	// MaxPayloadBytes bounds an encoded message. Default 1 MiB; at most
+	// 512 MiB (Redis's own limit).
+	MaxPayloadBytes int
+	// MaxLen is an optional hard cap on the stream length, applied by Trim
+	// after the ack-aware trim. Entries it removes were not yet acknowledged
+	// by every group: they are counted in Stats.Dropped and reported to
+	// Hooks.OnDrop. Zero means no cap (only acknowledged entries are ever
+	// trimmed).
+	MaxLen int64
+	// DeadLetterMaxLen caps each group's dead-letter stream (approximate,
+	// oldest first). Zero means unlimited: dead letters stay until deleted.
+	DeadLetterMaxLen int64
+	// Logger receives background errors (consumers and subscribers log
+	// through it). Nil discards.
+	Logger *slog.Logger
+	// Clock returns the current time; due times of delayed messages and
+	// retries and heartbeats use it. Default time.Now.
+	Clock func() time.Time
+}
+
+const (
+	defaultKeyPrefix  = "streamq:"
+	defaultMaxPayload = 1 << 20
+	maxPayloadLimit   = 512 << 20
+	maxNameLen        = 200
+)
+
+// Queue is one Redis stream used as a typed work queue (consumer groups) and
+// pub/sub topic (several groups, or group-less subscribers). It is the
+// producer (Add, AddBatch, ProcessAt, ProcessIn, AddUnique) and builds the
+// consumers. A Queue holds no goroutines and no connections of its own; it is
+// safe for concurrent use and never closes the client it was given.
+type Queue[T any] struct {
+	client     redis.UniversalClient
+	name       string
+	codec      Codec
+	maxPayload int
+	maxLen     int64
+	deadMaxLen int64
+	log        *slog.Logger
+	now        func() time.Time
+
+	stream  string // the stream key, also the hash-tagged base of every key
+	delayed string
+	dropped string
+}
+
+// New returns the Queue called name on client. name must be 1-200 printable
+// characters without spaces or braces (braces would break the hash tag).
+// New does no I/O: the stream is created by the first Add or consumer.
+func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T], error) {
+	if client == nil {
+		return nil, ErrNilClient
+	}
+	if err := validName("queue", name); err != nil {
+		return nil, err
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = defaultKeyPrefix
+	} else if strings.ContainsAny(cfg.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("%w: KeyPrefix %q contains a brace; the queue name is the only hash tag", ErrInvalidConfig, cfg.KeyPrefix)
+	}
+	if cfg.Codec == nil {
+		cfg.Codec = JSONCodec{}
+	}
+	switch {
+	case cfg.MaxPayloadBytes < 0 || cfg.MaxPayloadBytes > maxPayloadLimit:
+		return nil, fmt.Errorf("%w: MaxPayloadBytes %d must be between 0 (default 1 MiB) and %d", ErrInvalidConfig, cfg.MaxPayloadBytes, maxPayloadLimit)
+	case cfg.MaxPayloadBytes == 0:
+		cfg.MaxPayloadBytes = defaultMaxPayload
+	}
+	if cfg.MaxLen < 0 {
+		return nil, fmt.Errorf("%w: MaxLen %d is negative (0 means no cap)", ErrInvalidConfig, cfg.MaxLen)
+	}
+	if cfg.DeadLetterMaxLen < 0 {
+		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalidConfig, cfg.DeadLetterMaxLen)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	stream := cfg.KeyPrefix + "{" + name + "}"
+	return &Queue[T]{
+		client:     client,
+		name:       name,
+		codec:      cfg.Codec,
+		maxPayload: cfg.MaxPayloadBytes,
+		maxLen:     cfg.MaxLen,
+		deadMaxLen: cfg.DeadLetterMaxLen,
+		log:        cfg.Logger,
+		now:        cfg.Clock,
+		stream:     stream,
+		delayed:    stream + ":delayed",
+		dropped:    stream + ":dropped",
+	}, nil
+}
+
+// Name returns the queue name given to New.
+func (q *Queue[T]) Name() string { return q.name }
+
+// StreamKey returns the Redis key of the stream, for tools and raw access.
+func (q *Queue[T]) StreamKey() string { return q.stream }
+
+// groupKeys are the per-group keys, all on the queue's hash slot.
+type groupKeys struct {
+	retry string // ZSET of retry envelopes, score = due ms
+	rs    string // stream of due retries, read by this group only
+	dead  string // dead-letter stream
+	hb    string // ZSET consumer -> last heartbeat ms
+}
+
+func (q *Queue[T]) keys(group string) groupKeys {
+	base := q.stream + ":g:" + group
+	return groupKeys{retry: base + ":retry", rs: base + ":rs", dead: base + ":dead", hb: base + ":hb"}
+}
+
+// validName checks queue, group and consumer names.
+func validName(kind, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty %s name", ErrInvalidName, kind)
+	}
+	if len(s) > maxNameLen {
+		return fmt.Errorf("%w: %s name is %d bytes, at most %d", ErrInvalidName, kind, len(s), maxNameLen)
+	}
+	for _, r := range s {
+		if r == '{' || r == '}' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: %s name %q contains %q; use printable characters without spaces or braces", ErrInvalidName, kind, s, r)
+		}
+	}
+	return nil
+}
+
+// encode marshals v and enforces the payload limit.
+func (q *Queue[T]) encode(v T) (string, error) {
+	b, err := q.codec.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrEncode, err)
+	}
+	if len(b) > q.maxPayload {
+		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b), q.maxPayload)
+	}
+	return string(b), nil
+}
+
+// decode unmarshals a payload into a T.
+func (q *Queue[T]) decode(payload string) (T, error) {
+	var v T
+	if err := q.codec.Unmarshal([]byte(payload), &v); err != nil {
+		return v, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	return v, nil
+}
+
+// idTime returns the creation time encoded in a stream entry ID.
+func idTime(id string) time.Time {
+	ms, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
+// isBusyGroup reports the XGROUP CREATE error for an existing group.
+func isBusyGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "BUSYGROUP")
+}
+
+// isNoGroup reports a missing stream or group.
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// CreateGroup creates the consumer group on the queue's stream (and its retry
+// stream) if it does not exist, starting at the oldest entry ("0") or, with
+// fromNewest, at the end ("$"). Consumers do this themselves; call it from
+// the producer side to make sure messages added before the first consumer
+// starts are kept by ack-aware trimming. Existing groups are left as they are.
+func (q *Queue[T]) CreateGroup(ctx context.Context, group string, fromNewest bool) error {
+	if err := validName("group", group); err != nil {
+		return err
+	}
+	start := "0"
+	if fromNewest {
+		start = "$"
+	}
+	k := q.keys(group)
+	if err := q.client.XGroupCreateMkStream(ctx, q.stream, group, start).Err(); err != nil && !isBusyGroup(err) {
+		return fmt.Errorf("streamq: create group %s on %s: %w", group, q.stream, err)
+	}
+	if err := q.client.XGroupCreateMkStream(ctx, k.rs, group, "0").Err(); err != nil && !isBusyGroup(err) {
+		return fmt.Errorf("streamq: create group %s on %s: %w", group, k.rs, err)
+	}
+	return nil
+}
