@@ -218,11 +218,11 @@ func TestLocalNameAndCheckLocal(t *testing.T) {
 		local  *time.Location
 		wantOK bool
 	}{
-		{"", false, time.UTC, true},                      // TZ unset: Go follows /etc/localtime
-		{"Asia/Shanghai", true, shanghai, true},          // obeyed
-		{"CST-8", true, time.UTC, false},                 // POSIX: Go fell back to UTC
-		{"CST-8", true, shanghai, true},                  // same offsets all the time
-		{"Asia/Shangai", true, time.UTC, false},          // typo: Go fell back to UTC
+		{"", false, time.UTC, true},             // TZ unset: Go follows /etc/localtime
+		{"Asia/Shanghai", true, shanghai, true}, // obeyed
+		{"CST-8", true, time.UTC, false},        // POSIX: Go fell back to UTC
+		{"CST-8", true, shanghai, true},         // same offsets all the time
+		{"Asia/Shangai", true, time.UTC, false}, // typo: Go fell back to UTC
 		{"EST5EDT,M3.2.0,M11.1.0", true, time.UTC, false},
 		{"EST5EDT,M3.2.0,M11.1.0", true, MustLoad("America/New_York"), true},
 		{"UTC0", true, time.UTC, true},
