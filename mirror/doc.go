@@ -1,0 +1,64 @@
+// Package mirror copies live HTTP traffic to shadow services without ever
+// slowing the primary, records and reads GoReplay .gor files, replays them
+// at a chosen speed or rate, and diffs responses.
+//
+// # Shadowing
+//
+// New starts a Mirror; install it as middleware (Mirror.Handler) or as the
+// Transport of an httputil.ReverseProxy (Mirror.RoundTripper):
+//
+//	m, err := mirror.New(mirror.Config{
+//		Targets: []mirror.Target{{Name: "v2", URL: "http://10.0.0.7:8080"}},
+//		Sample:  0.05,                            // 5 %; float down to 1e-5
+//		SampleKey: mirror.HeaderKey("X-User-Id"), // same users every time
+//	})
+//	if err != nil { ... }
+//	defer m.Close(ctx)
+//	http.ListenAndServe(":8080", m.Handler(app))
+//
+// On the request path a Mirror only decides (method, Filter, sample),
+// clones the header, tees the body as the handler reads it (capped at
+// MaxBodyBytes, never pre-read) and makes one non-blocking enqueue per
+// target. Each target has a fixed pool of Workers sending with their own
+// Timeout, a keep-alive transport, no redirects and a context detached from
+// the primary's cancellation, behind a circuit breaker. A full queue drops
+// the copy and counts it: nothing about a shadow can delay, fail or hold the
+// keep-alive connection of the primary (the nginx/APISIX mirror failure mode).
+//
+// Every copy is accounted for: Stats().Balanced() checks
+// Seen = Sent + Queued + InFlight + Σ Dropped[reason], with reasons
+// not sampled, filtered, method, body too large, body incomplete, queue
+// full, breaker open and closed. Worst-case memory is
+// Σ targets Queue × (MaxBodyBytes + header size).
+//
+// Safe defaults: only GET, HEAD and OPTIONS are copied unless Methods says
+// otherwise; copies carry "X-Mirror: <target>"; the Host header policy is
+// explicit (HostKeep, HostTarget, HostShadowSuffix); a target URL path is a
+// prefix (PathPrefix) or a replacement (PathReplace), and the query is kept.
+//
+// # Recording and .gor files
+//
+// GorReader and GorWriter speak GoReplay's byte format; OpenGor reads
+// plain, gzip and chunked files merged by timestamp; CreateGor writes files
+// from GoReplay's name templates with chunk numbering that never overwrites.
+// Unlike GoReplay the writer refuses a payload containing the separator
+// (ErrSeparatorInPayload), the reader counts malformed records, bad
+// timestamps and a truncated tail (ReadStats; Strict turns them into
+// errors), and append mode never truncates. Recorder is middleware that
+// writes requests (and optionally responses) from its own goroutine.
+//
+// # Replay and diff
+//
+// Replay sends the requests of a RecordSource to a target at recorded
+// timing × Speed, at a fixed RPS, or Unpaced under a Concurrency cap, and
+// returns a Report with a status histogram, latency percentiles and the
+// schedule lag (actual − intended send time), which shows when the target or
+// the client is the bottleneck. With Compare it diffs recorded responses
+// with replayed ones; Config.Compare does the same live, primary against
+// shadow. Differ compares status, chosen headers and JSON bodies
+// structurally with ignore paths, groups by endpoint (method + templated
+// path) and applies Diffy's noise cancellation when a baseline is given.
+//
+// The package uses the standard library only. It publishes Stats with
+// Mirror.Publish (expvar) and calls Config.OnResult after every send.
+package mirror

@@ -1,0 +1,438 @@
+package mirror
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+)
+
+// Kind is the type byte that opens a .gor record header.
+type Kind byte
+
+// The record kinds GoReplay writes (specs/gor-format.md §1). Other type bytes
+// are read and passed on unchanged, as GoReplay does.
+const (
+	KindRequest          Kind = '1' // a request
+	KindResponse         Kind = '2' // the original response to a request (same ID)
+	KindReplayedResponse Kind = '3' // a response from a replay or shadow target (same ID)
+)
+
+// String returns "request", "response", "replayed-response" or the byte quoted.
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindResponse:
+		return "response"
+	case KindReplayedResponse:
+		return "replayed-response"
+	}
+	return strconv.QuoteRune(rune(k))
+}
+
+// GorSeparator is the 14-byte record terminator of .gor files: LF, the three
+// monkey emoji, LF. It must be LF only; GoReplay reads 0 records from a file
+// written with CRLF.
+var GorSeparator = []byte("\n\U0001F435\U0001F648\U0001F649\n")
+
+// sepLine is the separator without its leading LF: the line that closes a record.
+var sepLine = GorSeparator[1:]
+
+// Sentinel errors of the .gor reader and writer.
+var (
+	// ErrSeparatorInPayload is returned by writers for a payload that contains
+	// the record separator: GoReplay would split such a record in two.
+	ErrSeparatorInPayload = errors.New("mirror: payload contains the .gor record separator")
+	// ErrMalformedRecord is wrapped by *FormatError for a record whose header
+	// has fewer than 3 space-separated fields.
+	ErrMalformedRecord = errors.New("mirror: malformed .gor record")
+	// ErrBadTimestamp is wrapped by *FormatError for a record whose timestamp
+	// field is not a decimal int64.
+	ErrBadTimestamp = errors.New("mirror: bad .gor timestamp")
+	// ErrTruncatedTail is wrapped by *FormatError for bytes after the last
+	// separator (a record cut short, or a file written with CRLF separators).
+	ErrTruncatedTail = errors.New("mirror: .gor file ends without a record separator")
+	// ErrRecordTooLarge is returned when a record exceeds the reader's MaxRecordBytes.
+	ErrRecordTooLarge = errors.New("mirror: .gor record larger than the reader's limit")
+	// ErrInvalidRecord is returned by writers for a record whose header cannot
+	// be written (empty ID, ID with a space or LF, Kind that is a space or LF).
+	ErrInvalidRecord = errors.New("mirror: invalid .gor record")
+)
+
+// FormatError describes one problem found in a .gor stream. Offset is the
+// byte offset of the record (in the decompressed stream), Record its 1-based
+// position counting every separated chunk.
+type FormatError struct {
+	Offset int64
+	Record int
+	Header string // the header line, cut to 80 bytes
+	Err    error  // ErrMalformedRecord, ErrBadTimestamp or ErrTruncatedTail
+	Hint   string // how to fix it, if known
+}
+
+// Error implements error.
+func (e *FormatError) Error() string {
+	s := fmt.Sprintf("%v: record %d at byte %d (header %q)", e.Err, e.Record, e.Offset, e.Header)
+	if e.Hint != "" {
+		s += ": " + e.Hint
+	}
+	return s
+}
+
+// Unwrap returns the sentinel.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Record is one .gor record. Payload is a raw HTTP/1.x message.
+type Record struct {
+	Kind    Kind
+	ID      string   // opaque token; a response shares its request's ID. NewID makes 24 lowercase hex.
+	Time    int64    // Unix ns: capture time (types 1, 2) or send time (type 3)
+	Latency int64    // ns: GoReplay writes 0, -1, a packet span, or the round trip for type 3
+	Extra   []string // header fields after latency; GoReplay ignores them. mirror writes the target name here on type 3.
+	Payload []byte
+}
+
+// NewID returns a random 24-lowercase-hex record ID (12 bytes), the form
+// GoReplay writes.
+func NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+ doc)
+	return hex.EncodeToString(b[:])
+}
+
+// ReadStats counts what a GorReader met so far. Problems keeps the first 100
+// problems in detail.
+type ReadStats struct {
+	Records       int   // records returned
+	Bytes         int64 // bytes consumed (decompressed)
+	Malformed     int   // records skipped: fewer than 3 header fields
+	BadTimestamp  int   // records returned with Time 0 because the timestamp did not parse
+	TruncatedTail int   // 1 if the stream ended with bytes after the last separator
+	Problems      []*FormatError
+}
+
+// ReadOption configures NewGorReader.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	strict   bool
+	maxBytes int
+}
+
+// Strict makes the reader return a *FormatError for a malformed record, a bad
+// timestamp or a truncated tail, instead of skipping or repairing it the way
+// GoReplay does (the default, compatible mode).
+func Strict() ReadOption { return func(o *readOptions) { o.strict = true } }
+
+// MaxRecordBytes sets the largest record the reader accepts (default 64 MiB;
+// GoReplay itself cuts payloads at 5 MiB). n <= 0 keeps the default.
+func MaxRecordBytes(n int) ReadOption {
+	return func(o *readOptions) {
+		if n > 0 {
+			o.maxBytes = n
+		}
+	}
+}
+
+const defaultMaxRecordBytes = 64 << 20
+
+// GorReader reads records from a .gor stream (plain; use OpenGor or wrap in
+// gzip.Reader for .gz). In the default compatible mode it reads exactly the
+// records GoReplay reads, and counts in Stats what GoReplay hides. It is not
+// safe for concurrent use.
+type GorReader struct {
+	sc     *bufio.Scanner
+	opts   readOptions
+	stats  ReadStats
+	off    int64
+	n      int
+	tail   bool
+	closed bool
+}
+
+// NewGorReader returns a reader of the .gor records in r. The caller keeps
+// ownership of r.
+func NewGorReader(r io.Reader, opts ...ReadOption) *GorReader {
+	g := &GorReader{opts: readOptions{maxBytes: defaultMaxRecordBytes}}
+	for _, o := range opts {
+		o(&g.opts)
+	}
+	g.sc = bufio.NewScanner(r)
+	g.sc.Buffer(make([]byte, 0, 64<<10), g.opts.maxBytes+len(GorSeparator))
+	g.sc.Split(g.split)
+	return g
+}
+
+// split cuts at LF + separator line, like GoReplay's line reader: a record is
+// everything up to a line equal to "🐵🙈🙉\n", minus the LF before it.
+func (g *GorReader) split(data []byte, atEOF bool) (int, []byte, error) {
+	if bytes.HasPrefix(data, sepLine) { // separator line at the very start: empty record
+		return len(sepLine), data[:0], nil
+	}
+	if i := bytes.Index(data, GorSeparator); i >= 0 {
+		return i + len(GorSeparator), data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		g.tail = true
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// Next returns the next record, or io.EOF at the end. Payload and Extra are
+// freshly allocated and owned by the caller. In compatible mode malformed
+// records and a truncated tail are skipped and counted; in Strict mode they
+// are returned as *FormatError (reading may continue after a malformed
+// record or bad timestamp).
+func (g *GorReader) Next() (Record, error) {
+	for {
+		if g.closed {
+			return Record{}, io.EOF
+		}
+		if !g.sc.Scan() {
+			g.closed = true
+			if err := g.sc.Err(); err != nil {
+				if errors.Is(err, bufio.ErrTooLong) {
+					return Record{}, fmt.Errorf("%w (%d bytes) at byte %d: raise it with MaxRecordBytes", ErrRecordTooLarge, g.opts.maxBytes, g.off)
+				}
+				return Record{}, fmt.Errorf("mirror: read .gor: %w", err)
+			}
+			return Record{}, io.EOF
+		}
+		tok := g.sc.Bytes()
+		off := g.off
+		g.n++
+		if g.tail {
+			g.off += int64(len(tok))
+			g.stats.Bytes = g.off
+			g.stats.TruncatedTail = 1
+			fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrTruncatedTail,
+				Hint: "the last record was cut short; GoReplay drops it too"}
+			if bytes.Contains(tok, []byte("\r\n\U0001F435\U0001F648\U0001F649\r\n")) {
+				fe.Hint = "the file uses CRLF separators; .gor separators must be LF only (GoReplay reads 0 records from it)"
+			}
+			g.problem(fe)
+			if g.opts.strict {
+				return Record{}, fe
+			}
+			continue
+		}
+		g.off += int64(len(tok) + len(GorSeparator))
+		g.stats.Bytes = g.off
+		rec, perr := parseRecord(tok)
+		if perr != nil {
+			if errors.Is(perr, ErrMalformedRecord) {
+				g.stats.Malformed++
+				fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrMalformedRecord,
+					Hint: "a header needs at least: type id timestamp"}
+				g.problem(fe)
+				if g.opts.strict {
+					return Record{}, fe
+				}
+				continue
+			}
+			// bad timestamp: GoReplay uses 0; we do too, and report it.
+			g.stats.BadTimestamp++
+			fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrBadTimestamp,
+				Hint: "timestamp taken as 0; replay caps the gap with MaxWait"}
+			g.problem(fe)
+			if g.opts.strict {
+				return Record{}, fe
+			}
+		}
+		g.stats.Records++
+		return rec, nil
+	}
+}
+
+func (g *GorReader) problem(fe *FormatError) {
+	if len(g.stats.Problems) < 100 {
+		g.stats.Problems = append(g.stats.Problems, fe)
+	}
+}
+
+// Stats returns what the reader has counted so far (a copy).
+func (g *GorReader) Stats() ReadStats {
+	s := g.stats
+	s.Problems = append([]*FormatError(nil), g.stats.Problems...)
+	return s
+}
+
+func headerOf(tok []byte) string {
+	h := tok
+	if i := bytes.IndexByte(h, '\n'); i >= 0 {
+		h = h[:i]
+	}
+	if len(h) > 80 {
+		h = h[:80]
+	}
+	return string(h)
+}
+
+// parseRecord parses one separated chunk. It returns ErrMalformedRecord (no
+// record) or ErrBadTimestamp (record with Time 0).
+func parseRecord(tok []byte) (Record, error) {
+	hdr, payload := tok, []byte(nil)
+	if i := bytes.IndexByte(tok, '\n'); i >= 0 {
+		hdr, payload = tok[:i], tok[i+1:]
+	}
+	// bytes.Split(header, " ") semantics: a double space gives an empty field.
+	var fields [4][]byte
+	nf := 0
+	rest := hdr
+	var extra []string
+	for {
+		j := bytes.IndexByte(rest, ' ')
+		var f []byte
+		if j < 0 {
+			f = rest
+		} else {
+			f = rest[:j]
+		}
+		if nf < 4 {
+			fields[nf] = f
+		} else {
+			extra = append(extra, string(f))
+		}
+		nf++
+		if j < 0 {
+			break
+		}
+		rest = rest[j+1:]
+	}
+	if nf < 3 || len(hdr) == 0 {
+		return Record{}, ErrMalformedRecord
+	}
+	rec := Record{Kind: Kind(hdr[0]), ID: string(fields[1]), Extra: extra}
+	rec.Payload = append(make([]byte, 0, len(payload)), payload...)
+	var err error
+	ts, perr := strconv.ParseInt(string(fields[2]), 10, 64)
+	if perr != nil {
+		err = ErrBadTimestamp
+	} else {
+		rec.Time = ts
+	}
+	if nf >= 4 {
+		if l, lerr := strconv.ParseInt(string(fields[3]), 10, 64); lerr == nil {
+			rec.Latency = l
+		}
+	}
+	return rec, err
+}
+
+// RecordWriter is what recorders, shadows and replays write records to.
+// *GorWriter and *GorFile implement it; implementations must be safe for
+// concurrent use.
+type RecordWriter interface {
+	WriteRecord(Record) error
+}
+
+// GorWriter writes records in GoReplay's byte format to an io.Writer through
+// a buffer. It is safe for concurrent use. The caller owns the underlying
+// writer; call Flush before closing it.
+type GorWriter struct {
+	mu      sync.Mutex
+	bw      *bufio.Writer
+	hdr     []byte
+	refused int
+	written int
+	bytes   int64
+}
+
+// NewGorWriter returns a writer of .gor records to w.
+func NewGorWriter(w io.Writer) *GorWriter {
+	return &GorWriter{bw: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// WriteRecord writes rec as `type id time latency [extra...]\n payload SEP`.
+// It returns ErrSeparatorInPayload (and writes nothing) for a payload that
+// GoReplay would read differently, and ErrInvalidRecord for an unwritable
+// header. The record may sit in the buffer until Flush.
+func (w *GorWriter) WriteRecord(rec Record) error {
+	if err := validateRecord(rec); err != nil {
+		w.mu.Lock()
+		w.refused++
+		w.mu.Unlock()
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hdr = appendHeader(w.hdr[:0], rec)
+	n1, err := w.bw.Write(w.hdr)
+	if err != nil {
+		return fmt.Errorf("mirror: write .gor: %w", err)
+	}
+	n2, err := w.bw.Write(rec.Payload)
+	if err != nil {
+		return fmt.Errorf("mirror: write .gor: %w", err)
+	}
+	n3, err := w.bw.Write(GorSeparator)
+	if err != nil {
+		return fmt.Errorf("mirror: write .gor: %w", err)
+	}
+	w.written++
+	w.bytes += int64(n1 + n2 + n3)
+	return nil
+}
+
+// Flush writes buffered records to the underlying writer.
+func (w *GorWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("mirror: flush .gor: %w", err)
+	}
+	return nil
+}
+
+// Counts returns the number of records written and refused so far.
+func (w *GorWriter) Counts() (written, refused int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.refused
+}
+
+func appendHeader(b []byte, rec Record) []byte {
+	b = append(b, byte(rec.Kind), ' ')
+	b = append(b, rec.ID...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, rec.Time, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, rec.Latency, 10)
+	for _, e := range rec.Extra {
+		b = append(b, ' ')
+		b = append(b, e...)
+	}
+	return append(b, '\n')
+}
+
+// validateRecord refuses what would not read back as the same record.
+func validateRecord(rec Record) error {
+	if rec.Kind == ' ' || rec.Kind == '\n' || rec.Kind == 0 {
+		return fmt.Errorf("%w: kind %q (use KindRequest, KindResponse or KindReplayedResponse)", ErrInvalidRecord, byte(rec.Kind))
+	}
+	if rec.ID == "" || bytes.ContainsAny([]byte(rec.ID), " \n") {
+		return fmt.Errorf("%w: id %q must be non-empty without spaces or newlines (NewID makes one)", ErrInvalidRecord, rec.ID)
+	}
+	for _, e := range rec.Extra {
+		if e == "" || bytes.ContainsAny([]byte(e), " \n") {
+			return fmt.Errorf("%w: extra header field %q must be non-empty without spaces or newlines", ErrInvalidRecord, e)
+		}
+	}
+	p := rec.Payload
+	// On disk the payload sits between the header's LF and the separator, so
+	// it must not contain SEP, start with the separator line, or end with
+	// the separator minus its last LF.
+	if bytes.Contains(p, GorSeparator) || bytes.HasPrefix(p, sepLine) ||
+		bytes.HasSuffix(p, GorSeparator[:len(GorSeparator)-1]) ||
+		bytes.Equal(p, GorSeparator[1:len(GorSeparator)-1]) {
+		return ErrSeparatorInPayload
+	}
+	return nil
+}

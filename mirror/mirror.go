@@ -1,0 +1,1294 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"expvar"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by New, Close and Publish.
+var (
+	// ErrInvalidConfig is wrapped by every validation error of New.
+	ErrInvalidConfig = errors.New("mirror: invalid config")
+	// ErrClosed is returned by Close when called twice.
+	ErrClosed = errors.New("mirror: closed")
+)
+
+// HostPolicy says which Host header a shadow copy carries.
+type HostPolicy uint8
+
+const (
+	// HostKeep sends the primary request's Host unchanged (default; what
+	// nginx/APISIX mirrors do).
+	HostKeep HostPolicy = iota
+	// HostTarget sends the target URL's host (GoReplay's default).
+	HostTarget
+	// HostShadowSuffix appends "-shadow" to the original host name, before
+	// any port ("api:8080" → "api-shadow:8080"), as Envoy does, so the
+	// shadow can tell copies from real traffic.
+	HostShadowSuffix
+)
+
+// PathMode says how a target URL's path combines with the request path
+// (APISIX proxy-mirror's path_concat_mode). The query is always kept.
+type PathMode uint8
+
+const (
+	// PathPrefix puts the target path before the request path (default):
+	// target "http://s/v2" + "/users?id=1" → "http://s/v2/users?id=1".
+	PathPrefix PathMode = iota
+	// PathReplace sends the target path instead of the request path, keeping
+	// the query: "http://s/probe" + "/users?id=1" → "http://s/probe?id=1".
+	PathReplace
+)
+
+// DropReason says why a copy was not sent.
+type DropReason uint8
+
+// Drop reasons, each counted in Stats.Dropped.
+const (
+	DropNotSampled     DropReason = iota // lost the sample decision
+	DropFiltered                         // Config.Filter returned false
+	DropMethod                           // method not in Config.Methods
+	DropBodyTooLarge                     // body longer than MaxBodyBytes
+	DropBodyIncomplete                   // the primary never read the body to EOF
+	DropQueueFull                        // the target's queue was full
+	DropBreakerOpen                      // the target's circuit breaker was open
+	DropClosed                           // arrived after Close, or still queued at Close's deadline
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{"not_sampled", "filtered", "method", "body_too_large",
+	"body_incomplete", "queue_full", "breaker_open", "closed"}
+
+// String returns the reason's snake_case name (also its JSON form).
+func (d DropReason) String() string {
+	if d < numDropReasons {
+		return dropNames[d]
+	}
+	return fmt.Sprintf("DropReason(%d)", uint8(d))
+}
+
+// MarshalText makes DropReason a readable JSON map key (expvar).
+func (d DropReason) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DropReasons lists every reason in order.
+func DropReasons() []DropReason {
+	out := make([]DropReason, numDropReasons)
+	for i := range out {
+		out[i] = DropReason(i)
+	}
+	return out
+}
+
+// BreakerConfig configures a target's circuit breaker: after Failures
+// consecutive send errors or timeouts it opens for OpenFor, and copies are
+// dropped with DropBreakerOpen, so a dead shadow costs nothing. After
+// OpenFor, sends resume; one more failure re-opens it, a success closes it.
+type BreakerConfig struct {
+	Failures int           // default 5; negative disables the breaker
+	OpenFor  time.Duration // default 5s
+}
+
+// Target is one shadow destination. Zero values mean the documented defaults.
+type Target struct {
+	// Name labels the target in Stats, the marker header and type-3
+	// records. Default: the URL's host.
+	Name string
+	// URL is "http://host:port" or "http://host:port/base" (see PathMode).
+	// Required; scheme http or https.
+	URL string
+	// PathMode combines URL's path with the request path (default PathPrefix).
+	PathMode PathMode
+	// Client sends the copies. Default: a client of its own with a
+	// keep-alive Transport (MaxIdleConnsPerHost = Workers) that never
+	// follows redirects. The caller keeps ownership of a given client.
+	Client *http.Client
+	// Timeout bounds each copy (connect to last body byte), independent of
+	// the primary's context. Default 2s.
+	Timeout time.Duration
+	// Queue is the bounded queue length; a full queue drops (DropQueueFull),
+	// never blocks. Default 1024.
+	Queue int
+	// Workers is the fixed number of sender goroutines. Default 8.
+	Workers int
+	// Breaker configures the circuit breaker.
+	Breaker BreakerConfig
+	// Baseline, when Config.Compare is set, is the URL of a second copy of
+	// the primary's code: each copy is also sent there, and fields that
+	// differ between primary and baseline count as noise (Diffy's
+	// secondary). Optional.
+	Baseline string
+}
+
+// Config configures a Mirror. Zero values mean the documented defaults.
+type Config struct {
+	// Targets receive the copies. At least one is required.
+	Targets []Target
+	// Sample is the fraction of requests copied, in [0, 1]; 0 means the
+	// default 1 (copy all). Float precision: 1e-5 works (APISIX's minimum).
+	Sample float64
+	// SampleKey, if set, makes sampling consistent: a request is copied when
+	// fnv1a(key) < Sample·2³², so one user is always in or always out.
+	// HeaderKey and CookieKey build common ones. An empty key samples at random.
+	SampleKey func(*http.Request) string
+	// Filter, if set, must return true for a request to be copied.
+	Filter func(*http.Request) bool
+	// Methods are the methods copied. Default GET, HEAD, OPTIONS: writes
+	// must be enabled explicitly, to avoid double side effects.
+	Methods []string
+	// MaxBodyBytes caps the request body copied (default 1 MiB). Larger
+	// bodies are not copied and are counted as DropBodyTooLarge. Negative
+	// is an error.
+	MaxBodyBytes int64
+	// Rewrite, if set, edits each copy (never the primary request) on a
+	// worker goroutine, just before it is sent.
+	Rewrite func(*http.Request)
+	// Host is the Host header policy (default HostKeep).
+	Host HostPolicy
+	// MarkerHeader is added to copies with the target name as value.
+	// Default "X-Mirror"; "-" disables it.
+	MarkerHeader string
+	// Compare, if set, captures the primary response (status, headers and
+	// up to Compare.MaxBodyBytes of body) and diffs it with each shadow
+	// response; results go to Result.Diff and Mirror.DiffSummary.
+	Compare *DiffConfig
+	// OnResult, if set, is called on a worker goroutine after every send. It
+	// must not block: it holds a worker.
+	OnResult func(Result)
+	// Logger receives send errors at debug level. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// HeaderKey returns a SampleKey that uses a request header.
+func HeaderKey(name string) func(*http.Request) string {
+	name = http.CanonicalHeaderKey(name)
+	return func(r *http.Request) string {
+		if v := r.Header[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+}
+
+// CookieKey returns a SampleKey that uses a cookie's value.
+func CookieKey(name string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		c, err := r.Cookie(name)
+		if err != nil {
+			return ""
+		}
+		return c.Value
+	}
+}
+
+// Response is a captured HTTP response (body possibly cut at a cap).
+type Response struct {
+	Status    int
+	Header    http.Header
+	Body      []byte
+	Truncated bool // Body was cut at the capture cap
+}
+
+// Result describes one finished copy; it is passed to Config.OnResult.
+type Result struct {
+	Target   string
+	ID       string // random 24-hex ID of this copy
+	Method   string
+	URL      string // the URL the copy was sent to
+	Shadow   Response
+	Latency  time.Duration
+	Primary  *Response   // only with Config.Compare
+	Baseline *Response   // only with Config.Compare and Target.Baseline
+	Diff     *DiffResult // only with Config.Compare
+	Err      error       // transport error or timeout; nil for any HTTP status
+}
+
+// Mirror copies requests to shadow targets. Create with New; install with
+// Handler or RoundTripper; stop with Close. All methods are safe for
+// concurrent use. It owns its worker goroutines (Workers per target), which
+// end in Close.
+type Mirror struct {
+	cfg        Config
+	targets    []*target
+	methods    [8]string
+	nMethods   int
+	allMethods []string
+	threshold  uint64 // sample threshold on a 2^32 scale; 1<<32 = all
+	sampleAll  bool
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	baseCtx    context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	stop       chan struct{}
+	jobPool    sync.Pool
+	bufPool    sync.Pool
+	differ     *Differ
+	log        *slog.Logger
+	now        func() time.Time
+	pending    atomic.Int64
+}
+
+type target struct {
+	m        *Mirror
+	cfg      Target
+	name     string
+	base     *url.URL
+	baseline *url.URL
+	client   *http.Client
+	ownTr    *http.Transport
+	q        chan *job
+
+	// acct guards the accounting identity: every transition updates its
+	// counters under RLock; Stats takes Lock, so a snapshot never sees half
+	// a transition.
+	acct       sync.RWMutex
+	seen       atomic.Uint64
+	sent       atomic.Uint64
+	queued     atomic.Int64
+	inflight   atomic.Int64
+	dropped    [numDropReasons]atomic.Uint64
+	errors     atomic.Uint64
+	timeouts   atomic.Uint64
+	statusMu   sync.Mutex
+	status     map[int]uint64
+	lat        latencyHist
+	fails      atomic.Int64
+	openUntil  atomic.Int64
+	breakerMax int64
+	breakerFor time.Duration
+}
+
+type job struct {
+	ctx     context.Context
+	method  string
+	url     url.URL
+	proto   string
+	host    string
+	header  http.Header
+	body    *sharedBody
+	primary *Response
+	refs    atomic.Int32
+}
+
+type sharedBody struct {
+	buf  *bytes.Buffer
+	refs atomic.Int32
+	pool *sync.Pool
+}
+
+func (b *sharedBody) release() {
+	if b != nil && b.refs.Add(-1) == 0 {
+		b.buf.Reset()
+		b.pool.Put(b.buf)
+	}
+}
+
+// New validates cfg and starts the targets' workers.
+func New(cfg Config) (*Mirror, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, fmt.Errorf("%w: no Targets (add at least one mirror.Target{URL: \"http://shadow:8080\"})", ErrInvalidConfig)
+	}
+	if math.IsNaN(cfg.Sample) || cfg.Sample < 0 || cfg.Sample > 1 {
+		return nil, fmt.Errorf("%w: Sample %v outside [0, 1] (0.01 copies 1%%)", ErrInvalidConfig, cfg.Sample)
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("%w: MaxBodyBytes %d is negative (0 means 1 MiB)", ErrInvalidConfig, cfg.MaxBodyBytes)
+	}
+	if cfg.Host > HostShadowSuffix {
+		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalidConfig, cfg.Host)
+	}
+	if cfg.Sample == 0 {
+		cfg.Sample = 1
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MarkerHeader == "" {
+		cfg.MarkerHeader = "X-Mirror"
+	}
+	if len(cfg.Methods) == 0 {
+		cfg.Methods = []string{http.MethodGet, http.MethodHead, http.MethodOptions}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Mirror{cfg: cfg, log: log, now: cfg.Now, stop: make(chan struct{})}
+	for _, meth := range cfg.Methods {
+		if meth == "" || strings.ContainsAny(meth, " \t\r\n") {
+			return nil, fmt.Errorf("%w: method %q", ErrInvalidConfig, meth)
+		}
+		if m.nMethods < len(m.methods) {
+			m.methods[m.nMethods] = meth
+			m.nMethods++
+		} else {
+			m.allMethods = append(m.allMethods, meth)
+		}
+	}
+	m.sampleAll = cfg.Sample >= 1
+	m.threshold = uint64(cfg.Sample * (1 << 32))
+	if cfg.Compare != nil {
+		d, err := NewDiffer(*cfg.Compare)
+		if err != nil {
+			return nil, err
+		}
+		m.differ = d
+	}
+	m.bufPool.New = func() any { return new(bytes.Buffer) }
+	m.jobPool.New = func() any { return new(job) }
+	names := map[string]bool{}
+	for i, tc := range cfg.Targets {
+		t, err := newTarget(m, tc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Targets[%d]: %v", ErrInvalidConfig, i, err)
+		}
+		if names[t.name] {
+			return nil, fmt.Errorf("%w: Targets[%d]: duplicate target name %q (set Target.Name)", ErrInvalidConfig, i, t.name)
+		}
+		names[t.name] = true
+		m.targets = append(m.targets, t)
+	}
+	m.baseCtx, m.cancel = context.WithCancel(context.Background())
+	for _, t := range m.targets {
+		for range t.cfg.Workers {
+			m.wg.Add(1)
+			go t.work()
+		}
+	}
+	return m, nil
+}
+
+func parseTargetURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("URL %q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("URL %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("URL %q: no host (want http://host:port[/prefix])", raw)
+	}
+	return u, nil
+}
+
+func newTarget(m *Mirror, tc Target) (*target, error) {
+	if tc.URL == "" {
+		return nil, errors.New("empty URL (want http://host:port[/prefix])")
+	}
+	u, err := parseTargetURL(tc.URL)
+	if err != nil {
+		return nil, err
+	}
+	if tc.Timeout < 0 || tc.Queue < 0 || tc.Workers < 0 || tc.Breaker.OpenFor < 0 {
+		return nil, errors.New("negative Timeout, Queue, Workers or Breaker.OpenFor")
+	}
+	if tc.PathMode > PathReplace {
+		return nil, fmt.Errorf("unknown PathMode %d", tc.PathMode)
+	}
+	if tc.Timeout == 0 {
+		tc.Timeout = 2 * time.Second
+	}
+	if tc.Queue == 0 {
+		tc.Queue = 1024
+	}
+	if tc.Workers == 0 {
+		tc.Workers = 8
+	}
+	if tc.Breaker.Failures == 0 {
+		tc.Breaker.Failures = 5
+	}
+	if tc.Breaker.OpenFor == 0 {
+		tc.Breaker.OpenFor = 5 * time.Second
+	}
+	if tc.Name == "" {
+		tc.Name = u.Host
+	}
+	t := &target{m: m, cfg: tc, name: tc.Name, base: u, q: make(chan *job, tc.Queue),
+		status: map[int]uint64{}, breakerMax: int64(tc.Breaker.Failures), breakerFor: tc.Breaker.OpenFor}
+	if tc.Baseline != "" {
+		b, err := parseTargetURL(tc.Baseline)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %v", err)
+		}
+		t.baseline = b
+	}
+	t.client = tc.Client
+	if t.client == nil {
+		t.ownTr = &http.Transport{
+			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: tc.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          tc.Workers * 2,
+			MaxIdleConnsPerHost:   tc.Workers * 2,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   tc.Timeout,
+			ExpectContinueTimeout: time.Second,
+		}
+		t.client = &http.Client{Transport: t.ownTr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	return t, nil
+}
+
+// methodAllowed is a linear scan over at most 8 methods: no map, no alloc.
+func (m *Mirror) methodAllowed(meth string) bool {
+	for i := 0; i < m.nMethods; i++ {
+		if m.methods[i] == meth {
+			return true
+		}
+	}
+	for _, x := range m.allMethods {
+		if x == meth {
+			return true
+		}
+	}
+	return false
+}
+
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+func (m *Mirror) sampled(r *http.Request) bool {
+	if m.sampleAll {
+		return true
+	}
+	if m.cfg.SampleKey != nil {
+		if k := m.cfg.SampleKey(r); k != "" {
+			return uint64(fnv1a(k)) < m.threshold
+		}
+	}
+	return uint64(rand.Uint32()) < m.threshold
+}
+
+// dropAll counts one drop for every target (request-level decisions).
+func (m *Mirror) dropAll(reason DropReason) {
+	for _, t := range m.targets {
+		t.acct.RLock()
+		t.seen.Add(1)
+		t.dropped[reason].Add(1)
+		t.acct.RUnlock()
+	}
+}
+
+// decide runs the request-level checks; ok means copy it.
+func (m *Mirror) decide(r *http.Request) bool {
+	if m.closed.Load() {
+		m.dropAll(DropClosed)
+		return false
+	}
+	if !m.methodAllowed(r.Method) {
+		m.dropAll(DropMethod)
+		return false
+	}
+	if m.cfg.Filter != nil && !m.cfg.Filter(r) {
+		m.dropAll(DropFiltered)
+		return false
+	}
+	if !m.sampled(r) {
+		m.dropAll(DropNotSampled)
+		return false
+	}
+	return true
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
+// newJob captures what the copy needs from r: a header clone and a URL
+// value copy. The outgoing request is built on the worker.
+func (m *Mirror) newJob(r *http.Request) *job {
+	j := m.jobPool.Get().(*job)
+	j.ctx = r.Context()
+	j.method = r.Method
+	j.url = *r.URL
+	j.proto = r.Proto
+	j.host = r.Host
+	j.header = r.Header.Clone()
+	return j
+}
+
+func (m *Mirror) putJob(j *job) {
+	j.body.release()
+	*j = job{}
+	m.jobPool.Put(j)
+}
+
+// enqueue offers j to every target without blocking. It consumes j.
+func (m *Mirror) enqueue(j *job) {
+	n := int32(len(m.targets))
+	j.refs.Store(n)
+	if j.body != nil {
+		j.body.refs.Store(1)
+	}
+	for _, t := range m.targets {
+		t.offer(j)
+	}
+}
+
+func (t *target) offer(j *job) {
+	now := int64(0)
+	if t.breakerMax > 0 && t.openUntil.Load() != 0 {
+		now = t.m.now().UnixNano()
+	}
+	t.acct.RLock()
+	t.seen.Add(1)
+	var reason DropReason
+	switch {
+	case t.m.closed.Load():
+		reason = DropClosed
+	case now != 0 && now < t.openUntil.Load():
+		reason = DropBreakerOpen
+	default:
+		select {
+		case t.q <- j:
+			t.queued.Add(1)
+			t.acct.RUnlock()
+			return
+		default:
+			reason = DropQueueFull
+		}
+	}
+	t.dropped[reason].Add(1)
+	t.acct.RUnlock()
+	t.m.doneJob(j)
+}
+
+func (m *Mirror) doneJob(j *job) {
+	if j.refs.Add(-1) == 0 {
+		m.putJob(j)
+	}
+}
+
+// Handler returns middleware that copies requests passing the checks to
+// every target and then serves next. The per-request cost is the checks, a
+// header clone and one non-blocking enqueue; the request body is teed as
+// next reads it (never pre-read) and the copy is queued at EOF (or, with
+// Compare, when next returns). A nil next yields a handler that answers
+// 500 "mirror: Handler(nil)" so the mistake is visible at once.
+func (m *Mirror) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "mirror: Handler(nil): no next handler configured", http.StatusInternalServerError)
+		})
+	}
+	return &middleware{m: m, next: next}
+}
+
+type middleware struct {
+	m    *Mirror
+	next http.Handler
+}
+
+func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	if !m.decide(r) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	if hasBody(r) && r.ContentLength > m.cfg.MaxBodyBytes {
+		m.dropAll(DropBodyTooLarge)
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	j := m.newJob(r)
+	var cw *captureWriter
+	if m.differ != nil {
+		cw = newCaptureWriter(w, m.differ.cfg.MaxBodyBytes)
+		w = cw
+	}
+	if !hasBody(r) {
+		if cw == nil {
+			m.enqueue(j)
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		h.next.ServeHTTP(w, r)
+		j.primary = cw.response()
+		m.enqueue(j)
+		return
+	}
+	tee := m.newTee(r.Body, j, cw == nil)
+	orig := r.Body
+	r.Body = tee
+	defer func() { r.Body = orig }()
+	h.next.ServeHTTP(w, r)
+	if cw != nil {
+		j.primary = cw.response()
+	}
+	tee.finish()
+}
+
+// teeBody copies what the primary reads into a pooled buffer, up to the cap.
+type teeBody struct {
+	m        *Mirror
+	rc       io.ReadCloser
+	j        *job
+	buf      *bytes.Buffer
+	eof      bool
+	tooLarge bool
+	early    bool // enqueue at EOF (no response capture needed)
+	hold     bool // Close does not decide: a response capture will
+	done     atomic.Bool
+	mu       sync.Mutex
+}
+
+func (m *Mirror) newTee(rc io.ReadCloser, j *job, early bool) *teeBody {
+	m.pending.Add(1)
+	return &teeBody{m: m, rc: rc, j: j, buf: m.bufPool.Get().(*bytes.Buffer), early: early}
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.rc.Read(p)
+	t.mu.Lock()
+	if n > 0 && !t.tooLarge && !t.done.Load() {
+		if int64(t.buf.Len()+n) > t.m.cfg.MaxBodyBytes {
+			t.tooLarge = true
+		} else {
+			t.buf.Write(p[:n])
+		}
+	}
+	if err == io.EOF {
+		t.eof = true
+	}
+	early := t.eof && t.early
+	t.mu.Unlock()
+	if early {
+		t.finish()
+	}
+	return n, err
+}
+
+func (t *teeBody) Close() error {
+	err := t.rc.Close()
+	if !t.hold {
+		t.finish()
+	}
+	return err
+}
+
+// finish decides the copy's fate exactly once.
+func (t *teeBody) finish() {
+	if !t.done.CompareAndSwap(false, true) {
+		return
+	}
+	t.m.pending.Add(-1)
+	t.mu.Lock()
+	eof, tooLarge := t.eof, t.tooLarge
+	t.mu.Unlock()
+	m := t.m
+	switch {
+	case tooLarge:
+		m.dropAll(DropBodyTooLarge)
+	case !eof:
+		m.dropAll(DropBodyIncomplete)
+	default:
+		t.j.body = &sharedBody{buf: t.buf, pool: &m.bufPool}
+		t.buf = nil
+		m.enqueue(t.j)
+		return
+	}
+	t.buf.Reset()
+	m.bufPool.Put(t.buf)
+	t.buf = nil
+	m.putJob(t.j)
+}
+
+// captureWriter records the primary response for Compare.
+type captureWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+	limit  int64
+	trunc  bool
+	hdr    http.Header
+}
+
+func newCaptureWriter(w http.ResponseWriter, limit int64) *captureWriter {
+	return &captureWriter{ResponseWriter: w, limit: limit}
+}
+
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+		c.hdr = c.ResponseWriter.Header().Clone()
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	if room := c.limit - int64(c.body.Len()); room > 0 {
+		if int64(len(p)) > room {
+			c.body.Write(p[:room])
+			c.trunc = true
+		} else {
+			c.body.Write(p)
+		}
+	} else if len(p) > 0 {
+		c.trunc = true
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
+func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Flush passes through when the underlying writer can flush.
+func (c *captureWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *captureWriter) response() *Response {
+	st, h := c.status, c.hdr
+	if st == 0 {
+		st, h = http.StatusOK, c.ResponseWriter.Header().Clone()
+	}
+	return &Response{Status: st, Header: h, Body: c.body.Bytes(), Truncated: c.trunc}
+}
+
+// RoundTripper returns a RoundTripper for httputil.ReverseProxy.Transport
+// (or any client) that sends every request through base (nil means
+// http.DefaultTransport) and copies those passing the checks to the
+// targets. The request body is teed as base reads it; the copy is queued
+// when base closes the body. With Compare, the primary response is captured
+// as the caller reads it and the copy is queued when it closes the body.
+func (m *Mirror) RoundTripper(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &roundTripper{m: m, base: base}
+}
+
+type roundTripper struct {
+	m    *Mirror
+	base http.RoundTripper
+}
+
+func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	m := rt.m
+	if !m.decide(req) {
+		return rt.base.RoundTrip(req)
+	}
+	if hasBody(req) && req.ContentLength > m.cfg.MaxBodyBytes {
+		m.dropAll(DropBodyTooLarge)
+		return rt.base.RoundTrip(req)
+	}
+	j := m.newJob(req)
+	compare := m.differ != nil
+	var tee *teeBody
+	if hasBody(req) {
+		tee = m.newTee(req.Body, j, false)
+		tee.hold = compare
+		r2 := *req // RoundTrippers must not modify the caller's request
+		r2.Body = tee
+		req = &r2
+	} else if !compare {
+		m.enqueue(j)
+		return rt.base.RoundTrip(req)
+	}
+	resp, err := rt.base.RoundTrip(req)
+	if !compare {
+		return resp, err // tee.finish runs when base closes the body
+	}
+	if err != nil {
+		if tee != nil {
+			tee.finish()
+		} else {
+			m.dropAll(DropBodyIncomplete)
+			m.putJob(j)
+		}
+		return resp, err
+	}
+	resp.Body = &respCapture{rc: resp.Body, m: m, j: j, tee: tee, status: resp.StatusCode,
+		hdr: resp.Header.Clone(), limit: m.differ.cfg.MaxBodyBytes}
+	return resp, nil
+}
+
+// respCapture copies the primary response body for Compare.
+type respCapture struct {
+	rc     io.ReadCloser
+	m      *Mirror
+	j      *job
+	tee    *teeBody
+	status int
+	hdr    http.Header
+	buf    bytes.Buffer
+	limit  int64
+	trunc  bool
+	once   sync.Once
+}
+
+func (c *respCapture) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	if room := c.limit - int64(c.buf.Len()); n > 0 {
+		if int64(n) > room {
+			c.buf.Write(p[:max(room, 0)])
+			c.trunc = true
+		} else {
+			c.buf.Write(p[:n])
+		}
+	}
+	return n, err
+}
+
+func (c *respCapture) Close() error {
+	err := c.rc.Close()
+	c.once.Do(func() {
+		c.j.primary = &Response{Status: c.status, Header: c.hdr, Body: c.buf.Bytes(), Truncated: c.trunc}
+		if c.tee != nil {
+			c.tee.finish()
+		} else {
+			c.m.enqueue(c.j)
+		}
+	})
+	return err
+}
+
+// work is a target's sender loop; it ends when Close stops it.
+func (t *target) work() {
+	defer t.m.wg.Done()
+	for {
+		select {
+		case j := <-t.q:
+			t.process(j)
+		case <-t.m.stop:
+			for {
+				select {
+				case j := <-t.q:
+					t.process(j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (t *target) process(j *job) {
+	m := t.m
+	t.acct.RLock()
+	t.queued.Add(-1)
+	var reason DropReason
+	drop := false
+	if m.baseCtx.Err() != nil {
+		drop, reason = true, DropClosed
+	} else if t.breakerMax > 0 {
+		if until := t.openUntil.Load(); until != 0 && m.now().UnixNano() < until {
+			drop, reason = true, DropBreakerOpen
+		}
+	}
+	if drop {
+		t.seenDropLocked(reason)
+		t.acct.RUnlock()
+		m.doneJob(j)
+		return
+	}
+	t.inflight.Add(1)
+	t.acct.RUnlock()
+
+	res := t.send(j)
+
+	t.acct.RLock()
+	t.inflight.Add(-1)
+	t.sent.Add(1)
+	if res.Err != nil {
+		t.errors.Add(1)
+		if errors.Is(res.Err, context.DeadlineExceeded) {
+			t.timeouts.Add(1)
+		}
+	}
+	t.acct.RUnlock()
+	if res.Err != nil {
+		t.m.log.Debug("mirror: shadow send failed", "target", t.name, "url", res.URL, "err", res.Err)
+		if t.breakerMax > 0 && t.fails.Add(1) >= t.breakerMax {
+			t.openUntil.Store(m.now().Add(t.breakerFor).UnixNano())
+		}
+	} else {
+		t.fails.Store(0)
+		t.openUntil.Store(0)
+		t.statusMu.Lock()
+		t.status[res.Shadow.Status]++
+		t.statusMu.Unlock()
+		t.lat.observe(res.Latency)
+	}
+	if m.cfg.OnResult != nil {
+		m.cfg.OnResult(res)
+	}
+	m.doneJob(j)
+}
+
+// seenDropLocked moves a queued job to a drop (Seen was counted at offer).
+func (t *target) seenDropLocked(reason DropReason) { t.dropped[reason].Add(1) }
+
+// shadowURL builds the copy's URL from the target base and the request URL.
+func shadowURL(base *url.URL, mode PathMode, u *url.URL) *url.URL {
+	out := *base
+	out.User = base.User
+	switch mode {
+	case PathReplace:
+		out.RawQuery = u.RawQuery
+	default:
+		p := u.EscapedPath()
+		bp := strings.TrimSuffix(base.EscapedPath(), "/")
+		full := bp + p
+		if full == "" {
+			full = "/"
+		}
+		out.Path, out.RawPath = "", ""
+		if up, err := url.PathUnescape(full); err == nil {
+			out.Path = up
+			if up != full {
+				out.RawPath = full
+			}
+		} else {
+			out.Path = full
+		}
+		out.RawQuery = u.RawQuery
+	}
+	if out.Path == "" {
+		out.Path = "/"
+	}
+	out.Fragment = ""
+	return &out
+}
+
+func shadowHost(h string) string {
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		return h + "-shadow"
+	}
+	return net.JoinHostPort(host+"-shadow", port)
+}
+
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http.Request, error) {
+	u := shadowURL(base, t.cfg.PathMode, &j.url)
+	var body io.Reader
+	var n int64
+	if j.body != nil {
+		b := j.body.buf.Bytes()
+		body, n = bytes.NewReader(b), int64(len(b))
+	}
+	req, err := http.NewRequestWithContext(ctx, j.method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = n
+	if n == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header = j.header.Clone()
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	switch t.m.cfg.Host {
+	case HostKeep:
+		req.Host = j.host
+	case HostTarget:
+		req.Host = ""
+	case HostShadowSuffix:
+		req.Host = shadowHost(j.host)
+	}
+	if t.m.cfg.MarkerHeader != "-" {
+		req.Header.Set(t.m.cfg.MarkerHeader, t.name)
+	}
+	if t.m.cfg.Rewrite != nil {
+		t.m.cfg.Rewrite(req)
+	}
+	return req, nil
+}
+
+// send performs one copy (and its baseline) with the target's own timeout,
+// detached from the primary's cancellation but keeping its values.
+func (t *target) send(j *job) Result {
+	m := t.m
+	ctx := context.WithoutCancel(j.ctx)
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	stopAfter := context.AfterFunc(m.baseCtx, cancel) // Close's deadline aborts sends
+	defer stopAfter()
+	res := Result{Target: t.name, ID: NewID(), Method: j.method, Primary: j.primary}
+	limit := int64(64 << 10)
+	if m.differ != nil {
+		limit = m.differ.cfg.MaxBodyBytes
+	}
+	req, err := t.buildRequest(ctx, j, t.base)
+	if err != nil {
+		res.Err = fmt.Errorf("mirror: build copy for %s: %w", t.name, err)
+		return res
+	}
+	res.URL = req.URL.String()
+	start := m.now()
+	resp, err := t.client.Do(req)
+	if err != nil {
+		res.Latency = m.now().Sub(start)
+		res.Err = err
+		return res
+	}
+	res.Shadow, err = readResponse(resp, limit)
+	res.Latency = m.now().Sub(start)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	if m.differ != nil && j.primary != nil {
+		var secondary *Response
+		if t.baseline != nil {
+			if breq, err := t.buildRequest(ctx, j, t.baseline); err == nil {
+				if bresp, err := t.client.Do(breq); err == nil {
+					if b, err := readResponse(bresp, limit); err == nil {
+						secondary = &b
+					}
+				}
+			}
+		}
+		res.Baseline = secondary
+		d := m.differ.Observe(j.method, j.url.Path, *j.primary, res.Shadow, secondary)
+		res.Diff = &d
+	}
+	return res
+}
+
+// readResponse reads up to limit bytes of body, drains a little more so
+// the connection can be reused, and closes it.
+func readResponse(resp *http.Response, limit int64) (Response, error) {
+	defer resp.Body.Close()
+	out := Response{Status: resp.StatusCode, Header: resp.Header}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	out.Body = b
+	if err != nil {
+		return out, err
+	}
+	if n, _ := io.CopyN(io.Discard, resp.Body, 256<<10); n > 0 {
+		out.Truncated = true
+	}
+	return out, nil
+}
+
+// Close stops accepting copies (later ones count as DropClosed), lets the
+// workers send what is queued, and waits for them until ctx is done. At
+// the deadline in-flight sends are cancelled (counted as Sent with an
+// error) and still-queued copies are counted as DropClosed; Close then
+// returns ctx.Err(). Idle connections of targets' own transports are
+// closed. A second Close returns ErrClosed.
+func (m *Mirror) Close(ctx context.Context) error {
+	first := false
+	m.closeOnce.Do(func() { first = true })
+	if !first {
+		return ErrClosed
+	}
+	m.closed.Store(true)
+	for _, t := range m.targets { // wait out offers that began before closed was set
+		t.acct.Lock()
+		_ = t.seen.Load() // the barrier is the Lock itself
+		t.acct.Unlock()
+	}
+	close(m.stop)
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		m.cancel()
+		<-done
+	}
+	m.cancel()
+	for _, t := range m.targets {
+		if t.ownTr != nil {
+			t.ownTr.CloseIdleConnections()
+		}
+	}
+	return err
+}
+
+// Stats is a consistent snapshot of the counters, summed over targets, with
+// per-target detail. Seen = Sent + Queued + InFlight + Σ Dropped always
+// holds (see Balanced); Seen counts copies (requests × targets) whose fate
+// is decided. Pending counts requests whose body the primary is still
+// reading (not yet decided).
+type Stats struct {
+	Seen     uint64
+	Sent     uint64 // finished sends, whatever the outcome
+	Queued   int64
+	InFlight int64
+	Dropped  map[DropReason]uint64
+	Errors   uint64 // sends that failed (⊆ Sent), timeouts included
+	Timeouts uint64 // sends that hit Target.Timeout (⊆ Errors)
+	Pending  int64
+	Targets  map[string]TargetStats
+}
+
+// TargetStats is one target's part of Stats.
+type TargetStats struct {
+	Seen, Sent       uint64
+	Queued, InFlight int64
+	Dropped          map[DropReason]uint64
+	Errors, Timeouts uint64
+	Status           map[int]uint64 // shadow response status counts
+	Latency          Percentiles    // of successful sends, from a log histogram (≈6% resolution)
+	BreakerOpen      bool
+}
+
+// DroppedTotal returns Σ Dropped.
+func (s Stats) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range s.Dropped {
+		n += v
+	}
+	return n
+}
+
+// Balanced reports whether Seen = Sent + Queued + InFlight + Σ Dropped.
+func (s Stats) Balanced() bool {
+	return int64(s.Seen) == int64(s.Sent)+s.Queued+s.InFlight+int64(s.DroppedTotal())
+}
+
+// Stats returns a snapshot. It briefly excludes the counting sections of
+// the hot path (a few microseconds) so that the identity holds exactly.
+func (m *Mirror) Stats() Stats {
+	s := Stats{Dropped: map[DropReason]uint64{}, Targets: map[string]TargetStats{}, Pending: m.pending.Load()}
+	now := m.now().UnixNano()
+	for _, t := range m.targets {
+		ts := TargetStats{Dropped: map[DropReason]uint64{}, Status: map[int]uint64{}}
+		t.acct.Lock()
+		ts.Seen, ts.Sent = t.seen.Load(), t.sent.Load()
+		ts.Queued, ts.InFlight = t.queued.Load(), t.inflight.Load()
+		for i := range t.dropped {
+			ts.Dropped[DropReason(i)] = t.dropped[i].Load()
+		}
+		ts.Errors, ts.Timeouts = t.errors.Load(), t.timeouts.Load()
+		t.acct.Unlock()
+		t.statusMu.Lock()
+		for k, v := range t.status {
+			ts.Status[k] = v
+		}
+		t.statusMu.Unlock()
+		ts.Latency = t.lat.percentiles()
+		u := t.openUntil.Load()
+		ts.BreakerOpen = u != 0 && now < u
+		s.Targets[t.name] = ts
+		s.Seen += ts.Seen
+		s.Sent += ts.Sent
+		s.Queued += ts.Queued
+		s.InFlight += ts.InFlight
+		s.Errors += ts.Errors
+		s.Timeouts += ts.Timeouts
+		for k, v := range ts.Dropped {
+			s.Dropped[k] += v
+		}
+	}
+	return s
+}
+
+// DiffSummary returns the live diff summary (zero without Config.Compare).
+func (m *Mirror) DiffSummary() DiffSummary {
+	if m.differ == nil {
+		return DiffSummary{}
+	}
+	return m.differ.Summary()
+}
+
+// Publish exposes Stats as the expvar variable name (served at
+// /debug/vars). It fails if the name is taken; expvar has no unpublish, so
+// publish a long-lived Mirror once.
+func (m *Mirror) Publish(name string) error {
+	if name == "" {
+		return errors.New("mirror: Publish: empty expvar name")
+	}
+	if expvar.Get(name) != nil {
+		return fmt.Errorf("mirror: Publish: expvar %q already exists", name)
+	}
+	expvar.Publish(name, expvar.Func(func() any { return m.Stats() }))
+	return nil
+}
+
+// latencyHist is a lock-free log-scale histogram (8 buckets per doubling,
+// from 1µs to ~70 min).
+type latencyHist struct {
+	b [256]atomic.Uint64
+}
+
+func latBucket(d time.Duration) int {
+	us := float64(d) / 1e3
+	if us < 1 {
+		return 0
+	}
+	i := int(math.Log2(us)*8) + 1
+	return min(i, 255)
+}
+
+func bucketUpper(i int) time.Duration {
+	if i == 0 {
+		return time.Microsecond
+	}
+	return time.Duration(math.Exp2(float64(i)/8) * 1e3)
+}
+
+func (h *latencyHist) observe(d time.Duration) { h.b[latBucket(d)].Add(1) }
+
+func (h *latencyHist) percentiles() Percentiles {
+	var counts [256]uint64
+	var total uint64
+	for i := range h.b {
+		counts[i] = h.b[i].Load()
+		total += counts[i]
+	}
+	if total == 0 {
+		return Percentiles{}
+	}
+	at := func(q float64) time.Duration {
+		rank := uint64(math.Ceil(q * float64(total)))
+		var c uint64
+		for i, n := range counts {
+			c += n
+			if c >= rank && n > 0 {
+				return bucketUpper(i)
+			}
+		}
+		return bucketUpper(255)
+	}
+	p := Percentiles{Count: int(total), P50: at(0.5), P90: at(0.9), P99: at(0.99), P999: at(0.999)}
+	for i := 255; i >= 0; i-- {
+		if counts[i] > 0 {
+			p.Max = bucketUpper(i)
+			break
+		}
+	}
+	return p
+}
