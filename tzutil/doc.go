@@ -1,0 +1,57 @@
+// Package tzutil is time-zone handling for backends without surprises: zones
+// that load (or fail with the fix), one definition of a day, and an explicit
+// choice wherever daylight saving time makes a wall-clock time skipped or
+// repeated. It uses the standard library only, has no settings to mutate and
+// never writes time.Local.
+//
+// # Loading
+//
+// Load("Asia/Shanghai") is time.LoadLocation with a cache (a map lookup
+// after the first call) and errors that say what was meant:
+//
+//	tzutil: unknown zone "Asia/Shangai" (did you mean "Asia/Shanghai"?)
+//
+// LoadInfo also says where the data came from (ZONEINFO, system directory,
+// embedded copy, the build machine's GOROOT). FromTZ reads a TZ value with
+// real TZ semantics, including POSIX rules such as "CST-8" and
+// "EST5EDT,M3.2.0,M11.1.0" that Go silently turns into UTC; ParsePOSIX
+// builds such a zone directly. LocalName recovers the IANA name hidden
+// behind time.Local's "Local", CheckLocal detects a TZ that Go ignored, and
+// Doctor reports all of it. Import tzutil/tzdata in a main package to embed
+// the database for images without /usr/share/zoneinfo.
+//
+// # Days
+//
+// A day starts at the first instant whose local date is that day: midnight
+// usually, 01:00 where midnight is skipped, the first midnight where it
+// repeats. It ends where the next day starts (exclusive). StartOfDay,
+// EndOfDay, DayLength, StartOfWeek, StartOfMonth and DaysBetween follow that
+// rule and reproduce, row for row, an oracle of 54,780 zone-days computed
+// independently; time.Date(y, m, d, 0, 0, 0, 0, loc), used by jinzhu/now and
+// carbon, puts some of those days on the previous date.
+//
+//	start := tzutil.StartOfDay(time.Now().In(loc)) // "midnight today", DST-correct
+//
+// Date and DateTime are civil (zone-less) values; AddDays and AddMonths keep
+// the wall-clock time, where time.Time.Add keeps elapsed time.
+//
+// # Gaps and folds
+//
+// Resolve tells whether a wall time in a zone is unique, skipped (Gap) or
+// repeated (Fold), with both candidate instants and the transition. Every
+// conversion from wall time to an instant takes a Policy: Compatible (the
+// default of java.time, Temporal and Python), Earlier, Later, Reject (a
+// *GapError or *FoldError), PostgreSQL (what '…'::timestamptz and AT TIME
+// ZONE do) or StartOfGap. Transitions iterates offset changes and is safe
+// with Go's slim zoneinfo (golang/go#81583).
+//
+// # PostgreSQL
+//
+// Package tzutil/pgtz (database/sql only) sets the session TimeZone on one
+// connection, normalises scanned timestamptz values, scans `timestamp
+// without time zone` as a civil DateTime, and compares the server's tzdata
+// with the client's.
+//
+// All functions are safe for concurrent use. Loaded locations are cached
+// for the life of the process.
+package tzutil
