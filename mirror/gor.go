@@ -164,7 +164,7 @@ func NewGorReader(r io.Reader, opts ...ReadOption) *GorReader {
 		o(&g.opts)
 	}
 	g.sc = bufio.NewScanner(r)
-	g.sc.Buffer(make([]byte, 0, 64<<10), g.opts.maxBytes+len(GorSeparator))
+	g.sc.Buffer(make([]byte, 0, min(64<<10, g.opts.maxBytes)), g.opts.maxBytes+len(GorSeparator))
 	g.sc.Split(g.split)
 	return g
 }
