@@ -236,10 +236,18 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 			r.skipped.Add(1)
 			return
 		}
+		if validateRecord(rec) != nil { // e.g. the separator in the body: keep the pair out
+			r.refused.Add(1)
+			return
+		}
 		recs := []Record{rec}
 		if cw != nil {
-			resp := cw.response()
-			recs = append(recs, RecordResponse(KindResponse, id, r.cfg.Now(), 0, *resp))
+			resp := RecordResponse(KindResponse, id, r.cfg.Now(), 0, *cw.response())
+			if validateRecord(resp) != nil {
+				r.refused.Add(1)
+			} else {
+				recs = append(recs, resp)
+			}
 		}
 		r.mu.RLock()
 		defer r.mu.RUnlock()
