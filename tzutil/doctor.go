@@ -94,7 +94,7 @@ func (l *Loader) doctor(local *time.Location, now time.Time, names []string) Rep
 	r.TZ, r.TZSet = l.lookupEnv("TZ")
 	r.ZONEINFO, _ = l.lookupEnv("ZONEINFO")
 	for _, d := range l.dirs() {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
+		if usableDir(d) {
 			r.SystemDir = d
 			r.SystemVersion = dirVersion(d)
 			break
@@ -106,8 +106,10 @@ func (l *Loader) doctor(local *time.Location, now time.Time, names []string) Rep
 		}
 	}
 	if r.ZONEINFO != "" {
-		if _, err := os.Stat(r.ZONEINFO); err != nil {
+		if st, err := os.Stat(r.ZONEINFO); err != nil {
 			r.Problems = append(r.Problems, fmt.Errorf("ZONEINFO=%q does not exist; unset it or point it at a zoneinfo directory or zip", r.ZONEINFO))
+		} else if st.IsDir() && !usableDir(r.ZONEINFO) {
+			r.Problems = append(r.Problems, fmt.Errorf("ZONEINFO=%q is an empty directory; unset it or point it at a zoneinfo directory or zip", r.ZONEINFO))
 		}
 	}
 	if r.SystemDir == "" && !r.Embedded {

@@ -156,7 +156,7 @@ func (l *Loader) Load(name string) (*time.Location, error) {
 	if v, ok := l.cache.Load(name); ok {
 		return v.(*entry).loc, nil
 	}
-	loc, _, err := l.load(name)
+	loc, _, err := l.load(name, true)
 	return loc, err
 }
 
@@ -166,7 +166,7 @@ func (l *Loader) LoadInfo(name string) (*time.Location, Info, error) {
 		e := v.(*entry)
 		return e.loc, e.info, nil
 	}
-	return l.load(name)
+	return l.load(name, true)
 }
 
 func validName(name string) error {
@@ -190,7 +190,9 @@ func validName(name string) error {
 	return nil
 }
 
-func (l *Loader) load(name string) (*time.Location, Info, error) {
+// load searches the sources; withSuggest adds suggestions to an
+// ErrUnknownZone (verified by loads without suggestions, so no recursion).
+func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, error) {
 	if err := validName(name); err != nil {
 		return nil, Info{}, err
 	}
@@ -222,7 +224,7 @@ func (l *Loader) load(name string) (*time.Location, Info, error) {
 
 	if zi, ok := l.lookupEnv("ZONEINFO"); ok && zi != "" {
 		tried = append(tried, "ZONEINFO="+zi)
-		if st, err := os.Stat(zi); err == nil {
+		if st, err := os.Stat(zi); err == nil && (!st.IsDir() || usableDir(zi)) {
 			anyData = true
 			if st.IsDir() {
 				p := filepath.Join(zi, name)
@@ -239,7 +241,7 @@ func (l *Loader) load(name string) (*time.Location, Info, error) {
 		}
 	}
 	for _, d := range l.dirs() {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+		if !usableDir(d) {
 			continue
 		}
 		anyData = true
@@ -272,12 +274,28 @@ func (l *Loader) load(name string) (*time.Location, Info, error) {
 	}
 	if !anyData {
 		return nil, Info{}, &LoadError{Name: name, Reason: ErrNoTZData, Tried: tried,
-			Detail: `no ZONEINFO, no system zoneinfo directory and no embedded copy; install tzdata in the image or import _ "github.com/goplumb/plumb/tzutil/tzdata"`}
+			Detail: `ZONEINFO unset or empty, no system zoneinfo directory, no embedded copy; install tzdata in the image or import _ "github.com/goplumb/plumb/tzutil/tzdata"`}
 	}
 	if badErr != nil {
 		return nil, Info{}, &LoadError{Name: name, Reason: ErrBadData, Tried: tried, Detail: badErr.Error()}
 	}
-	return nil, Info{}, &LoadError{Name: name, Reason: ErrUnknownZone, Tried: tried, Suggest: l.suggest(name)}
+	le := &LoadError{Name: name, Reason: ErrUnknownZone, Tried: tried}
+	if withSuggest {
+		le.Suggest = l.suggest(name)
+	}
+	return nil, Info{}, le
+}
+
+// usableDir reports whether d is a non-empty directory (an empty tmpfs or
+// volume mounted over /usr/share/zoneinfo holds no data).
+func usableDir(d string) bool {
+	f, err := os.Open(d)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) > 0
 }
 
 // gorootZip is where Go's time package looks last. runtime.GOROOT is
@@ -360,13 +378,16 @@ func (l *Loader) suggest(name string) []string {
 	}
 	var out []string
 	add := func(s string) {
+		if s == name {
+			return
+		}
 		for _, o := range out {
 			if o == s {
 				return
 			}
 		}
 		if len(out) < 3 {
-			if _, err := l.Load(s); err == nil {
+			if _, _, err := l.load(s, false); err == nil {
 				out = append(out, s)
 			}
 		}
