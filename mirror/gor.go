@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"unsafe"
 )
 
 // Kind is the type byte that opens a .gor record header.
@@ -98,6 +99,16 @@ type Record struct {
 	Payload []byte
 }
 
+// Clone returns a deep copy of r (Payload and Extra included).
+func (r Record) Clone() Record {
+	c := r
+	c.Payload = append([]byte(nil), r.Payload...)
+	if r.Extra != nil {
+		c.Extra = append([]string(nil), r.Extra...)
+	}
+	return c
+}
+
 // NewID returns a random 24-lowercase-hex record ID (12 bytes), the form
 // GoReplay writes.
 func NewID() string {
@@ -154,6 +165,7 @@ type GorReader struct {
 	n      int
 	tail   bool
 	closed bool
+	ids    idArena
 }
 
 // NewGorReader returns a reader of the .gor records in r. The caller keeps
@@ -185,8 +197,10 @@ func (g *GorReader) split(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// Next returns the next record, or io.EOF at the end. Payload and Extra are
-// freshly allocated and owned by the caller. In compatible mode malformed
+// Next returns the next record, or io.EOF at the end. Like
+// bufio.Scanner.Bytes, Payload aliases the reader's buffer and is valid only
+// until the next call to Next: use Record.Clone to keep it (this saves a
+// copy per record; OpenGor's sources return clones). In compatible mode malformed
 // records and a truncated tail are skipped and counted; in Strict mode they
 // are returned as *FormatError (reading may continue after a malformed
 // record or bad timestamp).
@@ -225,7 +239,7 @@ func (g *GorReader) Next() (Record, error) {
 		}
 		g.off += int64(len(tok) + len(GorSeparator))
 		g.stats.Bytes = g.off
-		rec, perr := parseRecord(tok)
+		rec, perr := parseRecord(tok, &g.ids)
 		if perr != nil {
 			if errors.Is(perr, ErrMalformedRecord) {
 				g.stats.Malformed++
@@ -276,54 +290,157 @@ func headerOf(tok []byte) string {
 }
 
 // parseRecord parses one separated chunk. It returns ErrMalformedRecord (no
-// record) or ErrBadTimestamp (record with Time 0).
-func parseRecord(tok []byte) (Record, error) {
+// record) or ErrBadTimestamp (record with Time 0). ids, if not nil, stores
+// the ID string.
+func parseRecord(tok []byte, ids *idArena) (Record, error) {
 	hdr, payload := tok, []byte(nil)
 	if i := bytes.IndexByte(tok, '\n'); i >= 0 {
 		hdr, payload = tok[:i], tok[i+1:]
 	}
-	// bytes.Split(header, " ") semantics: a double space gives an empty field.
+	if rec, ok := parseFast(hdr, payload, ids); ok {
+		return rec, nil
+	}
+	// bytes.Split(header, " ") semantics: a double space gives an empty
+	// field.
 	var fields [4][]byte
 	nf := 0
-	rest := hdr
 	var extra []string
-	for {
-		j := bytes.IndexByte(rest, ' ')
-		var f []byte
-		if j < 0 {
-			f = rest
-		} else {
-			f = rest[:j]
+	start := 0
+	for i := 0; i <= len(hdr); i++ {
+		if i < len(hdr) && hdr[i] != ' ' {
+			continue
 		}
+		f := hdr[start:i]
 		if nf < 4 {
 			fields[nf] = f
 		} else {
 			extra = append(extra, string(f))
 		}
 		nf++
-		if j < 0 {
-			break
-		}
-		rest = rest[j+1:]
+		start = i + 1
 	}
 	if nf < 3 || len(hdr) == 0 {
 		return Record{}, ErrMalformedRecord
 	}
-	rec := Record{Kind: Kind(hdr[0]), ID: string(fields[1]), Extra: extra}
-	rec.Payload = append(make([]byte, 0, len(payload)), payload...)
-	var err error
-	ts, perr := strconv.ParseInt(string(fields[2]), 10, 64)
-	if perr != nil {
-		err = ErrBadTimestamp
+	rec := Record{Kind: Kind(hdr[0]), Extra: extra, Payload: payload}
+	if ids != nil {
+		rec.ID = ids.str(fields[1])
 	} else {
+		rec.ID = string(fields[1])
+	}
+	var err error
+	if ts, ok := parseInt(fields[2]); ok {
 		rec.Time = ts
+	} else {
+		err = ErrBadTimestamp
 	}
 	if nf >= 4 {
-		if l, lerr := strconv.ParseInt(string(fields[3]), 10, 64); lerr == nil {
+		if l, ok := parseInt(fields[3]); ok {
 			rec.Latency = l
 		}
 	}
 	return rec, err
+}
+
+// parseFast handles the common header "K id ts [lat]" with plain decimal
+// numbers in one pass; anything else goes to the general path.
+func parseFast(hdr, payload []byte, ids *idArena) (Record, bool) {
+	if len(hdr) < 2 || hdr[1] != ' ' || ids == nil {
+		return Record{}, false
+	}
+	rest := hdr[2:]
+	j := bytes.IndexByte(rest, ' ')
+	if j <= 0 {
+		return Record{}, false
+	}
+	id := rest[:j]
+	rest = rest[j+1:]
+	var v uint64
+	k := 0
+	for k < len(rest) && k < 19 && rest[k] >= '0' && rest[k] <= '9' {
+		v = v*10 + uint64(rest[k]-'0')
+		k++
+	}
+	if k == 0 || v > 1<<63-1 || (k < len(rest) && rest[k] != ' ') {
+		return Record{}, false
+	}
+	rec := Record{Kind: Kind(hdr[0]), Time: int64(v), Payload: payload}
+	if k < len(rest) {
+		lat := rest[k+1:]
+		neg := len(lat) > 0 && lat[0] == '-'
+		if neg {
+			lat = lat[1:]
+		}
+		if len(lat) == 0 || len(lat) > 18 {
+			return Record{}, false
+		}
+		var l int64
+		for _, c := range lat {
+			if c < '0' || c > '9' {
+				return Record{}, false // extra fields or odd latency: general path
+			}
+			l = l*10 + int64(c-'0')
+		}
+		if neg {
+			l = -l
+		}
+		rec.Latency = l
+	}
+	rec.ID = ids.str(id)
+	return rec, true
+}
+
+// parseInt is strconv.ParseInt(s, 10, 64) without the string conversion
+// for up to 19 digits (every Unix-ns timestamp).
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	d := b
+	if len(d) > 0 && (d[0] == '-' || d[0] == '+') {
+		neg = d[0] == '-'
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 19 {
+		v, err := strconv.ParseInt(string(b), 10, 64)
+		return v, err == nil
+	}
+	var v uint64 // 19 digits fit in uint64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > 1<<63-1 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// idArena stores record IDs in shared append-only chunks: one allocation
+// per ~4 KiB of IDs instead of one per record. Bytes written are never
+// changed, so the strings stay immutable; a chunk lives as long as any ID
+// in it.
+type idArena struct{ buf []byte }
+
+func (a *idArena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 256 {
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, 4096)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
 }
 
 // RecordWriter is what recorders, shadows and replays write records to.

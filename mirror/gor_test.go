@@ -29,7 +29,7 @@ func readAll(t testing.TB, r RecordSource) []Record {
 			return out
 		}
 		require.NoError(t, err)
-		out = append(out, rec)
+		out = append(out, rec.Clone())
 	}
 }
 
@@ -440,7 +440,7 @@ func FuzzGorReader(f *testing.F) {
 			if err != nil {
 				return
 			}
-			recs = append(recs, rec)
+			recs = append(recs, rec.Clone())
 		}
 		st := r.Stats()
 		if st.Records != len(recs) {

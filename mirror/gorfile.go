@@ -18,7 +18,8 @@ import (
 )
 
 // RecordSource yields records until io.EOF. *GorReader, *GorSource and the
-// value of Records implement it.
+// value of Records implement it. A record's Payload may be valid only until
+// the next call to Next (Record.Clone keeps it).
 type RecordSource interface {
 	Next() (Record, error)
 }
@@ -157,7 +158,7 @@ func (s *GorSource) fill(fc *fileCursor) error {
 			return err
 		}
 		fc.seq++
-		heap.Push(&fc.win, seqRec{Record: rec, seq: fc.seq})
+		heap.Push(&fc.win, seqRec{Record: rec.Clone(), seq: fc.seq})
 	}
 	return nil
 }

@@ -281,7 +281,7 @@ type job struct {
 	url     url.URL
 	proto   string
 	host    string
-	header  http.Header
+	header  []string // flattened name, value pairs: a snapshot that shares no map with the primary
 	body    *sharedBody
 	primary *Response
 	refs    atomic.Int32
@@ -522,8 +522,11 @@ func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 }
 
-// newJob captures what the copy needs from r: a header clone and a URL
-// value copy. The outgoing request is built on the worker.
+// newJob captures what the copy needs from r: a header snapshot and a URL
+// value copy. The snapshot copies the (immutable) strings into the pooled
+// job's own slice, so a warm pool clones headers without allocating, and
+// neither side can see the other's header map mutations (teeproxy's data
+// race). The outgoing request is built on the worker.
 func (m *Mirror) newJob(r *http.Request) *job {
 	j := m.jobPool.Get().(*job)
 	j.ctx = r.Context()
@@ -531,13 +534,24 @@ func (m *Mirror) newJob(r *http.Request) *job {
 	j.url = *r.URL
 	j.proto = r.Proto
 	j.host = r.Host
-	j.header = r.Header.Clone()
+	h := j.header[:0]
+	for k, vv := range r.Header {
+		for _, v := range vv {
+			h = append(h, k, v)
+		}
+	}
+	j.header = h
 	return j
 }
 
 func (m *Mirror) putJob(j *job) {
 	j.body.release()
+	h := j.header[:0]
+	clear(j.header) // drop string references
 	*j = job{}
+	if cap(h) <= 256 {
+		j.header = h
+	}
 	m.jobPool.Put(j)
 }
 
@@ -1011,7 +1025,10 @@ func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http
 	if n == 0 {
 		req.Body = http.NoBody
 	}
-	req.Header = j.header.Clone()
+	req.Header = make(http.Header, len(j.header)/2)
+	for i := 0; i+1 < len(j.header); i += 2 {
+		req.Header[j.header[i]] = append(req.Header[j.header[i]], j.header[i+1])
+	}
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
