@@ -1,0 +1,168 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goplumb/plumb/mirror"
+)
+
+// Shadow 5% of GET traffic to a new version, the same users every time.
+func ExampleNew() {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	m, err := mirror.New(mirror.Config{
+		Targets:   []mirror.Target{{Name: "v2", URL: "http://10.0.0.7:8080", Timeout: time.Second}},
+		Sample:    0.05,
+		SampleKey: mirror.HeaderKey("X-User-Id"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx) // waits for in-flight copies up to the deadline
+	}()
+	if err := m.Publish("mirror"); err != nil { // Stats at /debug/vars
+		log.Print(err)
+	}
+	srv := &http.Server{Addr: ":8080", Handler: m.Handler(app)}
+	_ = srv // srv.ListenAndServe()
+}
+
+// Mirror what a reverse proxy forwards, writes included.
+func ExampleMirror_RoundTripper() {
+	m, err := mirror.New(mirror.Config{
+		Targets: []mirror.Target{{URL: "http://shadow.internal:8080/v2", PathMode: mirror.PathPrefix}},
+		Methods: []string{"GET", "POST"},
+		Host:    mirror.HostShadowSuffix, // Host: api-shadow, so the shadow knows
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	origin, _ := url.Parse("http://api.internal:8080")
+	proxy := httputil.NewSingleHostReverseProxy(origin)
+	proxy.Transport = m.RoundTripper(http.DefaultTransport)
+	_ = proxy
+}
+
+// Every copy is accounted for, whatever happened to it.
+func ExampleMirror_Stats() {
+	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer shadow.Close()
+	m, err := mirror.New(mirror.Config{Targets: []mirror.Target{{Name: "shadow", URL: shadow.URL}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/a", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/a", nil)) // writes are off by default
+	_ = m.Close(context.Background())
+	s := m.Stats()
+	fmt.Println("seen", s.Seen, "sent", s.Sent, "dropped (method)", s.Dropped[mirror.DropMethod], "balanced", s.Balanced())
+	// Output: seen 2 sent 1 dropped (method) 1 balanced true
+}
+
+func ExampleNewGorReader() {
+	gor := "1 000000000000000000abc000 1700000000000000000 0\n" +
+		"GET /hello HTTP/1.1\r\nHost: example.test\r\n\r\n" + string(mirror.GorSeparator) +
+		"2 000000000000000000abc000 1700000000050000000 0\n" +
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + string(mirror.GorSeparator) +
+		"1 broken\n" + string(mirror.GorSeparator)
+	r := mirror.NewGorReader(strings.NewReader(gor))
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(rec.Kind, rec.ID[18:], rec.Time)
+	}
+	st := r.Stats()
+	fmt.Println("records", st.Records, "malformed", st.Malformed)
+	// Output:
+	// request abc000 1700000000000000000
+	// response abc000 1700000000050000000
+	// records 2 malformed 1
+}
+
+func ExampleGorWriter() {
+	var buf bytes.Buffer
+	w := mirror.NewGorWriter(&buf)
+	req := httptest.NewRequest("GET", "http://example.test/hello", nil)
+	rec, _ := mirror.RecordRequest(req, "000000000000000000abc000", time.Unix(1700000000, 0), nil)
+	fmt.Println(w.WriteRecord(rec))
+	bad := mirror.Record{Kind: mirror.KindRequest, ID: "x", Payload: []byte("a" + string(mirror.GorSeparator) + "b")}
+	fmt.Println(errors.Is(w.WriteRecord(bad), mirror.ErrSeparatorInPayload))
+	_ = w.Flush()
+	fmt.Println(strings.SplitN(buf.String(), "\n", 2)[0])
+	// Output:
+	// <nil>
+	// true
+	// 1 000000000000000000abc000 1700000000000000000 0
+}
+
+// Replay a capture twice as fast as recorded and print the report.
+func ExampleReplay() {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer target.Close()
+	var recs []mirror.Record
+	for i := range 3 {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/item/%d", i), nil)
+		rec, _ := mirror.RecordRequest(req, "", time.Unix(0, int64(i)*int64(10*time.Millisecond)), nil)
+		recs = append(recs, rec)
+	}
+	rep, err := mirror.Replay(context.Background(), mirror.Records(recs), mirror.ReplayConfig{Target: target.URL, Speed: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sent", rep.Sent, "200s", rep.Status[200])
+	_ = rep.WriteText(os.Stdout) // status histogram, latency and schedule-lag percentiles
+}
+
+func ExampleDiffer_Compare() {
+	d, _ := mirror.NewDiffer(mirror.DiffConfig{IgnoreJSONPaths: []string{"now"}})
+	h := http.Header{"Content-Type": {"application/json"}}
+	primary := mirror.Response{Status: 200, Header: h, Body: []byte(`{"user":"alice","n":1,"now":1}`)}
+	shadow := mirror.Response{Status: 200, Header: h, Body: []byte(`{"user":"bob","n":1,"now":2}`)}
+	for _, diff := range d.Compare(primary, shadow) {
+		fmt.Println(diff)
+	}
+	// Output: body.user value: "alice" ≠ "bob"
+}
+
+func ExampleTemplatePath() {
+	fmt.Println(mirror.TemplatePath("/users/42/orders/550e8400-e29b-41d4-a716-446655440000"))
+	// Output: /users/{id}/orders/{id}
+}
+
+// Record requests and responses to daily chunked .gor files from a
+// goroutine of the recorder, never on the request path.
+func ExampleNewRecorder() {
+	f, err := mirror.CreateGor(os.TempDir()+"/requests-%Y%m%d.gor", mirror.FileConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec, err := mirror.NewRecorder(f, mirror.RecorderConfig{Responses: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	handler := mirror.Chain(rec.Handler)(app)
+	_ = handler
+	_ = rec.Close(context.Background())
+	_ = f.Close()
+}
