@@ -761,6 +761,13 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 	if c.status == 0 {
 		c.WriteHeader(http.StatusOK)
 	}
+	if c.body.Len() == 0 && len(p) > 0 {
+		// net/http sniffs a missing Content-Type from the first write,
+		// after WriteHeader: record what the client will see.
+		if _, ok := c.hdr["Content-Type"]; !ok && c.hdr.Get("Transfer-Encoding") == "" {
+			c.hdr.Set("Content-Type", http.DetectContentType(p))
+		}
+	}
 	if room := c.limit - int64(c.body.Len()); room > 0 {
 		if int64(len(p)) > room {
 			c.body.Write(p[:room])
