@@ -1,0 +1,566 @@
+package cronx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/robfig/cron/v3"
+)
+
+// shutdownGrace is how long Shutdown waits, after its deadline cancelled the
+// runs' contexts, for them to return (and release their leases).
+const shutdownGrace = time.Second
+
+// Scheduler runs named jobs on cron schedules with robfig/cron v3 as the
+// engine. Its methods are safe for concurrent use. Start it with Start and
+// end it with Shutdown, after which it cannot be restarted.
+type Scheduler struct {
+	cfg  config
+	cron *cron.Cron
+
+	base   context.Context // parent of every run's context
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	started bool
+	closed  bool
+	runs    sync.WaitGroup
+	running map[*RunInfo]struct{}
+}
+
+type job struct {
+	name  string
+	spec  string
+	sched Schedule
+	id    cron.EntryID
+	full  Func // the whole chain, Recover outermost
+	st    *jobState
+
+	startPaused bool
+}
+
+// jobState is shared by a job and the job that replaces it.
+type jobState struct {
+	paused atomic.Bool
+
+	mu        sync.Mutex
+	lastTick  time.Time // watermark: a tick at or before it is not run again
+	lastStart time.Time
+	lastEnd   time.Time
+	lastErr   error
+	lastFence uint64
+	running   int
+	runs      uint64
+	failures  uint64
+	skips     uint64
+}
+
+// New returns a stopped Scheduler.
+func New(opts ...Option) (*Scheduler, error) {
+	cfg := config{loc: time.UTC, logger: slog.New(slog.DiscardHandler), replica: defaultReplica()}
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: New: option %d is nil", ErrInvalidArgument, i)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}}
+	s.base, s.cancel = context.WithCancelCause(context.Background())
+	s.cron = cron.New(cron.WithLocation(cfg.loc), cron.WithLogger(robfigLogger{cfg.logger}))
+	return s, nil
+}
+
+// robfigLogger maps robfig/cron's chatty Info to Debug.
+type robfigLogger struct{ l *slog.Logger }
+
+func (r robfigLogger) Info(msg string, kv ...any) {
+	r.l.Debug("cronx: robfig/cron: "+msg, kv...)
+}
+
+func (r robfigLogger) Error(err error, msg string, kv ...any) {
+	r.l.Error("cronx: robfig/cron: "+msg, append(kv, "err", err)...)
+}
+
+func validName(what, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty %s", ErrInvalidArgument, what)
+	case len(name) > 200:
+		return fmt.Errorf("%w: %s %.20q... is %d bytes; use at most 200", ErrInvalidArgument, what, name, len(name))
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalidArgument, what, name)
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return fmt.Errorf("%w: %s %q contains whitespace or control characters (it is used in Redis keys and task IDs); use e.g. dashes", ErrInvalidArgument, what, name)
+	}
+	return nil
+}
+
+// Add adds a job that runs fn on spec (see Parse; specs without CRON_TZ=
+// use the scheduler's location). Names are unique: an existing name is
+// ErrDuplicateName (use Replace). The job starts ticking when the scheduler
+// is started (at once if it already is).
+func (s *Scheduler) Add(name, spec string, fn Func, opts ...JobOption) error {
+	j, err := s.build(name, spec, fn, opts)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if _, ok := s.jobs[name]; ok {
+		return fmt.Errorf("%w: %q (use Replace to change it)", ErrDuplicateName, name)
+	}
+	j.st = &jobState{}
+	j.st.paused.Store(j.startPaused)
+	s.schedule(j)
+	return nil
+}
+
+// Replace replaces the job called name with a new spec, function and
+// options, keeping its statistics, pause state and tick watermark: a tick
+// the old job already started is not run again by the new one. A run of
+// the old job in progress continues. A missing name is ErrNotFound.
+func (s *Scheduler) Replace(name, spec string, fn Func, opts ...JobOption) error {
+	j, err := s.build(name, spec, fn, opts)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	old, ok := s.jobs[name]
+	if !ok {
+		return fmt.Errorf("%w: %q (use Add)", ErrNotFound, name)
+	}
+	j.st = old.st
+	s.schedule(j) // add the new entry first, then remove the old one
+	s.cron.Remove(old.id)
+	return nil
+}
+
+// schedule registers j with robfig; s.mu is held.
+func (s *Scheduler) schedule(j *job) {
+	j.id = s.cron.Schedule(j.sched, cron.FuncJob(func() { s.fire(j) }))
+	s.jobs[j.name] = j
+}
+
+func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, error) {
+	if err := validName("job name", name); err != nil {
+		return nil, err
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("%w: job %q: nil func", ErrInvalidArgument, name)
+	}
+	sched, err := Parse(spec, s.cfg.loc)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: %w", name, err)
+	}
+	var c jobConfig
+	for i, o := range append(slices.Clone(s.cfg.defaults), opts...) {
+		if o == nil {
+			return nil, fmt.Errorf("%w: job %q: option %d is nil", ErrInvalidArgument, name, i)
+		}
+		if err := o(&c); err != nil {
+			return nil, fmt.Errorf("job %q: %w", name, err)
+		}
+	}
+	if c.once && s.cfg.coord == nil {
+		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; pass WithCoordinator(redislock.New(...)) to New", ErrInvalidArgument, name)
+	}
+	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause}
+	mws := []Middleware{Recover()}
+	mws = append(mws, s.cfg.mws...)
+	mws = append(mws, s.precheck(j))
+	if !c.allow {
+		mws = append(mws, newOverlapGate(c.delayMax).mw)
+	}
+	if c.once {
+		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}))
+	}
+	if c.jitter != nil {
+		mws = append(mws, jitterMW(c.jitter))
+	}
+	mws = append(mws, s.observe(j))
+	mws = append(mws, c.mws...)
+	if c.retry != nil {
+		mws = append(mws, retryMW(*c.retry, func(ri RunInfo) time.Time {
+			if ri.Trigger != TriggerSchedule {
+				return time.Time{}
+			}
+			return sched.Next(ri.Tick)
+		}))
+	}
+	if c.timeout > 0 {
+		mws = append(mws, timeoutMW(c.timeout))
+	}
+	mws = append(mws, Recover())
+	j.full = Chain(mws...)(fn)
+	return j, nil
+}
+
+// precheck skips paused jobs and ticks at or before the watermark.
+func (s *Scheduler) precheck(j *job) Middleware {
+	return func(next Func) Func {
+		return func(ctx context.Context) error {
+			ri, _ := InfoFrom(ctx)
+			if ri.Trigger != TriggerSchedule {
+				return next(ctx)
+			}
+			if j.st.paused.Load() {
+				return &SkipError{Reason: SkipPaused}
+			}
+			j.st.mu.Lock()
+			if !ri.Tick.After(j.st.lastTick) {
+				last := j.st.lastTick
+				j.st.mu.Unlock()
+				return &SkipError{Reason: SkipStaleTick, Err: fmt.Errorf("cronx: tick %s already dispatched (last %s)", ri.Tick.Format(time.RFC3339), last.Format(time.RFC3339))}
+			}
+			j.st.lastTick = ri.Tick
+			j.st.mu.Unlock()
+			return next(ctx)
+		}
+	}
+}
+
+type observedKey struct{}
+
+// observe logs executed runs, calls the hooks and keeps the statistics.
+func (s *Scheduler) observe(j *job) Middleware {
+	return func(next Func) Func {
+		return func(ctx context.Context) error {
+			if p, ok := ctx.Value(observedKey{}).(*bool); ok {
+				*p = true
+			}
+			ri, _ := InfoFrom(ctx)
+			log := s.cfg.logger.With("job", ri.Job, "tick", ri.Tick, "trigger", ri.Trigger.String(), "replica", ri.Replica)
+			start := time.Now()
+			st := j.st
+			st.mu.Lock()
+			st.running++
+			st.lastStart, st.lastFence = start, ri.Fence
+			st.mu.Unlock()
+			if h := s.cfg.hooks.OnStart; h != nil {
+				h(ctx, ri)
+			}
+			log.Debug("cronx: run started", "fence", ri.Fence)
+			err := next(ctx)
+			took := time.Since(start)
+			var skip *SkipError
+			st.mu.Lock()
+			st.running--
+			st.lastEnd = time.Now()
+			switch {
+			case errors.As(err, &skip):
+			case err != nil:
+				st.runs++
+				st.failures++
+				st.lastErr = err
+			default:
+				st.runs++
+				st.lastErr = nil
+			}
+			st.mu.Unlock()
+			switch {
+			case skip != nil:
+				// reported by the dispatcher
+			case err != nil:
+				log.Error("cronx: run failed", "took", took, "err", err)
+				if h := s.cfg.hooks.OnFailure; h != nil {
+					h(ctx, ri, err, took)
+				}
+			default:
+				log.Info("cronx: run succeeded", "took", took)
+				if h := s.cfg.hooks.OnSuccess; h != nil {
+					h(ctx, ri, took)
+				}
+			}
+			return err
+		}
+	}
+}
+
+// fire is robfig's job for j: it computes the tick and runs j.
+func (s *Scheduler) fire(j *job) {
+	now := time.Now()
+	tick := prevActivation(j.sched, now)
+	if tick.IsZero() { // cannot happen for a schedule that fired; be safe
+		tick = now.Truncate(time.Second)
+	}
+	ri := RunInfo{Job: j.name, Tick: tick, Trigger: TriggerSchedule, Attempt: 1, Replica: s.cfg.replica}
+	_ = s.execute(s.base, j, ri)
+}
+
+// execute runs j's chain for ri and reports skips and errors the chain did
+// not report itself.
+func (s *Scheduler) execute(ctx context.Context, j *job, ri RunInfo) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		err := &SkipError{Reason: SkipShuttingDown}
+		s.reportSkip(ctx, j, ri, err)
+		return err
+	}
+	s.runs.Add(1)
+	rec := &ri
+	s.running[rec] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, rec)
+		s.mu.Unlock()
+		s.runs.Done()
+	}()
+	observed := false
+	ctx = context.WithValue(ContextWithInfo(ctx, ri), observedKey{}, &observed)
+	err := j.full(ctx)
+	var skip *SkipError
+	switch {
+	case errors.As(err, &skip):
+		s.reportSkip(ctx, j, ri, skip)
+	case err != nil && !observed: // failed in scheduler-wide middleware
+		s.cfg.logger.Error("cronx: run failed before it started", "job", ri.Job, "tick", ri.Tick, "err", err)
+		if h := s.cfg.hooks.OnFailure; h != nil {
+			h(ctx, ri, err, 0)
+		}
+	}
+	return err
+}
+
+func (s *Scheduler) reportSkip(ctx context.Context, j *job, ri RunInfo, skip *SkipError) {
+	j.st.mu.Lock()
+	j.st.skips++
+	j.st.mu.Unlock()
+	attrs := []any{"job", ri.Job, "tick", ri.Tick, "reason", string(skip.Reason), "replica", ri.Replica}
+	if skip.Err != nil {
+		attrs = append(attrs, "err", skip.Err)
+	}
+	if skip.Reason == SkipCoordinatorError {
+		s.cfg.logger.Warn("cronx: run skipped", attrs...)
+	} else {
+		s.cfg.logger.Info("cronx: run skipped", attrs...)
+	}
+	if h := s.cfg.hooks.OnSkip; h != nil {
+		h(ctx, ri, skip.Reason, skip.Err)
+	}
+}
+
+func (s *Scheduler) lookup(name string) (*job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	j, ok := s.jobs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return j, nil
+}
+
+// Remove removes the job: it gets no more ticks. A run in progress
+// continues to its end.
+func (s *Scheduler) Remove(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	j, ok := s.jobs[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	s.cron.Remove(j.id)
+	delete(s.jobs, name)
+	return nil
+}
+
+// Pause makes the job skip its ticks (SkipPaused) until Resume. A run in
+// progress continues. RunNow still runs a paused job.
+func (s *Scheduler) Pause(name string) error {
+	j, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	j.st.paused.Store(true)
+	return nil
+}
+
+// Resume undoes Pause. Ticks missed while paused are not run.
+func (s *Scheduler) Resume(name string) error {
+	j, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	j.st.paused.Store(false)
+	return nil
+}
+
+// RunNow runs the job now, on this scheduler, through the same middleware
+// (overlap policy, retry, timeout, hooks) with Trigger TriggerManual and
+// Tick set to now, and returns its error: nil, the job's error, or a
+// *SkipError (for example SkipOverlap while a scheduled run is running).
+// It is not claimed through the Coordinator and runs even when paused. It
+// waits for the run; ctx cancels it, as does Shutdown's deadline.
+func (s *Scheduler) RunNow(ctx context.Context, name string) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: RunNow: nil context", ErrInvalidArgument)
+	}
+	j, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.base, func() { cancel(context.Cause(s.base)) })
+	defer stop()
+	ri := RunInfo{Job: name, Tick: time.Now(), Trigger: TriggerManual, Attempt: 1, Replica: s.cfg.replica}
+	return s.execute(rctx, j, ri)
+}
+
+// Entry describes a job, as returned by Entries.
+type Entry struct {
+	Name      string
+	Spec      string
+	Next      time.Time // next activation after now (also computed when paused)
+	Prev      time.Time // last tick this scheduler dispatched (zero if none)
+	LastStart time.Time // start of the last run executed here
+	LastEnd   time.Time // end of the last run executed here
+	LastErr   error     // error of the last completed run (nil: success)
+	LastFence uint64    // fencing token of the last run executed here
+	Running   int       // runs in progress here
+	Runs      uint64    // runs completed here
+	Failures  uint64    // of which failed
+	Skips     uint64    // ticks skipped here (any SkipReason)
+	Paused    bool
+}
+
+// Entries lists the jobs sorted by Next, then name.
+func (s *Scheduler) Entries() []Entry {
+	s.mu.Lock()
+	jobs := make([]*job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		jobs = append(jobs, j)
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	out := make([]Entry, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, j.entry(now))
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := a.Next.Compare(b.Next); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// Entry returns the job called name, or ErrNotFound.
+func (s *Scheduler) Entry(name string) (Entry, error) {
+	j, err := s.lookup(name)
+	if err != nil {
+		return Entry{}, err
+	}
+	return j.entry(time.Now()), nil
+}
+
+func (j *job) entry(now time.Time) Entry {
+	st := j.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return Entry{
+		Name: j.name, Spec: j.spec, Next: j.sched.Next(now), Prev: st.lastTick,
+		LastStart: st.lastStart, LastEnd: st.lastEnd, LastErr: st.lastErr, LastFence: st.lastFence,
+		Running: st.running, Runs: st.runs, Failures: st.failures, Skips: st.skips,
+		Paused: st.paused.Load(),
+	}
+}
+
+// Start starts ticking. It returns at once; the engine runs on a goroutine
+// of its own until Shutdown. Starting a started scheduler does nothing;
+// starting one that was shut down is ErrClosed.
+func (s *Scheduler) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if !s.started {
+		s.started = true
+		s.cron.Start()
+	}
+	return nil
+}
+
+// Shutdown stops the scheduler for good: no new ticks start (late ones are
+// skipped as SkipShuttingDown), and it waits for runs in progress until ctx
+// ends. At that deadline it cancels the runs' contexts with cause
+// ErrShuttingDown, waits up to one more second for them to return (so that
+// distributed leases are released), and returns a *ShutdownError (matching
+// ErrShutdownTimeout) listing the runs that were still running at the
+// deadline. It blocks on channels and never spins. A second call is
+// ErrClosed.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: Shutdown: nil context", ErrInvalidArgument)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cron.Stop()
+	done := make(chan struct{})
+	go func() { // ends when the last run ends
+		s.runs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel(ErrShuttingDown)
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	running := make([]RunInfo, 0, len(s.running))
+	for r := range s.running {
+		running = append(running, *r)
+	}
+	s.mu.Unlock()
+	s.cancel(ErrShuttingDown)
+	t := time.NewTimer(shutdownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	slices.SortFunc(running, func(a, b RunInfo) int {
+		if c := strings.Compare(a.Job, b.Job); c != 0 {
+			return c
+		}
+		return a.Tick.Compare(b.Tick)
+	})
+	return &ShutdownError{Running: running}
+}
