@@ -1,0 +1,204 @@
+package apisixtest
+
+import "strings"
+
+// The resource schemas below transcribe apisix/schema_def.lua at the spec's
+// snapshot (3.18, spec §5). Shared definitions are spliced in by name.
+var defs = strings.NewReplacer(
+	"$ID", `{"anyOf":[{"type":"string","minLength":1,"maxLength":64,"pattern":"^[a-zA-Z0-9-_.]+$"},{"type":"integer","minimum":1}]}`,
+	"$HOST", `{"type":"string","pattern":"^\\*$|^\\*?[0-9a-zA-Z-._\\[\\]:]+$"}`,
+	"$NAME", `{"type":"string","minLength":1,"maxLength":256}`,
+	"$DESC", `{"type":"string","maxLength":256}`,
+	"$LABELS", `{"type":"object","patternProperties":{".*":{"type":"string","pattern":"^\\S+$","minLength":1,"maxLength":256}}}`,
+	"$TS", `{"type":"integer"}`,
+	"$TIMEOUT", `{"type":"object","properties":{"connect":{"type":"number","exclusiveMinimum":0},"send":{"type":"number","exclusiveMinimum":0},"read":{"type":"number","exclusiveMinimum":0}},"required":["connect","send","read"]}`,
+	"$IP", `{"type":"string","anyOf":[{"pattern":"^(\\d{1,3}\\.){3}\\d{1,3}$"},{"pattern":"^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$"},{"pattern":"^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$"},{"pattern":"^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*/\\d{1,3}$"}]}`,
+	"$PLUGINS", `{"type":"object"}`,
+	"$CERT", `{"type":"string","minLength":128,"maxLength":65536}`,
+	"$KEY", `{"type":"string","minLength":64,"maxLength":65536}`,
+	"$COMMON", `"id":$ID,"name":$NAME,"desc":$DESC,"labels":$LABELS,"create_time":$TS,"update_time":$TS`,
+)
+
+func build(src string) *schema {
+	// Two passes: $COMMON and $UPSTREAM contain further names.
+	return mustSchema(defs.Replace(defs.Replace(strings.ReplaceAll(src, "$UPSTREAM", upstreamSrc))))
+}
+
+const upstreamSrc = `{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,
+  "nodes":{"anyOf":[
+    {"type":"object","patternProperties":{".*":{"type":"integer","minimum":0}}},
+    {"type":"array","items":{"type":"object","properties":{"host":$HOST,"port":{"type":"integer","minimum":1,"maximum":65535},"weight":{"type":"integer","minimum":0},"priority":{"type":"integer"},"metadata":{"type":"object"}},"required":["host","weight"]}}]},
+  "retries":{"type":"integer","minimum":0},
+  "retry_timeout":{"type":"number","minimum":0},
+  "timeout":$TIMEOUT,
+  "tls":{"type":"object","properties":{"client_cert_id":$ID,"client_cert":$CERT,"client_key":$KEY,"verify":{"type":"boolean"}},
+         "dependencies":{"client_cert":["client_key"],"client_key":["client_cert"]},
+         "not":{"required":["client_cert","client_key","client_cert_id"]}},
+  "keepalive_pool":{"type":"object","properties":{"size":{"type":"integer","minimum":1},"idle_timeout":{"type":"number","minimum":0},"requests":{"type":"integer","minimum":1}}},
+  "type":{"type":"string"},
+  "checks":{"type":"object","anyOf":[{"required":["active"]},{"required":["active","passive"]}]},
+  "hash_on":{"type":"string","enum":["vars","header","cookie","consumer","vars_combinations"]},
+  "key":{"type":"string"},
+  "scheme":{"type":"string","enum":["grpc","grpcs","http","https","tcp","tls","udp","kafka"]},
+  "discovery_type":{"type":"string"},
+  "discovery_args":{"type":"object","properties":{"namespace_id":{"type":"string"},"group_name":{"type":"string"}}},
+  "pass_host":{"type":"string","enum":["pass","node","rewrite"]},
+  "upstream_host":$HOST,
+  "service_name":{"type":"string","minLength":1,"maxLength":256}},
+ "oneOf":[{"required":["nodes"]},{"required":["service_name","discovery_type"]}]}`
+
+var (
+	upstreamSchema = build(`$UPSTREAM`)
+
+	routeSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,
+  "uri":{"type":"string","minLength":1,"maxLength":4096},
+  "uris":{"type":"array","items":{"type":"string","minLength":1,"maxLength":4096},"minItems":1,"uniqueItems":true},
+  "priority":{"type":"integer"},
+  "methods":{"type":"array","items":{"type":"string","enum":["GET","POST","PUT","DELETE","PATCH","HEAD","OPTIONS","CONNECT","TRACE","PURGE"]},"uniqueItems":true},
+  "host":$HOST,
+  "hosts":{"type":"array","items":$HOST,"minItems":1,"uniqueItems":true},
+  "remote_addr":$IP,
+  "remote_addrs":{"type":"array","items":$IP,"minItems":1,"uniqueItems":true},
+  "timeout":$TIMEOUT,
+  "vars":{"type":"array"},
+  "filter_func":{"type":"string","minLength":10,"pattern":"^function"},
+  "script":{"type":"string","minLength":10,"maxLength":102400},
+  "script_id":$ID,
+  "plugins":$PLUGINS,
+  "plugin_config_id":$ID,
+  "upstream":$UPSTREAM,
+  "service_id":$ID,
+  "upstream_id":$ID,
+  "enable_websocket":{"type":"boolean"},
+  "status":{"type":"integer","enum":[1,0]}},
+ "allOf":[{"oneOf":[{"required":["uri"]},{"required":["uris"]}]},
+          {"oneOf":[{"not":{"anyOf":[{"required":["host"]},{"required":["hosts"]}]}},{"required":["host"]},{"required":["hosts"]}]},
+          {"oneOf":[{"not":{"anyOf":[{"required":["remote_addr"]},{"required":["remote_addrs"]}]}},{"required":["remote_addr"]},{"required":["remote_addrs"]}]}],
+ "anyOf":[{"required":["plugins","uri"]},{"required":["upstream","uri"]},{"required":["upstream_id","uri"]},{"required":["service_id","uri"]},
+          {"required":["plugins","uris"]},{"required":["upstream","uris"]},{"required":["upstream_id","uris"]},{"required":["service_id","uris"]},
+          {"required":["script","uri"]},{"required":["script","uris"]}],
+ "not":{"anyOf":[{"required":["script","plugins"]},{"required":["script","plugin_config_id"]}]}}`)
+
+	serviceSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,"plugins":$PLUGINS,"upstream":$UPSTREAM,"upstream_id":$ID,"script":{"type":"string","minLength":10,"maxLength":102400},
+  "enable_websocket":{"type":"boolean"},"hosts":{"type":"array","items":$HOST,"minItems":1,"uniqueItems":true}}}`)
+
+	sslSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{"id":$ID,"desc":$DESC,"labels":$LABELS,"create_time":$TS,"update_time":$TS,
+  "type":{"type":"string","enum":["server","client"]},
+  "cert":$CERT,"key":$KEY,"sni":$HOST,
+  "snis":{"type":"array","items":$HOST,"minItems":1},
+  "certs":{"type":"array","items":$CERT},"keys":{"type":"array","items":$KEY},
+  "client":{"type":"object","properties":{"ca":$CERT,"depth":{"type":"integer","minimum":0},"skip_mtls_uri_regex":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string"}}},"required":["ca"]},
+  "status":{"type":"integer","enum":[1,0]},
+  "ssl_protocols":{"type":"array","maxItems":3,"uniqueItems":true,"items":{"enum":["TLSv1.1","TLSv1.2","TLSv1.3"]}}},
+ "if":{"anyOf":[{"properties":{"type":{"enum":["server"]}}},{"not":{"required":["type"]}}]},
+ "then":{"oneOf":[{"required":["sni","key","cert"]},{"required":["snis","key","cert"]}]},
+ "else":{"required":["key","cert"]}}`)
+
+	// Stream routes as of the snapshot plus the post-snapshot snis and
+	// tls_passthrough (apache/apisix#13911, #13912), which the test server
+	// accepts so users can test clients written for newer servers.
+	streamRouteSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,"remote_addr":$IP,"server_addr":$IP,"server_port":{"type":"integer","minimum":1,"maximum":65535},
+  "sni":$HOST,"snis":{"type":"array","items":$HOST,"minItems":1},"tls_passthrough":{"type":"boolean"},
+  "upstream":$UPSTREAM,"upstream_id":$ID,"service_id":$ID,"plugins":$PLUGINS,
+  "protocol":{"type":"object","properties":{"name":{"type":"string"},"superior_id":$ID,"conf":{"type":"object"},"logger":{"type":"array"}},"required":["name"]}},
+ "not":{"required":["sni","snis"]}}`)
+
+	consumerSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{"username":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9_\\-]+$"},"desc":$DESC,"labels":$LABELS,
+  "group_id":$ID,"plugins":$PLUGINS,"create_time":$TS,"update_time":$TS},"required":["username"]}`)
+
+	credentialSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,"plugins":{"type":"object","maxProperties":1}}}`)
+
+	groupSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,"plugins":$PLUGINS},"required":["id","plugins"]}`)
+
+	globalRuleSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{"id":$ID,"create_time":$TS,"update_time":$TS,"plugins":$PLUGINS},"required":["id","plugins"]}`)
+
+	protoSchema = build(`{"type":"object","additionalProperties":false,
+ "properties":{$COMMON,"content":{"type":"string","minLength":1,"maxLength":1048576}},"required":["content"]}`)
+
+	vaultSchema = build(`{"type":"object",
+ "properties":{"id":{"type":"string"},"create_time":$TS,"update_time":$TS,
+  "uri":{"type":"string","pattern":"^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?"},
+  "prefix":{"type":"string"},"token":{"type":"string"},"namespace":{"type":"string"}},"required":["uri","prefix","token"]}`)
+
+	cloudSecretSchema = build(`{"type":"object"}`)
+)
+
+// metaSchema is injected as "_meta" into every plugin schema (spec §6).
+const metaSrc = `{"type":"object","additionalProperties":false,"properties":{
+ "disable":{"type":"boolean"},"error_response":{"type":["string","object"]},"priority":{"type":"integer"},
+ "filter":{"type":"array"},"pre_function":{"type":"string"}}}`
+
+// pluginDef is one plugin the test server knows.
+type pluginDef struct {
+	priority int
+	stream   bool // a stream (L4) plugin
+	http     bool
+	auth     bool // an authentication plugin (allowed in credentials)
+	schema   *schema
+	metadata *schema // metadata_schema; nil means the plugin has none
+}
+
+func plugin(priority int, http, stream, auth bool, src string) pluginDef {
+	s := build(src)
+	if s.Properties == nil {
+		s.Properties = map[string]*schema{}
+	}
+	s.Properties["_meta"] = mustSchema(metaSrc)
+	return pluginDef{priority: priority, http: http, stream: stream, auth: auth, schema: s}
+}
+
+// plugins lists the plugins the test server accepts, with the schema parts
+// the client and its users rely on. Plugins not listed answer "unknown plugin
+// [name]" as a disabled plugin does in APISIX.
+var plugins = map[string]pluginDef{
+	"proxy-mirror": plugin(1010, true, false, false, `{"type":"object","properties":{
+  "host":{"type":"string","pattern":"^(http(s)?|grpc(s)?):\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?$"},
+  "path":{"type":"string","pattern":"^/[^?&]+$"},
+  "path_concat_mode":{"type":"string","enum":["replace","prefix"]},
+  "sample_ratio":{"type":"number","minimum":0.00001,"maximum":1}},"required":["host"]}`),
+	"proxy-rewrite": plugin(1008, true, false, false, `{"type":"object","properties":{
+  "uri":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^\\/.*"},"regex_uri":{"type":"array","minItems":2},
+  "method":{"type":"string"},"host":{"type":"string"},"scheme":{"type":"string","enum":["http","https"]},"headers":{"type":"object"},
+  "use_real_request_uri_unsafe":{"type":"boolean"}}}`),
+	"limit-count": plugin(1002, true, true, false, `{"type":"object","properties":{
+  "count":{"type":"integer","exclusiveMinimum":0},"time_window":{"type":"integer","exclusiveMinimum":0},
+  "group":{"type":"string"},"key":{"type":"string"},"key_type":{"type":"string","enum":["var","var_combination","constant"]},
+  "rejected_code":{"type":"integer","minimum":200,"maximum":599},"rejected_msg":{"type":"string","minLength":1},
+  "policy":{"type":"string","enum":["local","redis","redis-cluster"]},"allow_degradation":{"type":"boolean"},
+  "show_limit_quota_header":{"type":"boolean"}},"required":["count","time_window"]}`),
+	"limit-req": plugin(1001, true, false, false, `{"type":"object","properties":{
+  "rate":{"type":"number","exclusiveMinimum":0},"burst":{"type":"number","minimum":0},"key":{"type":"string"},
+  "key_type":{"type":"string","enum":["var","var_combination"]},"rejected_code":{"type":"integer","minimum":200,"maximum":599},
+  "nodelay":{"type":"boolean"}},"required":["rate","burst","key"]}`),
+	"limit-conn": plugin(1003, true, true, false, `{"type":"object","properties":{
+  "conn":{"type":"integer","exclusiveMinimum":0},"burst":{"type":"integer","minimum":0},"default_conn_delay":{"type":"number","exclusiveMinimum":0},
+  "key":{"type":"string"},"key_type":{"type":"string","enum":["var","var_combination"]}},"required":["conn","burst","default_conn_delay","key"]}`),
+	"key-auth":   plugin(2500, true, false, true, `{"type":"object","properties":{"header":{"type":"string"},"query":{"type":"string"},"hide_credentials":{"type":"boolean"},"key":{"type":"string"}}}`),
+	"basic-auth": plugin(2520, true, false, true, `{"type":"object","properties":{"hide_credentials":{"type":"boolean"},"username":{"type":"string"},"password":{"type":"string"}}}`),
+	"jwt-auth":   plugin(2510, true, false, true, `{"type":"object","properties":{"header":{"type":"string"},"query":{"type":"string"},"cookie":{"type":"string"},"key":{"type":"string"},"secret":{"type":"string"},"algorithm":{"type":"string","enum":["HS256","HS512","RS256","ES256"]},"exp":{"type":"integer","minimum":1}}}`),
+	"ip-restriction": plugin(3000, true, true, false, `{"type":"object","properties":{"whitelist":{"type":"array","minItems":1,"items":$IP},"blacklist":{"type":"array","minItems":1,"items":$IP},"message":{"type":"string","minLength":1,"maxLength":1024}},
+  "oneOf":[{"required":["whitelist"]},{"required":["blacklist"]}]}`),
+	"cors":                    plugin(4000, true, false, false, `{"type":"object"}`),
+	"response-rewrite":        plugin(899, true, false, false, `{"type":"object","properties":{"status_code":{"type":"integer","minimum":200,"maximum":598},"body":{"type":"string"},"headers":{"type":"object"}}}`),
+	"prometheus":              plugin(500, true, true, false, `{"type":"object","properties":{"prefer_name":{"type":"boolean"}}}`),
+	"echo":                    plugin(412, true, false, false, `{"type":"object"}`),
+	"serverless-pre-function": plugin(10000, true, false, false, `{"type":"object","properties":{"phase":{"type":"string"},"functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),
+	"traffic-split": plugin(966, true, false, false, `{"type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{
+  "vars":{"type":"array"},"weighted_upstreams":{"type":"array","minItems":1,"items":{"type":"object","properties":{"upstream_id":$ID,"upstream":{"type":"object"},"weight":{"type":"integer","minimum":0}}}}}}}}}`),
+	"mqtt-proxy": plugin(1000, false, true, false, `{"type":"object","properties":{"protocol_name":{"type":"string"},"protocol_level":{"type":"integer"}},"required":["protocol_name","protocol_level"]}`),
+	"syslog":     plugin(401, true, true, false, `{"type":"object","properties":{"host":{"type":"string"},"port":{"type":"integer"}},"required":["host","port"]}`),
+	"http-logger": func() pluginDef {
+		p := plugin(410, true, false, false, `{"type":"object","properties":{"uri":{"type":"string","pattern":"^[^\\/]+:\\/\\/"}},"required":["uri"]}`)
+		p.metadata = build(`{"type":"object","properties":{"log_format":{"type":"object"}}}`)
+		return p
+	}(),
+}
