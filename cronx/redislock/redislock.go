@@ -260,4 +260,3 @@ func (l *lease) Release(ctx context.Context, _ error) error {
 }
 
 var _ cronx.Coordinator = (*Coordinator)(nil)
-
