@@ -1,0 +1,463 @@
+package apisixclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// State is a desired configuration for Sync: resources by kind, each with
+// its id set (a consumer's id is its username). Global rules, plugin
+// metadata, secrets and credentials carry no labels in APISIX and are not
+// synced.
+type State struct {
+	Upstreams      []Upstream      `json:"upstreams,omitempty"`
+	SSLs           []SSL           `json:"ssls,omitempty"`
+	Protos         []Proto         `json:"protos,omitempty"`
+	ConsumerGroups []ConsumerGroup `json:"consumer_groups,omitempty"`
+	PluginConfigs  []PluginConfig  `json:"plugin_configs,omitempty"`
+	Services       []Service       `json:"services,omitempty"`
+	Routes         []Route         `json:"routes,omitempty"`
+	StreamRoutes   []StreamRoute   `json:"stream_routes,omitempty"`
+	Consumers      []Consumer      `json:"consumers,omitempty"`
+}
+
+// LoadState decodes a desired State from YAML or JSON (JSON is YAML). Keys
+// are the Admin API's field names, grouped under the plural resource names
+// ("routes:", "upstreams:", ...). Unknown keys are errors, as APISIX rejects
+// unknown fields.
+func LoadState(src []byte) (*State, error) {
+	var v any
+	if err := yaml.Unmarshal(src, &v); err != nil {
+		return nil, fmt.Errorf("%w: state: %v", ErrInvalid, err)
+	}
+	if v == nil {
+		return &State{}, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: state: %v (use string keys only)", ErrInvalid, err)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	var s State
+	if err := d.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: state: %v (fields use the Admin API's names, e.g. upstream_id, under routes:, upstreams:, ...)", ErrInvalid, err)
+	}
+	return &s, nil
+}
+
+// SyncOptions configures Diff and Sync.
+type SyncOptions struct {
+	// Label is the ownership label key (default "managed-by") and Owner its
+	// value (default "plumb"). Sync adds it to every desired resource and
+	// deletes only live resources that carry it; others are never touched.
+	Label, Owner string
+	// DryRun computes the plan without writing.
+	DryRun bool
+}
+
+func (o *SyncOptions) defaults() (string, string) {
+	l, v := o.Label, o.Owner
+	if l == "" {
+		l = "managed-by"
+	}
+	if v == "" {
+		v = "plumb"
+	}
+	return l, v
+}
+
+// Action is what Sync does to one resource.
+type Action string
+
+// Actions.
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+)
+
+// Change is one planned write.
+type Change struct {
+	Action Action
+	Kind   string // plural resource name, e.g. "routes"
+	ID     ID
+	// Fields lists the top-level fields that differ, for updates.
+	Fields []string
+}
+
+func (ch Change) String() string {
+	switch ch.Action {
+	case Create:
+		return fmt.Sprintf("+ %s/%s", ch.Kind, ch.ID)
+	case Delete:
+		return fmt.Sprintf("- %s/%s", ch.Kind, ch.ID)
+	}
+	return fmt.Sprintf("~ %s/%s: %s", ch.Kind, ch.ID, strings.Join(ch.Fields, ", "))
+}
+
+// Plan is the outcome of a diff: the changes in the order Sync applies
+// them (creates and updates with dependencies first, then deletes with
+// dependents first).
+type Plan struct {
+	Changes []Change
+	// Unchanged counts desired resources that already match.
+	Unchanged int
+	// Applied counts changes Sync made (0 for DryRun and Diff).
+	Applied int
+}
+
+// String renders the plan for a person: one line per change and a summary.
+func (p *Plan) String() string {
+	var b strings.Builder
+	n := map[Action]int{}
+	for _, ch := range p.Changes {
+		b.WriteString(ch.String())
+		b.WriteByte('\n')
+		n[ch.Action]++
+	}
+	fmt.Fprintf(&b, "%d to create, %d to update, %d to delete, %d unchanged\n", n[Create], n[Update], n[Delete], p.Unchanged)
+	return b.String()
+}
+
+// ErrNotOwned is returned when a desired resource's id is taken on the
+// server by a resource without the ownership label: Sync will not take it
+// over. Delete it, label it, or pick another id.
+var ErrNotOwned = errors.New("apisixclient: resource exists but is not owned by this sync")
+
+// kindSync is the per-kind machinery of Sync, built by syncKindOf.
+type kindSync struct {
+	name    string
+	desired []desiredItem
+	list    func(ctx context.Context) (map[ID]map[string]any, error)
+	put     func(ctx context.Context, i int) error
+	del     func(ctx context.Context, id ID) error
+	// writeOnly fields are not returned by GET (SSL keys) and not diffed.
+	writeOnly []string
+}
+
+type desiredItem struct {
+	id   ID
+	norm map[string]any
+}
+
+type labeled interface {
+	resourceValue
+	labelMap() *map[string]string
+}
+
+func (r *Route) labelMap() *map[string]string         { return &r.Labels }
+func (s *Service) labelMap() *map[string]string       { return &s.Labels }
+func (u *Upstream) labelMap() *map[string]string      { return &u.Labels }
+func (s *SSL) labelMap() *map[string]string           { return &s.Labels }
+func (s *StreamRoute) labelMap() *map[string]string   { return &s.Labels }
+func (c *Consumer) labelMap() *map[string]string      { return &c.Labels }
+func (g *ConsumerGroup) labelMap() *map[string]string { return &g.Labels }
+func (p *PluginConfig) labelMap() *map[string]string  { return &p.Labels }
+func (p *Proto) labelMap() *map[string]string         { return &p.Labels }
+
+func syncKindOf[T any, P interface {
+	*T
+	labeled
+}](r *Resource[T], items []T, label, owner string, writeOnly ...string) (*kindSync, error) {
+	ks := &kindSync{name: r.path, writeOnly: writeOnly}
+	vals := make([]T, len(items))
+	seen := map[ID]bool{}
+	for i := range items {
+		vals[i] = items[i]
+		p := P(&vals[i])
+		id := p.resourceID()
+		if err := r.idCheck(id); err != nil {
+			return nil, fmt.Errorf("state %s[%d]: %w", r.path, i, err)
+		}
+		if seen[id] {
+			return nil, &ValidationError{Kind: r.kind, Field: "id", Msg: fmt.Sprintf("%q appears twice in the state", id), Fix: "give each resource its own id"}
+		}
+		seen[id] = true
+		lm := p.labelMap()
+		nl := make(map[string]string, len(*lm)+1)
+		for k, v := range *lm {
+			nl[k] = v
+		}
+		nl[label] = owner
+		*lm = nl
+		if ts, ok := any(p).(interface{ clearTimestamps() }); ok {
+			ts.clearTimestamps()
+		}
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("state %s/%s: %w", r.path, id, err)
+		}
+		norm, err := normalize(p)
+		if err != nil {
+			return nil, err
+		}
+		ks.desired = append(ks.desired, desiredItem{id: id, norm: norm})
+	}
+	ks.list = func(ctx context.Context) (map[ID]map[string]any, error) {
+		out := map[ID]map[string]any{}
+		for it, err := range r.All(ctx, nil) {
+			if err != nil {
+				return nil, err
+			}
+			v := it.Value
+			id := P(&v).resourceID()
+			norm, err := normalize(P(&v))
+			if err != nil {
+				return nil, err
+			}
+			out[id] = norm
+		}
+		return out, nil
+	}
+	ks.put = func(ctx context.Context, i int) error {
+		_, err := r.Put(ctx, ks.desired[i].id, &vals[i])
+		return err
+	}
+	ks.del = func(ctx context.Context, id ID) error { return r.Delete(ctx, id) }
+	return ks, nil
+}
+
+// normalize turns a resource into a comparable map: JSON field names,
+// without id and timestamps.
+func normalize(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("apisixclient: encode for diff: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("apisixclient: decode for diff: %w", err)
+	}
+	for _, k := range []string{"id", "create_time", "update_time"} {
+		delete(m, k)
+	}
+	if up, ok := m["upstream"].(map[string]any); ok {
+		delete(up, "create_time")
+		delete(up, "update_time")
+	}
+	return m, nil
+}
+
+// serverDefaults are values APISIX before 3.14 wrote back into stored
+// resources (spec §4); a live field with this value and no desired value is
+// not a difference.
+var serverDefaults = map[string]any{
+	"priority": 0.0, "status": 1.0, "hash_on": "vars", "scheme": "http", "pass_host": "pass", "type": "roundrobin",
+}
+
+// diffFields returns the top-level fields whose values differ.
+func diffFields(want, got map[string]any, writeOnly []string) []string {
+	var out []string
+	keys := map[string]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range keys {
+		if contains(writeOnly, k) {
+			continue
+		}
+		w, wok := want[k]
+		g, gok := got[k]
+		if !equalIgnoringDefaults(w, wok, g, gok, k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equalIgnoringDefaults(w any, wok bool, g any, gok bool, key string) bool {
+	if !wok && gok {
+		if d, ok := serverDefaults[key]; ok && reflect.DeepEqual(d, g) {
+			return true
+		}
+		return false
+	}
+	if wok != gok {
+		return false
+	}
+	wm, wIsMap := w.(map[string]any)
+	gm, gIsMap := g.(map[string]any)
+	if wIsMap && gIsMap && (key == "upstream") {
+		return len(diffFields(wm, gm, nil)) == 0
+	}
+	return reflect.DeepEqual(w, g)
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) syncKinds(desired *State, opts SyncOptions) ([]*kindSync, error) {
+	if desired == nil {
+		desired = &State{}
+	}
+	label, owner := opts.defaults()
+	if !labelValue.MatchString(owner) {
+		return nil, &ValidationError{Kind: "sync options", Field: "Owner", Msg: fmt.Sprintf("%q", owner), Fix: "use a label value without spaces"}
+	}
+	var ks []*kindSync
+	add := func(k *kindSync, err error) error {
+		if err != nil {
+			return err
+		}
+		ks = append(ks, k)
+		return nil
+	}
+	// Dependency order for creates: what others refer to comes first.
+	for _, err := range []error{
+		add(syncKindOf(c.Upstreams, desired.Upstreams, label, owner)),
+		add(syncKindOf(c.SSLs, desired.SSLs, label, owner, "key", "keys")),
+		add(syncKindOf(c.Protos, desired.Protos, label, owner)),
+		add(syncKindOf(c.ConsumerGroups, desired.ConsumerGroups, label, owner)),
+		add(syncKindOf(c.PluginConfigs, desired.PluginConfigs, label, owner)),
+		add(syncKindOf(c.Services, desired.Services, label, owner)),
+		add(syncKindOf(c.Routes, desired.Routes, label, owner)),
+		add(syncKindOf(c.StreamRoutes, desired.StreamRoutes, label, owner)),
+		add(syncKindOf(c.Consumers, desired.Consumers, label, owner)),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ks, nil
+}
+
+type plannedChange struct {
+	Change
+	kind *kindSync
+	idx  int // index into kind.desired for create/update
+}
+
+func (c *Client) plan(ctx context.Context, desired *State, opts SyncOptions) (*Plan, []plannedChange, error) {
+	kinds, err := c.syncKinds(desired, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	label, owner := opts.defaults()
+	p := &Plan{}
+	var writes, deletes []plannedChange
+	for _, k := range kinds {
+		live, err := k.list(ctx)
+		if err != nil {
+			var ae *APIError
+			if k.name == "stream_routes" && len(k.desired) == 0 && errors.As(err, &ae) && strings.Contains(ae.Message, "stream mode is disabled") {
+				// Stream mode is off: there is nothing to own there.
+				continue
+			}
+			return nil, nil, fmt.Errorf("list %s: %w", k.name, err)
+		}
+		want := map[ID]bool{}
+		for i, d := range k.desired {
+			want[d.id] = true
+			got, ok := live[d.id]
+			if !ok {
+				writes = append(writes, plannedChange{Change{Action: Create, Kind: k.name, ID: d.id}, k, i})
+				continue
+			}
+			if !ownedBy(got, label, owner) {
+				return nil, nil, fmt.Errorf("%w: %s/%s has no label %s=%s; delete or label it, or choose another id", ErrNotOwned, k.name, d.id, label, owner)
+			}
+			if f := diffFields(d.norm, got, k.writeOnly); len(f) > 0 {
+				writes = append(writes, plannedChange{Change{Action: Update, Kind: k.name, ID: d.id, Fields: f}, k, i})
+			} else {
+				p.Unchanged++
+			}
+		}
+		ids := make([]string, 0, len(live))
+		for id := range live {
+			ids = append(ids, string(id))
+		}
+		sort.Strings(ids)
+		var dels []plannedChange
+		for _, id := range ids {
+			if !want[ID(id)] && ownedBy(live[ID(id)], label, owner) {
+				dels = append(dels, plannedChange{Change{Action: Delete, Kind: k.name, ID: ID(id)}, k, -1})
+			}
+		}
+		// Deletes run dependents first: prepend each kind's deletes.
+		deletes = append(dels, deletes...)
+	}
+	all := append(writes, deletes...)
+	for _, ch := range all {
+		p.Changes = append(p.Changes, ch.Change)
+	}
+	return p, all, nil
+}
+
+func ownedBy(v map[string]any, label, owner string) bool {
+	l, _ := v["labels"].(map[string]any)
+	return l[label] == owner
+}
+
+// Diff compares desired with the server and returns the plan Sync would
+// apply. It only reads (GET).
+func (c *Client) Diff(ctx context.Context, desired *State, opts SyncOptions) (*Plan, error) {
+	p, _, err := c.plan(ctx, desired, opts)
+	return p, err
+}
+
+// Sync makes the server match desired for the resources it owns: it
+// validates desired, lists each kind, and then creates and updates (PUT)
+// in dependency order (upstreams, SSLs, protos, consumer groups, plugin
+// configs, services before routes, stream routes and consumers) and
+// deletes owned resources missing from desired in the reverse order.
+// Resources without the ownership label are never modified or deleted; a
+// desired id held by one fails with ErrNotOwned before any write. A run
+// with nothing to change sends only GETs. With opts.DryRun nothing is
+// written. On error the returned Plan says how many changes were applied.
+func (c *Client) Sync(ctx context.Context, desired *State, opts SyncOptions) (*Plan, error) {
+	p, changes, err := c.plan(ctx, desired, opts)
+	if err != nil || opts.DryRun {
+		return p, err
+	}
+	for _, ch := range changes {
+		var err error
+		if ch.Action == Delete {
+			err = c.deleteRetryInUse(ctx, ch.kind, ch.ID)
+		} else {
+			err = ch.kind.put(ctx, ch.idx)
+		}
+		if err != nil {
+			return p, fmt.Errorf("sync %s: %w", ch.Change, err)
+		}
+		p.Applied++
+	}
+	return p, nil
+}
+
+// deleteRetryInUse retries a delete refused as "still using": APISIX's
+// reference check reads a worker cache that may lag a delete made just
+// before (apache/apisix#11612).
+func (c *Client) deleteRetryInUse(ctx context.Context, k *kindSync, id ID) error {
+	delay := c.backoff
+	var err error
+	for i := 0; i <= c.retries; i++ {
+		if err = k.del(ctx, id); err == nil || !IsInUse(err) {
+			return err
+		}
+		if i < c.retries {
+			if serr := c.sleep(ctx, delay); serr != nil {
+				return errors.Join(err, serr)
+			}
+			delay *= 2
+		}
+	}
+	return err
+}
