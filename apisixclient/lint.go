@@ -211,6 +211,7 @@ type Finding struct {
 	Fix string
 }
 
+// String renders the finding on one line: resource, code, problem and fix.
 func (f Finding) String() string {
 	return fmt.Sprintf("%s [%s]: %s; fix: %s", f.Resource, f.Code, f.Problem, f.Fix)
 }

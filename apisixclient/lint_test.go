@@ -136,6 +136,16 @@ func TestLintRules(t *testing.T) {
 	}
 }
 
+func TestLintDesiredState(t *testing.T) {
+	st := &apisixclient.State{
+		StreamRoutes: []apisixclient.StreamRoute{{ID: "ws", SNI: "mysite.com", ServerPort: 9333}},
+	}
+	assert.Equal(t, []string{"stream_routes/ws sni-without-ssl"}, codes(apisixclient.Lint(mustParse(t, goodConfig), st.LintInput())))
+	st.SSLs = []apisixclient.SSL{{ID: "c", SNI: "mysite.com"}}
+	assert.Empty(t, apisixclient.Lint(mustParse(t, goodConfig), st.LintInput()))
+	assert.Empty(t, (*apisixclient.State)(nil).LintInput().StreamRoutes)
+}
+
 func TestLintLive(t *testing.T) {
 	ctx := context.Background()
 	c, _ := newClient(t)

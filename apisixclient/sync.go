@@ -94,6 +94,8 @@ type Change struct {
 	Fields []string
 }
 
+// String renders the change as a plan line: "+ kind/id", "- kind/id" or
+// "~ kind/id: changed, fields".
 func (ch Change) String() string {
 	switch ch.Action {
 	case Create:
@@ -460,4 +462,13 @@ func (c *Client) deleteRetryInUse(ctx context.Context, k *kindSync, id ID) error
 		}
 	}
 	return err
+}
+
+// LintInput returns the desired stream routes, SSL objects and routes for
+// Lint, so a State can be linted before it is synced.
+func (s *State) LintInput() LintInput {
+	if s == nil {
+		return LintInput{}
+	}
+	return LintInput{StreamRoutes: s.StreamRoutes, SSLs: s.SSLs, Routes: s.Routes}
 }
