@@ -3,7 +3,6 @@ package apisixclient
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +24,9 @@ const MaxBodySize = 1572864
 
 // Sentinel errors. Callers branch on them with errors.Is.
 var (
-	// ErrInvalid wraps every client-side validation failure (*ValidationError).
-	ErrInvalid = errors.New("apisixclient: invalid resource")
+	// ErrInvalid wraps every client-side validation failure (*ValidationError)
+	// and every input the client cannot use (bad options, YAML, state).
+	ErrInvalid = errors.New("apisixclient: invalid input")
 	// ErrNotSupported is returned when a method is not offered by APISIX for
 	// a resource (for example POST on consumers), without sending a request.
 	ErrNotSupported = errors.New("apisixclient: method not supported for this resource")
@@ -152,7 +152,7 @@ func (c *Client) ServerVersion() string {
 // Ping sends HEAD /apisix/admin (APISIX's liveness probe) and returns the
 // server version from the Server header ("" if hidden).
 func (c *Client) Ping(ctx context.Context) (string, error) {
-	if _, err := c.do(ctx, http.MethodHead, "", nil, nil, nil); err != nil {
+	if _, err := c.do(ctx, http.MethodHead, "", nil, nil); err != nil {
 		return "", err
 	}
 	return c.ServerVersion(), nil
@@ -177,20 +177,9 @@ type rawResponse struct {
 
 // do sends one Admin API request (with retries where safe) and returns the
 // body of a 2xx answer, or an *APIError.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, rawBody []byte) (*rawResponse, error) {
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, payload []byte) (*rawResponse, error) {
 	if ctx == nil {
 		return nil, errors.New("apisixclient: nil context")
-	}
-	var payload []byte
-	switch {
-	case rawBody != nil:
-		payload = rawBody
-	case body != nil:
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("apisixclient: encode %s %s: %w", method, path, err)
-		}
-		payload = b
 	}
 	if len(payload) > MaxBodySize {
 		return nil, fmt.Errorf("%w: request body is %d bytes; APISIX accepts at most %d (1.5 MiB): split the resource or move large content (scripts, protos) elsewhere", ErrInvalid, len(payload), MaxBodySize)

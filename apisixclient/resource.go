@@ -182,7 +182,7 @@ func (r *Resource[T]) Get(ctx context.Context, id ID) (*Item[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.c.do(ctx, http.MethodGet, p, nil, nil, nil)
+	resp, err := r.c.do(ctx, http.MethodGet, p, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (r *Resource[T]) Put(ctx context.Context, id ID, v *T, opts ...CallOption) 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.c.do(ctx, http.MethodPut, p, q, nil, body)
+	resp, err := r.c.do(ctx, http.MethodPut, p, q, body)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func (r *Resource[T]) Create(ctx context.Context, v *T, opts ...CallOption) (*It
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.c.do(ctx, http.MethodPost, "/"+r.path, q, nil, body)
+	resp, err := r.c.do(ctx, http.MethodPost, "/"+r.path, q, body)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value a
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.c.do(ctx, http.MethodPatch, p, q, nil, body)
+	resp, err := r.c.do(ctx, http.MethodPatch, p, q, body)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...CallOption) err
 	if err != nil {
 		return err
 	}
-	_, err = r.c.do(ctx, http.MethodDelete, p, q, nil, nil)
+	_, err = r.c.do(ctx, http.MethodDelete, p, q, nil)
 	return err
 }
 
@@ -386,7 +386,7 @@ func listPath[T any](ctx context.Context, c *Client, path string, opts *ListOpti
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.do(ctx, http.MethodGet, path, q, nil, nil)
+	resp, err := c.do(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +471,7 @@ func (s *CredentialsService) Get(ctx context.Context, username string, id ID) (*
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.c.do(ctx, http.MethodGet, p, nil, nil, nil)
+	resp, err := s.c.do(ctx, http.MethodGet, p, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +511,7 @@ func (s *CredentialsService) Put(ctx context.Context, username string, id ID, v 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.c.do(ctx, http.MethodPut, p, q, nil, body)
+	resp, err := s.c.do(ctx, http.MethodPut, p, q, body)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +527,7 @@ func (s *CredentialsService) Delete(ctx context.Context, username string, id ID)
 	if err != nil {
 		return err
 	}
-	_, err = s.c.do(ctx, http.MethodDelete, p, nil, nil, nil)
+	_, err = s.c.do(ctx, http.MethodDelete, p, nil, nil)
 	return err
 }
 
@@ -551,7 +551,7 @@ func (s *PluginsService) List(ctx context.Context, subsystem string) ([]string, 
 	if subsystem != "" {
 		q.Set("subsystem", subsystem)
 	}
-	resp, err := s.c.do(ctx, http.MethodGet, "/plugins/list", q, nil, nil)
+	resp, err := s.c.do(ctx, http.MethodGet, "/plugins/list", q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +574,7 @@ func (s *PluginsService) Schema(ctx context.Context, name, subsystem string) (js
 	if subsystem != "" {
 		q.Set("subsystem", subsystem)
 	}
-	resp, err := s.c.do(ctx, http.MethodGet, "/plugins/"+name, q, nil, nil)
+	resp, err := s.c.do(ctx, http.MethodGet, "/plugins/"+name, q, nil)
 	if err != nil {
 		return nil, err
 	}
