@@ -248,7 +248,6 @@ func (s *Scheduler) observe(j *job) Middleware {
 				*p = true
 			}
 			ri, _ := InfoFrom(ctx)
-			log := s.cfg.logger.With("job", ri.Job, "tick", ri.Tick, "trigger", ri.Trigger.String(), "replica", ri.Replica)
 			start := time.Now()
 			st := j.st
 			st.mu.Lock()
@@ -258,7 +257,7 @@ func (s *Scheduler) observe(j *job) Middleware {
 			if h := s.cfg.hooks.OnStart; h != nil {
 				h(ctx, ri)
 			}
-			log.Debug("cronx: run started", "fence", ri.Fence)
+			s.logRun(ctx, slog.LevelDebug, "cronx: run started", ri, "fence", ri.Fence)
 			err := next(ctx)
 			took := time.Since(start)
 			var skip *SkipError
@@ -280,12 +279,12 @@ func (s *Scheduler) observe(j *job) Middleware {
 			case skip != nil:
 				// reported by the dispatcher
 			case err != nil:
-				log.Error("cronx: run failed", "took", took, "err", err)
+				s.logRun(ctx, slog.LevelError, "cronx: run failed", ri, "took", took, "err", err)
 				if h := s.cfg.hooks.OnFailure; h != nil {
 					h(ctx, ri, err, took)
 				}
 			default:
-				log.Info("cronx: run succeeded", "took", took)
+				s.logRun(ctx, slog.LevelInfo, "cronx: run succeeded", ri, "took", took)
 				if h := s.cfg.hooks.OnSuccess; h != nil {
 					h(ctx, ri, took)
 				}
@@ -293,6 +292,15 @@ func (s *Scheduler) observe(j *job) Middleware {
 			return err
 		}
 	}
+}
+
+// logRun logs a run event; the attributes are only built when enabled.
+func (s *Scheduler) logRun(ctx context.Context, level slog.Level, msg string, ri RunInfo, extra ...any) {
+	if !s.cfg.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := append([]any{"job", ri.Job, "tick", ri.Tick, "trigger", ri.Trigger.String(), "replica", ri.Replica}, extra...)
+	s.cfg.logger.Log(ctx, level, msg, attrs...)
 }
 
 // fire is robfig's job for j: it computes the tick and runs j.
@@ -346,14 +354,14 @@ func (s *Scheduler) reportSkip(ctx context.Context, j *job, ri RunInfo, skip *Sk
 	j.st.mu.Lock()
 	j.st.skips++
 	j.st.mu.Unlock()
-	attrs := []any{"job", ri.Job, "tick", ri.Tick, "reason", string(skip.Reason), "replica", ri.Replica}
-	if skip.Err != nil {
-		attrs = append(attrs, "err", skip.Err)
-	}
+	level := slog.LevelInfo
 	if skip.Reason == SkipCoordinatorError {
-		s.cfg.logger.Warn("cronx: run skipped", attrs...)
+		level = slog.LevelWarn
+	}
+	if skip.Err != nil {
+		s.logRun(ctx, level, "cronx: run skipped", ri, "reason", string(skip.Reason), "err", skip.Err)
 	} else {
-		s.cfg.logger.Info("cronx: run skipped", attrs...)
+		s.logRun(ctx, level, "cronx: run skipped", ri, "reason", string(skip.Reason))
 	}
 	if h := s.cfg.hooks.OnSkip; h != nil {
 		h(ctx, ri, skip.Reason, skip.Err)
