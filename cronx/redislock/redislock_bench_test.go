@@ -23,7 +23,6 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
 }
 
-
 // BenchmarkClaim is what one replica does with Redis per tick: plumb claims
 // the tick (and, with NoClusterOverlap, releases the running lease at the
 // end); the anchor is the bare SET NX PX a lock-by-name would do (without
