@@ -291,10 +291,59 @@ func equalIgnoringDefaults(w any, wok bool, g any, gok bool, key string) bool {
 	}
 	wm, wIsMap := w.(map[string]any)
 	gm, gIsMap := g.(map[string]any)
-	if wIsMap && gIsMap && (key == "upstream") {
+	switch {
+	case wIsMap && gIsMap && key == "upstream":
 		return len(diffFields(wm, gm, nil)) == 0
+	case wIsMap && gIsMap && key == "plugins":
+		if len(wm) != len(gm) {
+			return false
+		}
+		for name, wc := range wm {
+			wcm, ok1 := wc.(map[string]any)
+			gcm, ok2 := gm[name].(map[string]any)
+			if !ok1 || !ok2 {
+				if !reflect.DeepEqual(wc, gm[name]) {
+					return false
+				}
+				continue
+			}
+			for k := range union(wcm, gcm) {
+				wv, wok := wcm[k]
+				gv, gok := gcm[k]
+				if !wok && gok && reflect.DeepEqual(pluginDefaults[name][k], gv) {
+					continue
+				}
+				if wok != gok || !reflect.DeepEqual(wv, gv) {
+					return false
+				}
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(w, g)
+}
+
+// pluginDefaults are the schema defaults APISIX before 3.14 wrote into
+// stored plugin configurations, for the plugins this package types.
+var pluginDefaults = map[string]map[string]any{
+	"proxy-mirror":   {"path_concat_mode": "replace", "sample_ratio": 1.0},
+	"limit-count":    {"key": "remote_addr", "key_type": "var", "rejected_code": 503.0, "policy": "local", "show_limit_quota_header": true, "allow_degradation": false},
+	"limit-req":      {"key_type": "var", "rejected_code": 503.0, "nodelay": false, "allow_degradation": false},
+	"key-auth":       {"header": "apikey", "query": "apikey", "hide_credentials": false},
+	"basic-auth":     {"hide_credentials": false},
+	"ip-restriction": {"message": "Your IP address is not allowed"},
+	"proxy-rewrite":  {"use_real_request_uri_unsafe": false},
+}
+
+func union(a, b map[string]any) map[string]bool {
+	out := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 func contains(xs []string, s string) bool {

@@ -92,15 +92,19 @@ func TestSyncIgnoresServerFilledFields(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Upstreams.Patch(ctx, "u1", map[string]any{"hash_on": "vars", "scheme": "http", "pass_host": "pass"})
 	require.NoError(t, err)
+	_, err = c.PluginConfigs.PatchPath(ctx, "pc1", "plugins/limit-count/policy", "local")
+	require.NoError(t, err)
 	plan, err := c.Diff(ctx, desiredState(), apisixclient.SyncOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, plan.Changes, plan.String())
 	// A real drift is seen.
 	_, err = c.Routes.PatchPath(ctx, "r2", "methods", []string{"GET"})
 	require.NoError(t, err)
+	_, err = c.PluginConfigs.PatchPath(ctx, "pc1", "plugins/limit-count/policy", "redis")
+	require.NoError(t, err)
 	plan, err = c.Diff(ctx, desiredState(), apisixclient.SyncOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"~ routes/r2: methods"}, changeLines(plan))
+	assert.Equal(t, []string{"~ plugin_configs/pc1: plugins", "~ routes/r2: methods"}, changeLines(plan))
 }
 
 func TestSyncSSLKeyIsWriteOnly(t *testing.T) {
