@@ -207,10 +207,13 @@ func stableJitter(max time.Duration) func(RunInfo) time.Duration {
 type overlapGate struct {
 	slot    chan struct{} // capacity 1
 	waiting chan struct{} // capacity maxWait, nil when maxWait == 0
+	closing <-chan struct{}
 }
 
-func newOverlapGate(maxWait int) *overlapGate {
-	g := &overlapGate{slot: make(chan struct{}, 1)}
+// newOverlapGate returns a gate; waiting ticks give up (SkipShuttingDown)
+// when closing is closed (nil: never).
+func newOverlapGate(maxWait int, closing <-chan struct{}) *overlapGate {
+	g := &overlapGate{slot: make(chan struct{}, 1), closing: closing}
 	if maxWait > 0 {
 		g.waiting = make(chan struct{}, maxWait)
 	}
@@ -236,6 +239,9 @@ func (g *overlapGate) mw(next Func) Func {
 			case <-ctx.Done():
 				<-g.waiting
 				return &SkipError{Reason: SkipShuttingDown, Err: context.Cause(ctx)}
+			case <-g.closing:
+				<-g.waiting
+				return &SkipError{Reason: SkipShuttingDown, Err: errors.New("cronx: delayed tick dropped by Shutdown")}
 			}
 		}
 		defer func() { <-g.slot }() // released even if next panics (robfig/cron#366)

@@ -162,7 +162,7 @@ func TestJitter(t *testing.T) {
 
 func TestOverlapGate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := newOverlapGate(1)
+		g := newOverlapGate(1, nil)
 		release := make(chan struct{})
 		var mu sync.Mutex
 		var order []int
@@ -190,7 +190,7 @@ func TestOverlapGate(t *testing.T) {
 		assert.Equal(t, []int{1, 2}, order, "the delayed tick ran after the first")
 
 		// Skip-only gate; the slot is released when the job panics (robfig/cron#366).
-		g0 := newOverlapGate(0)
+		g0 := newOverlapGate(0, nil)
 		calls := 0
 		pf := Recover()(g0.mw(func(context.Context) error { calls++; panic("x") }))
 		for range 3 {
@@ -203,7 +203,7 @@ func TestOverlapGate(t *testing.T) {
 
 func TestOverlapGateCancelWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := newOverlapGate(2)
+		g := newOverlapGate(2, nil)
 		release := make(chan struct{})
 		go g.mw(func(context.Context) error { <-release; return nil })(context.Background())
 		synctest.Wait()

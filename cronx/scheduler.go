@@ -27,8 +27,9 @@ type Scheduler struct {
 	cfg  config
 	cron *cron.Cron
 
-	base   context.Context // parent of every run's context
-	cancel context.CancelCauseFunc
+	base    context.Context // parent of every run's context
+	cancel  context.CancelCauseFunc
+	closing chan struct{} // closed when Shutdown starts
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -76,7 +77,7 @@ func New(opts ...Option) (*Scheduler, error) {
 			return nil, err
 		}
 	}
-	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}}
+	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}, closing: make(chan struct{})}
 	s.base, s.cancel = context.WithCancelCause(context.Background())
 	s.cron = cron.New(cron.WithLocation(cfg.loc), cron.WithLogger(robfigLogger{cfg.logger}))
 	return s, nil
@@ -188,7 +189,7 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, e
 	mws = append(mws, s.cfg.mws...)
 	mws = append(mws, s.precheck(j))
 	if !c.allow {
-		mws = append(mws, newOverlapGate(c.delayMax).mw)
+		mws = append(mws, newOverlapGate(c.delayMax, s.closing).mw)
 	}
 	if c.once {
 		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}))
@@ -517,8 +518,9 @@ func (s *Scheduler) Start() error {
 	return nil
 }
 
-// Shutdown stops the scheduler for good: no new ticks start (late ones are
-// skipped as SkipShuttingDown), and it waits for runs in progress until ctx
+// Shutdown stops the scheduler for good: no new ticks start (late ones, and
+// ticks queued by DelayIfRunning, are skipped as SkipShuttingDown), and it
+// waits for runs in progress until ctx
 // ends. At that deadline it cancels the runs' contexts with cause
 // ErrShuttingDown, waits up to one more second for them to return (so that
 // distributed leases are released), and returns a *ShutdownError (matching
@@ -535,6 +537,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 		return ErrClosed
 	}
 	s.closed = true
+	close(s.closing)
 	s.mu.Unlock()
 	s.cron.Stop()
 	done := make(chan struct{})

@@ -350,3 +350,32 @@ func TestBadInput(t *testing.T) {
 	//lint:ignore SA1012 a nil context is the bad input under test
 	assert.ErrorIs(t, s.RunNow(nil, "j"), ErrInvalidArgument)
 }
+
+// TestShutdownDropsDelayedTicks: a tick waiting behind a running one
+// (DelayIfRunning) is dropped at Shutdown instead of delaying it.
+func TestShutdownDropsDelayedTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		skips := map[SkipReason]int{}
+		s := newTestScheduler(t, WithHooks(Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+			mu.Lock()
+			skips[why]++
+			mu.Unlock()
+		}}))
+		var r recorder
+		require.NoError(t, s.Add("slow", "* * * * * *", func(ctx context.Context) error {
+			_ = r.fn(nil)(ctx)
+			return sleep(ctx, 5*time.Second)
+		}, DelayIfRunning(1)))
+		time.Sleep(3500 * time.Millisecond) // tick 1 runs until 6; tick 2 waits; tick 3 was skipped (queue full)
+		start := time.Now()
+		shutdown(t, s)
+		assert.Equal(t, 2500*time.Millisecond, time.Since(start), "waits for the running tick only")
+		runs, _ := r.snapshot()
+		assert.Len(t, runs, 1)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, 1, skips[SkipOverlap])
+		assert.Equal(t, 1, skips[SkipShuttingDown])
+	})
+}

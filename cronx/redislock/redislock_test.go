@@ -286,7 +286,7 @@ func TestRedisDown(t *testing.T) {
 }
 
 // TestNoClusterOverlap: a 2.5 s job on a 1 s spec never runs on two
-// replicas at once; the running lease (1 s TTL) must be renewed for that.
+// replicas at once; the running lease (2 s TTL) must be renewed for that.
 func TestNoClusterOverlap(t *testing.T) {
 	t.Parallel()
 	env := testenv.Redis(t)
@@ -324,7 +324,7 @@ func TestNoClusterOverlap(t *testing.T) {
 	}
 	var ss []*cronx.Scheduler
 	for i := range 3 {
-		coord, err := redislock.New(env.NewClient(t), redislock.Options{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: time.Second, RenewEvery: 250 * time.Millisecond})
+		coord, err := redislock.New(env.NewClient(t), redislock.Options{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: 2 * time.Second, RenewEvery: 300 * time.Millisecond})
 		require.NoError(t, err)
 		s, err := cronx.New(cronx.WithReplica(fmt.Sprintf("r%d", i)), cronx.WithCoordinator(coord), cronx.WithHooks(hooks),
 			cronx.WithMiddleware(skew(time.Duration(i)*30*time.Millisecond)))
