@@ -373,8 +373,9 @@ func (c *Client) syncKinds(desired *State, opts SyncOptions) ([]*kindSync, error
 	}
 	// Dependency order for creates: what others refer to comes first.
 	for _, err := range []error{
-		add(syncKindOf(c.Upstreams, desired.Upstreams, label, owner)),
+		// SSLs first: an upstream's tls.client_cert_id refers to one.
 		add(syncKindOf(c.SSLs, desired.SSLs, label, owner, "key", "keys")),
+		add(syncKindOf(c.Upstreams, desired.Upstreams, label, owner)),
 		add(syncKindOf(c.Protos, desired.Protos, label, owner)),
 		add(syncKindOf(c.ConsumerGroups, desired.ConsumerGroups, label, owner)),
 		add(syncKindOf(c.PluginConfigs, desired.PluginConfigs, label, owner)),
@@ -466,8 +467,8 @@ func (c *Client) Diff(ctx context.Context, desired *State, opts SyncOptions) (*P
 
 // Sync makes the server match desired for the resources it owns: it
 // validates desired, lists each kind, and then creates and updates (PUT)
-// in dependency order (upstreams, SSLs, protos, consumer groups, plugin
-// configs, services before routes, stream routes and consumers) and
+// in dependency order (SSLs, upstreams, protos, consumer groups, plugin
+// configs and services before routes, stream routes and consumers) and
 // deletes owned resources missing from desired in the reverse order.
 // Resources without the ownership label are never modified or deleted; a
 // desired id held by one fails with ErrNotOwned before any write. A run

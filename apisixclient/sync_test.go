@@ -121,6 +121,21 @@ func TestSyncSSLKeyIsWriteOnly(t *testing.T) {
 	assert.Equal(t, []string{"GET"}, keys(srv.Requests()))
 }
 
+func TestSyncUpstreamWithClientCert(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t)
+	cert, key := selfSigned(t, "client")
+	up := *upstream("10.0.0.1:443")
+	up.ID, up.Scheme, up.TLS = "mtls", "https", &apisixclient.UpstreamTLS{ClientCertID: "cc"}
+	d := &apisixclient.State{SSLs: []apisixclient.SSL{{ID: "cc", Type: "client", Cert: cert, Key: key}}, Upstreams: []apisixclient.Upstream{up}}
+	plan, err := c.Sync(ctx, d, apisixclient.SyncOptions{})
+	require.NoError(t, err, "the SSL must be created before the upstream that refers to it")
+	assert.Equal(t, []string{"+ ssls/cc", "+ upstreams/mtls"}, changeLines(plan))
+	plan, err = c.Sync(ctx, &apisixclient.State{}, apisixclient.SyncOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"- upstreams/mtls", "- ssls/cc"}, changeLines(plan))
+}
+
 func TestSyncStreamModeOff(t *testing.T) {
 	ctx := context.Background()
 	c, _ := newClient(t, apisixtest.WithProxyMode("http"))
