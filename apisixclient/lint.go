@@ -309,7 +309,7 @@ func Lint(sp *StreamProxy, in LintInput) []Finding {
 		}
 		if sp != nil {
 			switch {
-			case r.ServerPort != 0 && plainPorts[r.ServerPort] && !tlsPorts[r.ServerPort]:
+			case r.ServerPort != 0 && (plainPorts[r.ServerPort] || udpPorts[r.ServerPort]) && !tlsPorts[r.ServerPort]:
 				add(LintSNIOnPlainListener, res, fmt.Sprintf("SNI route on port %d, which does not terminate TLS: APISIX sees no SNI there and closes the connection (apache/apisix#6006)", r.ServerPort),
 					fmt.Sprintf("make the listener \"- addr: %d\" with \"tls: true\" (and upload an SSL object), or drop sni to pass TLS through by port", r.ServerPort))
 			case r.ServerPort == 0 && !anyTLS:

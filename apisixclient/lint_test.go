@@ -100,6 +100,10 @@ func TestLintRules(t *testing.T) {
 			StreamRoutes: []apisixclient.StreamRoute{{ID: "1", SNI: "mysite.com", Upstream: up}},
 			SSLs:         []apisixclient.SSL{sslExact},
 		}, []string{"config.yaml tcp-item-without-addr", "stream_routes/1 sni-on-plain-listener"}},
+		{"sni route on a udp port", goodConfig + "    udp:\n      - 9500\n", apisixclient.LintInput{
+			StreamRoutes: []apisixclient.StreamRoute{{ID: "1", SNI: "mysite.com", ServerPort: 9500, Upstream: up}},
+			SSLs:         []apisixclient.SSL{sslExact},
+		}, []string{"stream_routes/1 sni-on-plain-listener"}},
 		{"no ssl for the sni", goodConfig, apisixclient.LintInput{
 			StreamRoutes: []apisixclient.StreamRoute{{ID: "1", SNI: "other.com", ServerPort: 9333, Upstream: up}},
 			SSLs:         []apisixclient.SSL{ssl, {Type: "client", SNI: "other.com"}},
