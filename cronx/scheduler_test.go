@@ -379,3 +379,46 @@ func TestShutdownDropsDelayedTicks(t *testing.T) {
 		assert.Equal(t, 1, skips[SkipShuttingDown])
 	})
 }
+
+type failingCoordinator struct{}
+
+func (failingCoordinator) Claim(context.Context, string, time.Time, string, ClaimOptions) (Lease, error) {
+	return nil, errors.New("redis: connection refused")
+}
+
+// TestLoggingAndHookDurations: log levels per event, and the durations the
+// hooks get.
+func TestLoggingAndHookDurations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf safeBuffer
+		var mu sync.Mutex
+		var took []time.Duration
+		var reasons []SkipReason
+		s := newTestScheduler(t,
+			WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			WithCoordinator(failingCoordinator{}),
+			WithHooks(Hooks{
+				OnSuccess: func(_ context.Context, _ RunInfo, d time.Duration) { mu.Lock(); took = append(took, d); mu.Unlock() },
+				OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+					mu.Lock()
+					reasons = append(reasons, why)
+					mu.Unlock()
+				},
+			}))
+		require.NoError(t, s.Add("work", "*/5 * * * * *", func(ctx context.Context) error { return sleep(ctx, 1500*time.Millisecond) }))
+		require.NoError(t, s.Add("claimed", "*/5 * * * * *", func(context.Context) error { return nil }, OncePerTick()))
+		time.Sleep(5*time.Second + 2*time.Second)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []time.Duration{1500 * time.Millisecond}, took)
+		assert.Equal(t, []SkipReason{SkipCoordinatorError}, reasons, "a coordinator error is a fail-closed skip")
+		out := buf.String()
+		assert.Contains(t, out, `level=DEBUG msg="cronx: run started" job=work`)
+		assert.Contains(t, out, `level=INFO msg="cronx: run succeeded" job=work`)
+		assert.Contains(t, out, "took=1.5s")
+		assert.Contains(t, out, `level=WARN msg="cronx: run skipped" job=claimed`)
+		assert.Contains(t, out, "reason=coordinator-error")
+		assert.Contains(t, out, "connection refused")
+	})
+}
