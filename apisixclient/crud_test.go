@@ -67,7 +67,8 @@ func TestEveryResourceEveryMethod(t *testing.T) {
 	labels := map[string]any{"labels": map[string]any{"x": "1"}}
 	t.Run("routes", func(t *testing.T) {
 		crud(t, c.Routes, "r", func() *apisixclient.Route {
-			return &apisixclient.Route{URI: "/crud", Upstream: upstream("127.0.0.1:1")}
+			return &apisixclient.Route{URI: "/crud", Upstream: upstream("127.0.0.1:1"), Hosts: []string{"a.example.com", "*.b.example.com"},
+				RemoteAddrs: []string{"10.0.0.0/8", "::1"}, Methods: []string{"GET", "PURGE"}}
 		}, map[string]any{"uri": "/crud2"}, true, true)
 	})
 	t.Run("services", func(t *testing.T) {

@@ -197,10 +197,12 @@ func (r *Route) Validate() error {
 			return err
 		}
 	}
-	for _, a := range append([]string{r.RemoteAddr}, r.RemoteAddrs...) {
-		if a == "" && len(r.RemoteAddrs) == 0 {
-			continue
+	if r.RemoteAddr != "" {
+		if err := checkIP(k, "remote_addr", r.RemoteAddr); err != nil {
+			return err
 		}
+	}
+	for _, a := range r.RemoteAddrs {
 		if err := checkIP(k, "remote_addrs", a); err != nil {
 			return err
 		}
