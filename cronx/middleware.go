@@ -221,30 +221,34 @@ func newOverlapGate(maxWait int, closing <-chan struct{}) *overlapGate {
 }
 
 func (g *overlapGate) mw(next Func) Func {
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) error { return g.run(ctx, next) }
+}
+
+// run calls next when the job's slot is free, waits in the bounded queue,
+// or returns a *SkipError.
+func (g *overlapGate) run(ctx context.Context, next Func) error {
+	select {
+	case g.slot <- struct{}{}:
+	default:
+		if g.waiting == nil {
+			return &SkipError{Reason: SkipOverlap}
+		}
+		select {
+		case g.waiting <- struct{}{}:
+		default:
+			return &SkipError{Reason: SkipOverlap, Err: fmt.Errorf("cronx: delay queue full (%d waiting)", cap(g.waiting))}
+		}
 		select {
 		case g.slot <- struct{}{}:
-		default:
-			if g.waiting == nil {
-				return &SkipError{Reason: SkipOverlap}
-			}
-			select {
-			case g.waiting <- struct{}{}:
-			default:
-				return &SkipError{Reason: SkipOverlap, Err: fmt.Errorf("cronx: delay queue full (%d waiting)", cap(g.waiting))}
-			}
-			select {
-			case g.slot <- struct{}{}:
-				<-g.waiting
-			case <-ctx.Done():
-				<-g.waiting
-				return &SkipError{Reason: SkipShuttingDown, Err: context.Cause(ctx)}
-			case <-g.closing:
-				<-g.waiting
-				return &SkipError{Reason: SkipShuttingDown, Err: errors.New("cronx: delayed tick dropped by Shutdown")}
-			}
+			<-g.waiting
+		case <-ctx.Done():
+			<-g.waiting
+			return &SkipError{Reason: SkipShuttingDown, Err: context.Cause(ctx)}
+		case <-g.closing:
+			<-g.waiting
+			return &SkipError{Reason: SkipShuttingDown, Err: errors.New("cronx: delayed tick dropped by Shutdown")}
 		}
-		defer func() { <-g.slot }() // released even if next panics (robfig/cron#366)
-		return next(ctx)
 	}
+	defer func() { <-g.slot }() // released even if next panics (robfig/cron#366)
+	return next(ctx)
 }

@@ -48,6 +48,9 @@ type job struct {
 	st    *jobState
 
 	startPaused bool
+	allow       bool         // AllowOverlap
+	delayMax    int          // DelayIfRunning bound
+	gate        *overlapGate // set under s.mu before the job is scheduled
 }
 
 // jobState is shared by a job and the job that replaces it.
@@ -55,7 +58,9 @@ type jobState struct {
 	paused atomic.Bool
 
 	mu        sync.Mutex
-	lastTick  time.Time // watermark: a tick at or before it is not run again
+	lastTick  time.Time    // watermark: a tick at or before it is not run again
+	gate      *overlapGate // the current job's gate; kept by Replace when compatible
+	gateMax   int
 	lastStart time.Time
 	lastEnd   time.Time
 	lastErr   error
@@ -127,6 +132,7 @@ func (s *Scheduler) Add(name, spec string, fn Func, opts ...JobOption) error {
 	}
 	j.st = &jobState{}
 	j.st.paused.Store(j.startPaused)
+	s.setGate(j)
 	s.schedule(j)
 	return nil
 }
@@ -150,9 +156,24 @@ func (s *Scheduler) Replace(name, spec string, fn Func, opts ...JobOption) error
 		return fmt.Errorf("%w: %q (use Add)", ErrNotFound, name)
 	}
 	j.st = old.st
+	s.setGate(j)  // the old run, if any, keeps counting against the overlap policy
 	s.schedule(j) // add the new entry first, then remove the old one
 	s.cron.Remove(old.id)
 	return nil
+}
+
+// setGate gives j the overlap gate of the job it replaces when both use the
+// same policy, else a new one; s.mu is held.
+func (s *Scheduler) setGate(j *job) {
+	if j.allow {
+		return
+	}
+	j.st.mu.Lock()
+	defer j.st.mu.Unlock()
+	if j.st.gate == nil || j.st.gateMax != j.delayMax {
+		j.st.gate, j.st.gateMax = newOverlapGate(j.delayMax, s.closing), j.delayMax
+	}
+	j.gate = j.st.gate
 }
 
 // schedule registers j with robfig; s.mu is held.
@@ -184,12 +205,14 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, e
 	if c.once && s.cfg.coord == nil {
 		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; pass WithCoordinator(redislock.New(...)) to New", ErrInvalidArgument, name)
 	}
-	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause}
+	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax}
 	mws := []Middleware{Recover()}
 	mws = append(mws, s.cfg.mws...)
 	mws = append(mws, s.precheck(j))
 	if !c.allow {
-		mws = append(mws, newOverlapGate(c.delayMax, s.closing).mw)
+		mws = append(mws, func(next Func) Func {
+			return func(ctx context.Context) error { return j.gate.run(ctx, next) }
+		})
 	}
 	if c.once {
 		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}))

@@ -422,3 +422,31 @@ func TestLoggingAndHookDurations(t *testing.T) {
 		assert.Contains(t, out, "connection refused")
 	})
 }
+
+// TestReplaceKeepsOverlapPolicy: a run of the replaced job still blocks
+// the new job's ticks under the default skip policy.
+func TestReplaceKeepsOverlapPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestScheduler(t)
+		var active, maxActive int
+		var mu sync.Mutex
+		slow := func(ctx context.Context) error {
+			mu.Lock()
+			active++
+			maxActive = max(maxActive, active)
+			mu.Unlock()
+			err := sleep(ctx, 2500*time.Millisecond)
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return err
+		}
+		require.NoError(t, s.Add("j", "* * * * * *", slow))
+		time.Sleep(1500 * time.Millisecond) // the run of tick 1 lasts until 3.5
+		require.NoError(t, s.Replace("j", "* * * * * *", slow))
+		time.Sleep(3 * time.Second)
+		shutdown(t, s)
+		e := maxActive
+		assert.Equal(t, 1, e, "the new job's ticks were skipped while the old run lived")
+	})
+}
