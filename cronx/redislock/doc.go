@@ -13,6 +13,7 @@
 //	cronx:{job}:tick:<unix>  "replica|fence"  SET NX PX ClaimTTL, never deleted
 //	cronx:{job}:fence        INCR on every won claim (the fencing token)
 //	cronx:{job}:lease        running lease, only with cronx.NoClusterOverlap
+//	cronx:{job}:last         hash: tick, replica, fence of the last claim (Coordinator.Last)
 //
 // The claim is keyed by the tick, not by the job name, and it is not
 // deleted when the run ends. A lock on the job name released at the end of

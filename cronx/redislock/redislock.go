@@ -54,8 +54,9 @@ type Coordinator struct {
 }
 
 var (
-	// claimScript: KEYS tick, fence, lease; ARGV replica, claimTTLms,
-	// leaseTTLms ("0": no running lease). One round trip, one slot.
+	// claimScript: KEYS tick, fence, lease, last; ARGV replica, claimTTLms,
+	// leaseTTLms ("0": no running lease), tick (unix ns), claimTTLms for
+	// :last. One round trip, one slot.
 	claimScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -73,6 +74,7 @@ local f = redis.call('INCR', KEYS[2])
 local v = ARGV[1] .. '|' .. f
 redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
 if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], v, 'PX', ARGV[3]) end
+redis.call('HSET', KEYS[4], 'tick', ARGV[4], 'replica', ARGV[1], 'fence', f)
 return {f, 'ok', v}
 `)
 	renewScript = redis.NewScript(`
@@ -149,13 +151,14 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set", cronx.ErrInvalidArgument, job, replica, tick)
 	}
 	tickKey, fenceKey, leaseKey := c.Keys(job, tick)
+	lastKey := c.o.Prefix + "{" + job + "}:last"
 	leaseMS := "0"
 	if o.NoClusterOverlap {
 		leaseMS = strconv.FormatInt(c.o.LeaseTTL.Milliseconds(), 10)
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.o.ClaimTimeout)
 	defer cancel()
-	res, err := claimScript.Run(cctx, c.rdb, []string{tickKey, fenceKey, leaseKey}, replica, c.o.ClaimTTL.Milliseconds(), leaseMS).Slice()
+	res, err := claimScript.Run(cctx, c.rdb, []string{tickKey, fenceKey, leaseKey, lastKey}, replica, c.o.ClaimTTL.Milliseconds(), leaseMS, tick.UnixNano()).Slice()
 	if err != nil {
 		err = fmt.Errorf("redislock: claim %s: %w", tickKey, err)
 		if c.o.FailOpen {
@@ -188,6 +191,36 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 		go l.renew() // ends at Release or when the lease is lost
 	}
 	return l, nil
+}
+
+// LastClaim is the most recent won claim of a job, cluster-wide.
+type LastClaim struct {
+	Tick    time.Time
+	Replica string
+	Fence   uint64
+}
+
+// Last returns the most recent claim of job by any replica, written by the
+// claim itself (no extra round trip per tick). It says which replica took
+// the tick, not how the run ended. A job never claimed is cronx.ErrNotFound.
+func (c *Coordinator) Last(ctx context.Context, job string) (LastClaim, error) {
+	if job == "" {
+		return LastClaim{}, fmt.Errorf("%w: redislock.Last: empty job name", cronx.ErrInvalidArgument)
+	}
+	key := c.o.Prefix + "{" + job + "}:last"
+	m, err := c.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return LastClaim{}, fmt.Errorf("redislock: read %s: %w", key, err)
+	}
+	if len(m) == 0 {
+		return LastClaim{}, fmt.Errorf("%w: no claim recorded for job %q", cronx.ErrNotFound, job)
+	}
+	ns, err1 := strconv.ParseInt(m["tick"], 10, 64)
+	fence, err2 := strconv.ParseUint(m["fence"], 10, 64)
+	if err1 != nil || err2 != nil {
+		return LastClaim{}, fmt.Errorf("redislock: %s holds an unexpected value %v", key, m)
+	}
+	return LastClaim{Tick: time.Unix(0, ns), Replica: m["replica"], Fence: fence}, nil
 }
 
 // lease is a won claim; with a running lease it renews it.

@@ -175,6 +175,17 @@ func fiveReplicas(t *testing.T, clients []redis.UniversalClient, prefix string) 
 	assert.Greater(t, len(winners), 1, "after r0 stopped another replica took the ticks: %v", winners)
 	t.Logf("claim per tick: %d ticks, winners %v", len(inner), winners)
 
+	// The cluster-wide view names the last winner.
+	last, err := coord0.Last(context.Background(), "once")
+	require.NoError(t, err)
+	ticksNow, runsNow := ta.job("once")
+	lastTick := ticksNow[len(ticksNow)-1]
+	assert.Equal(t, lastTick, last.Tick.Unix())
+	assert.Equal(t, runsNow[lastTick][0].replica, last.Replica)
+	assert.Equal(t, runsNow[lastTick][0].fence, last.Fence)
+	_, err = coord0.Last(context.Background(), "never")
+	assert.ErrorIs(t, err, cronx.ErrNotFound)
+
 	// The claim of a finished run is still there: it is never deleted.
 	tk := inner[len(inner)-1]
 	tickKey, _, _ := coord0.Keys("once", time.Unix(tk, 0))
