@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,11 +69,22 @@ func TestThreeReplicasOneServer(t *testing.T) {
 		}
 		return nil
 	}))
+	// Control: asynq's Unique option (a lock on type+payload, deleted when
+	// the task succeeds) with replicas 100 ms apart must show duplicates,
+	// or this test could not tell per-tick TaskIDs from it.
+	mux.Handle("control:unique", asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		tick, err := strconv.ParseInt(string(t.Payload()), 10, 64)
+		if err != nil {
+			return err
+		}
+		h.add(cronx.RunInfo{Job: "control", Tick: time.Unix(tick, 0)})
+		return nil
+	}))
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:              4,
 		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 200 * time.Millisecond },
 		DelayedTaskCheckInterval: 100 * time.Millisecond,
-		TaskCheckInterval:        100 * time.Millisecond,
+		TaskCheckInterval:        20 * time.Millisecond,
 		LogLevel:                 asynq.ErrorLevel,
 	})
 	require.NoError(t, srv.Start(mux))
@@ -109,6 +121,19 @@ func TestThreeReplicasOneServer(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Add("ok", "* * * * * *", okFn))
 		require.NoError(t, s.Add("flaky", "* * * * * *", flakyFn))
+		lag := time.Duration(i) * 100 * time.Millisecond
+		require.NoError(t, s.Add("control", "* * * * * *", func(ctx context.Context) error {
+			ri, _ := cronx.InfoFrom(ctx)
+			time.Sleep(lag)
+			// The payload is the tick only so the handler can count per tick;
+			// the Unique lock (type+payload) is then per tick too, which is the
+			// most favourable case for Unique.
+			_, err := c.EnqueueContext(ctx, asynq.NewTask("control:unique", []byte(strconv.FormatInt(ri.Tick.Unix(), 10))), asynq.Unique(time.Minute))
+			if errors.Is(err, asynq.ErrDuplicateTask) {
+				return &cronx.SkipError{Reason: cronx.SkipClaimedElsewhere, Err: err}
+			}
+			return err
+		}))
 		ss = append(ss, s)
 	}
 	for _, s := range ss {
@@ -123,10 +148,32 @@ func TestThreeReplicasOneServer(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, runs := range h.runs["control"] {
+			if len(runs) > 1 {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond, "the Unique control showed no duplicate: the test cannot tell the difference")
+	h.mu.Lock()
+	dups := 0
+	for _, runs := range h.runs["control"] {
+		if len(runs) > 1 {
+			dups++
+		}
+	}
+	t.Logf("control (asynq.Unique): %d of %d ticks handled more than once", dups, len(h.runs["control"]))
+	h.mu.Unlock()
 	require.GreaterOrEqual(t, len(enqueued["ok"]), 5)
 	require.GreaterOrEqual(t, len(enqueued["flaky"]), 5)
 	assert.Positive(t, conflicts.Load(), "the other replicas' enqueues conflicted")
 	for job, ticks := range enqueued {
+		if job == "control" {
+			continue
+		}
 		for tk, n := range ticks {
 			assert.Equal(t, 1, n, "%s tick %d enqueued %d times", job, tk, n)
 		}
