@@ -44,7 +44,8 @@ var (
 
 // RetryError is returned when Run gives up on an error it would otherwise
 // retry: MaxAttempts were used, or ctx ended (during an attempt or during
-// the backoff). It unwraps to the last attempt's error (so SQLState and
+// the backoff). It is also returned when an attempt after the first fails
+// with an error that is not retried, so Attempts says how many ran. It unwraps to the last attempt's error (so SQLState and
 // errors.As on *pq.Error / *pgconn.PgError keep working) and, when the
 // context ended it, to ctx.Err() (so errors.Is(err, context.DeadlineExceeded)
 // holds). Every attempt was rolled back: nothing was committed.

@@ -27,10 +27,12 @@ type Beginner interface {
 // COMMIT reports that the server rolled back, the error of the first failed
 // statement run through tx is classified instead.
 //
-// Errors: a non-retryable error from fn is returned unchanged; COMMIT errors
-// are wrapped ("txiso: commit: ..."); a broken connection during COMMIT
-// matches ErrCommitUnknown and is not retried; when Run gives up on a
-// retryable error, or ctx ends, it returns a *RetryError. Bad input (nil ctx,
+// Errors: a non-retryable error from fn on the first attempt is returned
+// unchanged; COMMIT errors are wrapped ("txiso: commit: ..."); a broken
+// connection during COMMIT matches ErrCommitUnknown and is not retried; when
+// Run gives up on a retryable error, when ctx ends, or when a retry fails
+// with a non-retryable error, it returns a *RetryError that unwraps to the
+// attempt's error. Bad input (nil ctx,
 // db or fn, invalid options) matches ErrInvalidOption and is reported before
 // any BEGIN.
 //
