@@ -126,7 +126,7 @@ func (m *MatrixResult) String() string {
 }
 
 // Matrix runs the Hermitage isolation test cases (specs/hermitage-postgres.md:
-// 16 cases, 63 case-level runs) live against db's server and reports, per
+// 17 cases, 63 case-level runs) live against db's server and reports, per
 // case and level, whether the anomaly occurred or how it was prevented.
 //
 // Each case runs on its own freshly created table (a unique name in the
