@@ -2,6 +2,8 @@ package redislock_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,7 +34,11 @@ func BenchmarkClaim(b *testing.B) {
 	env := testenv.Redis(b)
 	ctx := context.Background()
 	base := time.Unix(1_700_000_000, 0)
+	// Each invocation (go test -count) claims under job names of its own.
+	var inv atomic.Int64
+	name := func(s string) string { return fmt.Sprintf("%s-%d", s, inv.Load()) }
 	b.Run("plumb", func(b *testing.B) {
+		inv.Add(1)
 		c := env.NewClient(b)
 		var cnt counter
 		c.AddHook(&cnt)
@@ -43,14 +49,14 @@ func BenchmarkClaim(b *testing.B) {
 		if err := c.Ping(ctx).Err(); err != nil { // connect outside the count
 			b.Fatal(err)
 		}
-		if _, err := coord.Claim(ctx, "warm", base, "r", cronx.ClaimOptions{}); err != nil { // loads the script
+		if _, err := coord.Claim(ctx, name("warm"), base, "r", cronx.ClaimOptions{}); err != nil { // loads the script
 			b.Fatal(err)
 		}
 		cnt.n.Store(0)
 		i := 0
 		for b.Loop() {
 			i++
-			l, err := coord.Claim(ctx, "job", base.Add(time.Duration(i)*time.Second), "r", cronx.ClaimOptions{})
+			l, err := coord.Claim(ctx, name("job"), base.Add(time.Duration(i)*time.Second), "r", cronx.ClaimOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -61,6 +67,7 @@ func BenchmarkClaim(b *testing.B) {
 		b.ReportMetric(float64(cnt.n.Load())/float64(i), "roundtrips/tick")
 	})
 	b.Run("plumb-nooverlap", func(b *testing.B) {
+		inv.Add(1)
 		c := env.NewClient(b)
 		var cnt counter
 		c.AddHook(&cnt)
@@ -68,7 +75,7 @@ func BenchmarkClaim(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		warm, err := coord.Claim(ctx, "warm", base, "r", cronx.ClaimOptions{NoClusterOverlap: true})
+		warm, err := coord.Claim(ctx, name("warm"), base, "r", cronx.ClaimOptions{NoClusterOverlap: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,7 +86,7 @@ func BenchmarkClaim(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			l, err := coord.Claim(ctx, "job", base.Add(time.Duration(i)*time.Second), "r", cronx.ClaimOptions{NoClusterOverlap: true})
+			l, err := coord.Claim(ctx, name("job"), base.Add(time.Duration(i)*time.Second), "r", cronx.ClaimOptions{NoClusterOverlap: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -90,6 +97,7 @@ func BenchmarkClaim(b *testing.B) {
 		b.ReportMetric(float64(cnt.n.Load())/float64(i), "roundtrips/tick")
 	})
 	b.Run("raw-go-redis", func(b *testing.B) {
+		inv.Add(1)
 		c := env.NewClient(b)
 		var cnt counter
 		c.AddHook(&cnt)
@@ -100,7 +108,7 @@ func BenchmarkClaim(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if err := c.SetNX(ctx, env.Prefix+"raw:"+time.Duration(i).String(), "r", time.Minute).Err(); err != nil {
+			if err := c.SetNX(ctx, env.Prefix+name("raw")+":"+strconv.Itoa(i), "r", time.Minute).Err(); err != nil {
 				b.Fatal(err)
 			}
 		}
