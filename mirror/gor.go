@@ -166,14 +166,22 @@ type GorReader struct {
 	tail   bool
 	closed bool
 	ids    idArena
+	err    error // set by NewGorReader for a nil reader
 }
 
 // NewGorReader returns a reader of the .gor records in r. The caller keeps
-// ownership of r.
+// ownership of r. A nil r gives a reader whose Next returns an error
+// wrapping ErrInvalidConfig.
 func NewGorReader(r io.Reader, opts ...ReadOption) *GorReader {
 	g := &GorReader{opts: readOptions{maxBytes: defaultMaxRecordBytes}}
 	for _, o := range opts {
-		o(&g.opts)
+		if o != nil {
+			o(&g.opts)
+		}
+	}
+	if r == nil {
+		g.err = fmt.Errorf("%w: NewGorReader: nil io.Reader (pass an *os.File, a gzip.Reader, or use OpenGor)", ErrInvalidConfig)
+		r = eofReader{}
 	}
 	g.sc = bufio.NewScanner(r)
 	g.sc.Buffer(make([]byte, 0, min(64<<10, g.opts.maxBytes)), g.opts.maxBytes+len(GorSeparator))
@@ -205,6 +213,9 @@ func (g *GorReader) split(data []byte, atEOF bool) (int, []byte, error) {
 // are returned as *FormatError (reading may continue after a malformed
 // record or bad timestamp).
 func (g *GorReader) Next() (Record, error) {
+	if g.err != nil {
+		return Record{}, g.err
+	}
 	for {
 		if g.closed {
 			return Record{}, io.EOF
@@ -460,18 +471,32 @@ type GorWriter struct {
 	refused int
 	written int
 	bytes   int64
+	err     error // set by NewGorWriter for a nil writer
 }
 
-// NewGorWriter returns a writer of .gor records to w.
+// NewGorWriter returns a writer of .gor records to w. A nil w gives a
+// writer whose WriteRecord and Flush return an error wrapping
+// ErrInvalidConfig.
 func NewGorWriter(w io.Writer) *GorWriter {
+	if w == nil {
+		return &GorWriter{err: fmt.Errorf("%w: NewGorWriter: nil io.Writer (pass an *os.File or use CreateGor)", ErrInvalidConfig)}
+	}
 	return &GorWriter{bw: bufio.NewWriterSize(w, 64<<10)}
 }
+
+// eofReader is the reader behind a GorReader made with a nil io.Reader.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // WriteRecord writes rec as `type id time latency [extra...]\n payload SEP`.
 // It returns ErrSeparatorInPayload (and writes nothing) for a payload that
 // GoReplay would read differently, and ErrInvalidRecord for an unwritable
 // header. The record may sit in the buffer until Flush.
 func (w *GorWriter) WriteRecord(rec Record) error {
+	if w.err != nil {
+		return w.err
+	}
 	if err := validateRecord(rec); err != nil {
 		w.mu.Lock()
 		w.refused++
@@ -500,6 +525,9 @@ func (w *GorWriter) WriteRecord(rec Record) error {
 
 // Flush writes buffered records to the underlying writer.
 func (w *GorWriter) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.bw.Flush(); err != nil {

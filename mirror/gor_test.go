@@ -474,3 +474,20 @@ func FuzzGorReader(f *testing.F) {
 		}
 	})
 }
+
+// TestNilReaderWriter: a nil io.Reader or io.Writer is an error from the
+// first call, not a panic.
+func TestNilReaderWriter(t *testing.T) {
+	r := NewGorReader(nil)
+	_, err := r.Next()
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorContains(t, err, "nil io.Reader")
+	_, err = r.Next()
+	assert.ErrorIs(t, err, ErrInvalidConfig, "stays failed")
+
+	w := NewGorWriter(nil)
+	err = w.WriteRecord(Record{Kind: KindRequest, ID: "a", Time: 1, Payload: []byte("GET / HTTP/1.1\r\n\r\n")})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorContains(t, err, "nil io.Writer")
+	assert.ErrorIs(t, w.Flush(), ErrInvalidConfig)
+}

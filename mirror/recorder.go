@@ -313,9 +313,15 @@ func (r *Recorder) Close(ctx context.Context) error {
 }
 
 // Chain composes middleware so that the first runs outermost:
-// Chain(a, b)(h) serves a(b(h)).
+// Chain(a, b)(h) serves a(b(h)). Nil middleware are skipped; a nil h yields
+// a handler that answers 500 "mirror: Chain(...)(nil)", like Handler(nil).
 func Chain(mws ...func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
+		if h == nil {
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "mirror: Chain(...)(nil): no next handler configured", http.StatusInternalServerError)
+			})
+		}
 		for i := len(mws) - 1; i >= 0; i-- {
 			if mws[i] != nil {
 				h = mws[i](h)

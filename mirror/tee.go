@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -166,6 +167,9 @@ type roundTripper struct {
 }
 
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req == nil || req.URL == nil {
+		return nil, errors.New("mirror: RoundTrip: nil request or URL")
+	}
 	m := rt.m
 	if !m.decide(req) {
 		return rt.base.RoundTrip(req)
