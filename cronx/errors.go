@@ -50,6 +50,7 @@ type PanicError struct {
 	Stack []byte // the panicking goroutine's stack (runtime/debug.Stack)
 }
 
+// Error reports the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("cronx: job panicked: %v", e.Value) }
 
 // Unwrap returns the panic value if it is an error, so errors.Is sees it.
@@ -79,6 +80,7 @@ type SkipError struct {
 	Err    error // underlying cause, e.g. the coordinator's error; may be nil
 }
 
+// Error reports the reason and the cause.
 func (e *SkipError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("cronx: run skipped (%s): %v", e.Reason, e.Err)
@@ -86,6 +88,7 @@ func (e *SkipError) Error() string {
 	return fmt.Sprintf("cronx: run skipped (%s)", e.Reason)
 }
 
+// Unwrap returns the cause (may be nil).
 func (e *SkipError) Unwrap() error { return e.Err }
 
 // ShutdownError is returned by Shutdown when its context ended before all runs
@@ -94,6 +97,7 @@ type ShutdownError struct {
 	Running []RunInfo // runs in progress at the deadline
 }
 
+// Error lists the runs cut off, as job@tick.
 func (e *ShutdownError) Error() string {
 	names := make([]string, 0, len(e.Running))
 	for _, r := range e.Running {

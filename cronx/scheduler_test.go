@@ -450,3 +450,44 @@ func TestReplaceKeepsOverlapPolicy(t *testing.T) {
 		assert.Equal(t, 1, e, "the new job's ticks were skipped while the old run lived")
 	})
 }
+
+// TestMiddlewarePlacement: scheduler-wide middleware wraps every tick and
+// sees skips as *SkipError; per-job middleware runs only for executed runs.
+func TestMiddlewarePlacement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var outer, inner []string
+		outerMW := func(next Func) Func {
+			return func(ctx context.Context) error {
+				err := next(ctx)
+				var skip *SkipError
+				mu.Lock()
+				if errors.As(err, &skip) {
+					outer = append(outer, "skip:"+string(skip.Reason))
+				} else {
+					outer = append(outer, "ran")
+				}
+				mu.Unlock()
+				return err
+			}
+		}
+		innerMW := func(next Func) Func {
+			return func(ctx context.Context) error {
+				mu.Lock()
+				inner = append(inner, "ran")
+				mu.Unlock()
+				return next(ctx)
+			}
+		}
+		s := newTestScheduler(t, WithMiddleware(outerMW))
+		require.NoError(t, s.Add("j", "* * * * * *", func(context.Context) error { return nil }, Use(innerMW), StartPaused()))
+		time.Sleep(2*time.Second + time.Millisecond)
+		require.NoError(t, s.Resume("j"))
+		time.Sleep(time.Second)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"skip:paused", "skip:paused", "ran"}, outer)
+		assert.Equal(t, []string{"ran"}, inner)
+	})
+}

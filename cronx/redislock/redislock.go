@@ -235,8 +235,10 @@ type lease struct {
 	once  sync.Once
 }
 
+// Fence returns the fencing token (0 for a fail-open lease).
 func (l *lease) Fence() uint64 { return l.fence }
 
+// Lost is closed when the running lease is lost; nil without one.
 func (l *lease) Lost() <-chan struct{} {
 	if l.lost == nil {
 		return nil
