@@ -17,8 +17,9 @@ var (
 	ErrInvalidOption = errors.New("txiso: invalid option")
 
 	// ErrCommitUnknown is matched when COMMIT failed in a way that leaves the
-	// outcome unknown (the connection broke while COMMIT was in flight): the
-	// transaction may or may not have committed. Run does not retry it by
+	// outcome unknown (the connection broke, or ctx ended and the driver
+	// cancelled, while COMMIT was in flight): the transaction may or may not
+	// have committed. In the ctx case the error also matches ctx.Err(). Run does not retry it by
 	// default, since running a non-idempotent transaction twice is worse
 	// than reporting; check the data, or make fn idempotent and retry it
 	// through Classify.

@@ -197,19 +197,27 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 		}
 		return ferr
 	}
+	doneBefore := ctx.Err() != nil
 	cerr := stx.Commit()
 	if cerr == nil {
 		return nil
 	}
-	return commitError(ctx, cerr, t.firstCause())
+	return commitError(ctx, cerr, t.firstCause(), doneBefore)
 }
 
-// commitError classifies a failed COMMIT (see Run).
-func commitError(ctx context.Context, cerr, cause error) error {
-	if ctx.Err() != nil && (errors.Is(cerr, ctx.Err()) || errors.Is(cerr, sql.ErrTxDone)) {
-		// database/sql checked ctx before sending COMMIT and rolled back
-		// (golang/go#43507): nothing was committed.
+// commitError classifies a failed COMMIT (see Run). doneBefore says whether
+// ctx had ended before Commit was called.
+func commitError(ctx context.Context, cerr, cause error, doneBefore bool) error {
+	if ctx.Err() != nil && (errors.Is(cerr, sql.ErrTxDone) || (doneBefore && errors.Is(cerr, ctx.Err()))) {
+		// database/sql checks the BeginTx ctx before sending COMMIT and then
+		// rolls back (golang/go#43507): nothing was committed.
 		return fmt.Errorf("txiso: commit: %w", ctx.Err())
+	}
+	if ctx.Err() != nil && errors.Is(cerr, ctx.Err()) {
+		// ctx ended while COMMIT was in flight: pgx's stdlib driver commits
+		// with the BeginTx ctx and cancels the statement, so the server may
+		// or may not have committed.
+		return fmt.Errorf("%w: context ended during COMMIT: %w", ErrCommitUnknown, cerr)
 	}
 	if isConnError(cerr) {
 		return fmt.Errorf("%w: %w", ErrCommitUnknown, cerr)

@@ -166,6 +166,32 @@ func TestFakeContextEndsBackoff(t *testing.T) {
 	assert.Equal(t, 1, s.Begins())
 }
 
+// A context that ends while COMMIT is in flight (pgx's stdlib driver
+// cancels the COMMIT and returns the context error) leaves the outcome
+// unknown; one that ended before Commit was called means database/sql never
+// sent COMMIT.
+func TestFakeContextEndsDuringCommit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &script{commit: func(int) error { cancel(); return context.Canceled }}
+	db := fakeDB(t, s)
+	err := txiso.Run(ctx, db, update, txiso.Serializable, noWait)
+	require.ErrorIs(t, err, txiso.ErrCommitUnknown, "got %v", err)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, s.Begins(), "not retried")
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	s2 := &script{}
+	db2 := fakeDB(t, s2)
+	err = txiso.Run(ctx2, db2, func(ctx context.Context, tx *txiso.Tx) error {
+		cancel2()
+		return update(ctx, tx)
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, txiso.ErrCommitUnknown)
+	assert.NotContains(t, s2.Log(), "commit", "database/sql never sent COMMIT")
+}
+
 func TestFakeNonRetryableReturnedUnchanged(t *testing.T) {
 	s := &script{}
 	db := fakeDB(t, s)
