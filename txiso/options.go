@@ -84,6 +84,8 @@ func Isolation(l sql.IsolationLevel) Option {
 // ReadOnly begins the transaction READ ONLY: writes fail with 25006, and with
 // lib/pq it is what lets a transaction run on a hot standby (lib/pq begins
 // every other transaction READ WRITE, which a standby refuses with 0A000).
+// A standby refuses Serializable even when read-only (0A000, not retried):
+// use RepeatableRead there.
 func ReadOnly() Option { return optionFunc(func(c *config) { c.readOnly = true }) }
 
 // Deferrable makes a Serializable ReadOnly transaction DEFERRABLE: its first
