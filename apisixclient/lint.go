@@ -173,7 +173,7 @@ func (sp *StreamProxy) YAML() string {
 	if mode == "" || !strings.Contains(mode, "stream") {
 		mode = "http&stream"
 	}
-	fmt.Fprintf(&b, "apisix:\n  proxy_mode: %s\n  stream_proxy:\n", mode)
+	fmt.Fprintf(&b, "apisix:\n  proxy_mode: %s\n  stream_proxy:\n", yamlScalar(mode))
 	for _, sec := range []struct {
 		name string
 		ls   []StreamListener
@@ -192,12 +192,20 @@ func (sp *StreamProxy) YAML() string {
 	return b.String()
 }
 
+// yamlScalar writes s so that YAML reads it back unchanged: plain when it is
+// a number or a simple word such as http&stream, double-quoted otherwise (Go's
+// escapes are a subset of YAML's double-quoted ones).
 func yamlScalar(s string) string {
 	if _, err := strconv.Atoi(s); err == nil {
 		return s
 	}
+	if plainWord.MatchString(s) {
+		return s
+	}
 	return strconv.Quote(s)
 }
+
+var plainWord = regexp.MustCompile(`^[a-z][a-z_&]*$`)
 
 // Finding is one problem Lint found.
 type Finding struct {
