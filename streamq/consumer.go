@@ -86,13 +86,13 @@ func DefaultBackoff(attempt int, _ error) time.Duration {
 }
 
 type consumerSettings struct {
-	name                                         string
-	concurrency, batch, prefetch, maxDeliveries  int
-	block, visibility, deadAfter, heartbeat      time.Duration
+	name                                          string
+	concurrency, batch, prefetch, maxDeliveries   int
+	block, visibility, deadAfter, heartbeat       time.Duration
 	shutdown, handlerTimeout, ackEvery, trimEvery time.Duration
-	fromNewest, noTrim                           bool
-	backoff                                      func(int, error) time.Duration
-	hooks                                        Hooks
+	fromNewest, noTrim                            bool
+	backoff                                       func(int, error) time.Duration
+	hooks                                         Hooks
 }
 
 var consumerSeq atomic.Int64
@@ -142,9 +142,9 @@ func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
 		s.prefetch = c.Prefetch
 	}
 	durs := []struct {
-		name          string
+		name           string
 		v, def, lo, hi time.Duration
-		dst           *time.Duration
+		dst            *time.Duration
 	}{
 		{"Block", c.Block, time.Second, time.Millisecond, 30 * time.Second, &s.block},
 		{"VisibilityTimeout", c.VisibilityTimeout, 30 * time.Second, 10 * time.Millisecond, 0, &s.visibility},
@@ -306,7 +306,8 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		}()
 	}
 	var bgwg sync.WaitGroup
-	bgwg.Add(2)
+	bgwg.Add(3)
+	go func() { defer bgwg.Done(); c.heartLoop(bg) }()     // ends with bg
 	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }() // ends with bg
 	go func() { defer bgwg.Done(); c.ackLoop(bg) }()       // ends with bg
 
@@ -621,8 +622,66 @@ func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 		return
 	}
 	err := c.call(ctx, func(ctx context.Context) error { return c.bh(ctx, ms) })
-	for i, d := range ok {
-		c.settle(ctx, d, ms[i].Info(), err)
+	if err == nil {
+		for i, d := range ok {
+			c.settle(ctx, d, ms[i].Info(), nil)
+		}
+		return
+	}
+	c.retryBatch(ctx, ok, ms, err)
+}
+
+// retryBatch settles the messages of a failed batch handler call: those
+// out of deliveries (or failed with ErrSkipRetry) go to the dead-letter
+// stream one by one; the rest are scheduled together, in one script call
+// and with one due time (Backoff of the lowest attempt among them), so they
+// come back as one batch.
+func (c *Consumer[T]) retryBatch(ctx context.Context, ds []delivery, ms []Msg[T], err error) {
+	if c.hardStop.Load() && ctx.Err() != nil {
+		return // cut off by the shutdown deadline: left pending (see settle)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var retry []int
+	lowest := 0
+	for i, m := range ms {
+		if errors.Is(err, ErrSkipRetry) || m.Attempt >= c.cfg.maxDeliveries {
+			c.toDead(rctx, ds[i], m.Info(), err)
+			continue
+		}
+		if len(retry) == 0 || m.Attempt < lowest {
+			lowest = m.Attempt
+		}
+		retry = append(retry, i)
+	}
+	if len(retry) == 0 {
+		return
+	}
+	delay := max(c.cfg.backoff(lowest, err), 0)
+	due := c.q.now().Add(delay)
+	args := make([]any, 0, 3+3*len(retry))
+	args = append(args, c.group, c.cfg.name, ceilMilli(due))
+	for _, i := range retry {
+		d := ds[i]
+		args = append(args, boolArg(d.retry), d.id, encodeEnvelope(ms[i].Attempt, d.origID, d.payload))
+	}
+	res, rerr := retryBatchScript.Run(rctx, c.q.client, []string{c.q.stream, c.keys.rs, c.keys.retry}, args...).Int64Slice()
+	if rerr != nil {
+		// Left pending: reclaimed after the visibility timeout.
+		c.report(fmt.Errorf("streamq: schedule retry of a batch of %d: %w", len(retry), rerr))
+		return
+	}
+	moved := false
+	for j, i := range retry {
+		if j < len(res) && res[j] == 1 {
+			moved = true
+			if c.cfg.hooks.OnRetry != nil {
+				c.cfg.hooks.OnRetry(ms[i].Info(), err, delay)
+			}
+		}
+	}
+	if moved {
+		c.tickAt(due)
 	}
 }
 
@@ -685,7 +744,7 @@ func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err 
 	due := c.q.now().Add(delay)
 	env := encodeEnvelope(info.Attempt, d.origID, d.payload)
 	n, rerr := retryScript.Run(rctx, c.q.client, []string{d.stream, c.keys.retry},
-		c.group, d.id, c.cfg.name, due.UnixMilli(), env, boolArg(d.retry)).Int()
+		c.group, d.id, c.cfg.name, ceilMilli(due), env, boolArg(d.retry)).Int()
 	if rerr != nil {
 		// Left pending: reclaimed after the visibility timeout.
 		c.report(fmt.Errorf("streamq: schedule retry of %s: %w", d.id, rerr))
@@ -695,18 +754,24 @@ func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err 
 		if c.cfg.hooks.OnRetry != nil {
 			c.cfg.hooks.OnRetry(info, err, delay)
 		}
-		for {
-			cur := c.wantTick.Load()
-			if cur != 0 && cur <= due.UnixMilli() {
-				break
+		c.tickAt(due)
+	}
+}
+
+// tickAt makes the tick loop run no later than due, to move a retry
+// scheduled here without waiting for the next heartbeat.
+func (c *Consumer[T]) tickAt(due time.Time) {
+	for {
+		cur := c.wantTick.Load()
+		if cur != 0 && cur <= ceilMilli(due) {
+			return
+		}
+		if c.wantTick.CompareAndSwap(cur, ceilMilli(due)) {
+			select {
+			case c.tickWake <- struct{}{}:
+			default:
 			}
-			if c.wantTick.CompareAndSwap(cur, due.UnixMilli()) {
-				select {
-				case c.tickWake <- struct{}{}:
-				default:
-				}
-				break
-			}
+			return
 		}
 	}
 }

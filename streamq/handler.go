@@ -73,8 +73,9 @@ type Handler[T any] func(ctx context.Context, m Msg[T]) error
 
 // BatchHandler processes all messages of one read at once (up to
 // ConsumerConfig.BatchSize per stream). nil acknowledges them all; an error
-// fails each of them (each is retried or dead-lettered on its own attempt
-// count). Messages that cannot be decoded are dead-lettered before the call
+// fails each of them: each is dead-lettered on its own attempt count, and
+// the others are retried together, after Backoff of the lowest attempt
+// among them, so they come back as one batch. Messages that cannot be decoded are dead-lettered before the call
 // and are not in the slice.
 type BatchHandler[T any] func(ctx context.Context, ms []Msg[T]) error
 

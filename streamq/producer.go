@@ -93,10 +93,21 @@ func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	member := delayedMember(binary.LittleEndian.Uint64(b[:]), payload)
-	if err := q.client.ZAdd(ctx, q.delayed, redis.Z{Score: float64(at.UnixMilli()), Member: member}).Err(); err != nil {
+	if err := q.client.ZAdd(ctx, q.delayed, redis.Z{Score: float64(ceilMilli(at)), Member: member}).Err(); err != nil {
 		return fmt.Errorf("streamq: zadd %s: %w", q.delayed, err)
 	}
 	return nil
+}
+
+// ceilMilli is t in Unix milliseconds, rounded up: due times are stored in
+// whole milliseconds and compared with a truncated now, so a message is
+// never delivered before the time it was scheduled for.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
 }
 
 // ProcessIn schedules v to be appended to the stream after d (see

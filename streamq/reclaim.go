@@ -58,9 +58,30 @@ func (c *Consumer[T]) tick(ctx context.Context, beat bool) (tickResult, error) {
 	return r, nil
 }
 
-// tickLoop owns heartbeats, due moves, reclaiming, reaping and trimming.
-// It ends when ctx (the consumer's background context) is cancelled;
-// after runCtx is cancelled it only heartbeats (shutdown in progress).
+// heartLoop records this consumer's heartbeat every DeadAfter/5 until ctx
+// (the consumer's background context) is cancelled. It is a goroutine of
+// its own, not part of tickLoop, so slow reclaim or trim work (or a loaded
+// machine) never delays a beat: a live consumer declared dead loses its
+// messages to a peer and they run twice.
+func (c *Consumer[T]) heartLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := c.q.client.ZAdd(ctx, c.keys.hb, redis.Z{Score: float64(c.q.now().UnixMilli()), Member: c.cfg.name}).Err()
+		if err != nil && ctx.Err() == nil {
+			c.report(fmt.Errorf("streamq: heartbeat %s: %w", c.keys.hb, err))
+		}
+	}
+}
+
+// tickLoop owns due moves, reclaiming, reaping and trimming. It ends when
+// ctx (the consumer's background context) is cancelled; after runCtx is
+// cancelled it only moves due messages (shutdown in progress).
 func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 	var lastIdle, lastScan, lastTrim time.Time
 	lastTrim = time.Now()
@@ -90,7 +111,7 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		}
 		c.wantTick.Store(0)
 		nextBeat = time.Now().Add(c.cfg.heartbeat)
-		r, err := c.tick(ctx, true)
+		r, err := c.tick(ctx, false) // heartLoop beats
 		if err != nil {
 			if ctx.Err() == nil {
 				c.report(err)

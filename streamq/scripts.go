@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // consumers of the group and the earliest future due times.
 //
 // KEYS: stream, delayed, retry zset, retry stream, heartbeat zset
-// ARGV: now ms, consumer ('' = no heartbeat), stale-before ms, limit
+// ARGV: now ms, consumer (empty = no heartbeat), stale-before ms, limit
 var tickScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[4])
@@ -46,6 +46,31 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[6] == '1' then redis.call('XDEL', KEYS[1], ARGV[2]) end
 return 1
+`)
+
+// retryBatchScript is retryScript for the messages of one failed batch
+// handler call, in one round trip and with one due time, so the batch
+// comes back together. Returns 1 or 0 per message, in order.
+//
+// KEYS: stream, retry stream, retry zset
+// ARGV: group, consumer, due ms, then per message: from retry stream (1/0), id, envelope
+var retryBatchScript = redis.NewScript(`
+local out = {}
+for i = 4, #ARGV, 3 do
+  local k = KEYS[1]
+  if ARGV[i] == '1' then k = KEYS[2] end
+  local id = ARGV[i + 1]
+  local p = redis.call('XPENDING', k, ARGV[1], id, id, 1)
+  if #p == 0 or p[1][2] ~= ARGV[2] then
+    out[#out + 1] = 0
+  else
+    redis.call('ZADD', KEYS[3], ARGV[3], ARGV[i + 2])
+    redis.call('XACK', k, ARGV[1], id)
+    if ARGV[i] == '1' then redis.call('XDEL', k, id) end
+    out[#out + 1] = 1
+  end
+end
+return out
 `)
 
 // deadScript moves a delivery to the dead-letter stream atomically: XADD to

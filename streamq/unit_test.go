@@ -1,0 +1,280 @@
+package streamq
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A client that is never dialled: New and the constructors do no I/O.
+func offline() redis.UniversalClient {
+	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+}
+
+func TestNewValidation(t *testing.T) {
+	c := offline()
+	defer c.Close()
+	cases := []struct {
+		name   string
+		client redis.UniversalClient
+		queue  string
+		cfg    Config
+		want   error
+		msg    string
+	}{
+		{"nil client", nil, "q", Config{}, ErrNilClient, ""},
+		{"empty name", c, "", Config{}, ErrInvalidName, "empty queue name"},
+		{"brace", c, "a{b}", Config{}, ErrInvalidName, `contains '{'`},
+		{"space", c, "a b", Config{}, ErrInvalidName, "contains ' '"},
+		{"control", c, "a\x00", Config{}, ErrInvalidName, "contains"},
+		{"too long", c, strings.Repeat("x", 201), Config{}, ErrInvalidName, "at most 200"},
+		{"prefix brace", c, "q", Config{KeyPrefix: "{x}:"}, ErrInvalidConfig, "KeyPrefix"},
+		{"negative payload", c, "q", Config{MaxPayloadBytes: -1}, ErrInvalidConfig, "MaxPayloadBytes"},
+		{"huge payload", c, "q", Config{MaxPayloadBytes: 1 << 30}, ErrInvalidConfig, "MaxPayloadBytes"},
+		{"negative maxlen", c, "q", Config{MaxLen: -1}, ErrInvalidConfig, "MaxLen"},
+		{"negative dead maxlen", c, "q", Config{DeadLetterMaxLen: -5}, ErrInvalidConfig, "DeadLetterMaxLen"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := New[job](tc.client, tc.queue, tc.cfg)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, q)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+	q, err := New[job](c, "orders", Config{})
+	require.NoError(t, err)
+	assert.Equal(t, "streamq:{orders}", q.StreamKey())
+	assert.Equal(t, "orders", q.Name())
+	assert.Equal(t, groupKeys{
+		retry: "streamq:{orders}:g:billing:retry", rs: "streamq:{orders}:g:billing:rs",
+		dead: "streamq:{orders}:g:billing:dead", hb: "streamq:{orders}:g:billing:hb",
+	}, q.keys("billing"), "every key shares the {orders} hash tag")
+}
+
+func TestConsumerConfigValidation(t *testing.T) {
+	c := offline()
+	defer c.Close()
+	q, err := New[job](c, "q", Config{})
+	require.NoError(t, err)
+	h := func(context.Context, Msg[job]) error { return nil }
+	cases := []struct {
+		name string
+		cfg  ConsumerConfig
+		msg  string
+	}{
+		{"negative concurrency", ConsumerConfig{Concurrency: -1}, "Concurrency"},
+		{"huge batch", ConsumerConfig{BatchSize: 10001}, "BatchSize"},
+		{"negative batch", ConsumerConfig{BatchSize: -3}, "BatchSize"},
+		{"prefetch below batch", ConsumerConfig{BatchSize: 50, Prefetch: 10}, "Prefetch"},
+		{"negative prefetch", ConsumerConfig{Prefetch: -1}, "Prefetch"},
+		{"negative block", ConsumerConfig{Block: -time.Second}, "Block"},
+		{"block too long", ConsumerConfig{Block: time.Minute}, "Block"},
+		{"block too short", ConsumerConfig{Block: time.Microsecond}, "Block"},
+		{"negative visibility", ConsumerConfig{VisibilityTimeout: -1}, "VisibilityTimeout"},
+		{"tiny dead after", ConsumerConfig{DeadAfter: time.Millisecond}, "DeadAfter"},
+		{"negative max deliveries", ConsumerConfig{MaxDeliveries: -1}, "MaxDeliveries"},
+		{"negative shutdown", ConsumerConfig{ShutdownTimeout: -1}, "ShutdownTimeout"},
+		{"negative handler timeout", ConsumerConfig{HandlerTimeout: -1}, "HandlerTimeout"},
+		{"negative ack interval", ConsumerConfig{AckInterval: -1}, "AckInterval"},
+		{"negative trim interval", ConsumerConfig{TrimInterval: -1}, "TrimInterval"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := q.NewConsumer("g", h, tc.cfg)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), "ConsumerConfig."+tc.msg)
+		})
+	}
+	_, err = q.NewConsumer("g", nil, ConsumerConfig{})
+	assert.ErrorIs(t, err, ErrNilHandler)
+	_, err = q.NewBatchConsumer("g", nil, ConsumerConfig{})
+	assert.ErrorIs(t, err, ErrNilHandler)
+	_, err = q.NewConsumer("", h, ConsumerConfig{})
+	assert.ErrorIs(t, err, ErrInvalidName)
+	_, err = q.NewConsumer("g", h, ConsumerConfig{Name: "bad name"})
+	assert.ErrorIs(t, err, ErrInvalidName)
+	_, err = q.NewSubscriber(nil, SubscriberConfig{})
+	assert.ErrorIs(t, err, ErrNilHandler)
+	_, err = q.NewSubscriber(h, SubscriberConfig{BatchSize: -1})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = q.NewSubscriber(h, SubscriberConfig{Block: -1})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+
+	c1, err := q.NewConsumer("g", h, ConsumerConfig{})
+	require.NoError(t, err)
+	c2, err := q.NewConsumer("g", h, ConsumerConfig{})
+	require.NoError(t, err)
+	assert.NotEqual(t, c1.Name(), c2.Name(), "default names are unique")
+	assert.Equal(t, "g", c1.Group())
+	s, err := resolveConsumer(ConsumerConfig{})
+	require.NoError(t, err)
+	assert.Equal(t, 10, s.concurrency)
+	assert.Equal(t, 100, s.batch)
+	assert.Equal(t, 200, s.prefetch)
+	assert.Equal(t, time.Second, s.block)
+	assert.Equal(t, 30*time.Second, s.visibility)
+	assert.Equal(t, 5*time.Second, s.deadAfter)
+	assert.Equal(t, time.Second, s.heartbeat)
+	assert.Equal(t, 5, s.maxDeliveries)
+}
+
+// Bad input to producer and admin calls fails before any I/O (the client
+// points at a closed port, so any I/O would fail differently).
+func TestProducerValidation(t *testing.T) {
+	c := offline()
+	defer c.Close()
+	ctx := context.Background()
+	q, err := New[job](c, "q", Config{MaxPayloadBytes: 20})
+	require.NoError(t, err)
+	_, err = q.Add(ctx, job{Note: strings.Repeat("x", 30)})
+	assert.ErrorIs(t, err, ErrPayloadTooLarge)
+	assert.Contains(t, err.Error(), "limit 20")
+	ids, err := q.AddBatch(ctx, []job{{N: 1}, {Note: strings.Repeat("x", 30)}})
+	assert.ErrorIs(t, err, ErrPayloadTooLarge)
+	assert.Contains(t, err.Error(), "value 1")
+	assert.Nil(t, ids, "nothing written when one value is bad")
+	assert.ErrorIs(t, q.ProcessIn(ctx, job{}, -time.Second), ErrInvalidConfig)
+	assert.ErrorIs(t, q.ProcessAt(ctx, job{}, time.Time{}), ErrInvalidConfig)
+	_, _, err = q.AddUnique(ctx, "", time.Minute, job{})
+	assert.ErrorIs(t, err, ErrInvalidName)
+	_, _, err = q.AddUnique(ctx, "k", 0, job{})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = q.DeadLetters(ctx, "g", "", 0)
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = q.DeadLetters(ctx, "g", "nope", 10)
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = q.RequeueDeadLetters(ctx, "g", "x")
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = q.DeleteDeadLetters(ctx, "", "1-1")
+	assert.ErrorIs(t, err, ErrInvalidName)
+	assert.ErrorIs(t, q.CreateGroup(ctx, "a}", false), ErrInvalidName)
+
+	qc, err := New[chan int](c, "q", Config{})
+	require.NoError(t, err)
+	_, err = qc.Add(ctx, make(chan int))
+	assert.ErrorIs(t, err, ErrEncode)
+}
+
+func TestChainOrder(t *testing.T) {
+	var trace []string
+	mw := func(name string) Middleware[job] {
+		return func(next Handler[job]) Handler[job] {
+			return func(ctx context.Context, m Msg[job]) error {
+				trace = append(trace, name+">")
+				err := next(ctx, m)
+				trace = append(trace, "<"+name)
+				return err
+			}
+		}
+	}
+	h := Chain(mw("a"), nil, mw("b"))(func(context.Context, Msg[job]) error {
+		trace = append(trace, "h")
+		return errors.New("x")
+	})
+	assert.EqualError(t, h(context.Background(), Msg[job]{}), "x")
+	assert.Equal(t, []string{"a>", "b>", "h", "<b", "<a"}, trace)
+}
+
+func TestEnvelope(t *testing.T) {
+	env := encodeEnvelope(3, "1700000000000-5", `{"n":1}|with|bars`)
+	n, id, p, err := decodeEnvelope(env)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	assert.Equal(t, "1700000000000-5", id)
+	assert.Equal(t, `{"n":1}|with|bars`, p)
+	for _, bad := range []string{"", "x", "1", "1|", "-1|1-1|p", "a|1-1|p", "1|abc|p", "1|1-1"} {
+		_, _, _, err := decodeEnvelope(bad)
+		assert.ErrorIs(t, err, ErrDecode, "input %q", bad)
+	}
+	assert.Equal(t, 17, len(delayedMember(42, "")), "tick script strips 17 bytes")
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	for attempt, base := range map[int]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 13: time.Hour, 100: time.Hour} {
+		d := DefaultBackoff(attempt, nil)
+		assert.GreaterOrEqual(t, d, base, "attempt %d", attempt)
+		assert.LessOrEqual(t, d, base+base/4, "attempt %d", attempt)
+	}
+}
+
+// FuzzDecodeMessage feeds arbitrary stream entries (main stream and retry
+// stream) through the consumer's decoding: it must never panic, and a
+// delivery either decodes to a job or carries an ErrDecode error (which sends
+// it to the dead-letter stream).
+func FuzzDecodeMessage(f *testing.F) {
+	f.Add(`{"n":1}`, false)
+	f.Add(`2|1700000000000-0|{"n":2,"note":"x"}`, true)
+	f.Add(`{not json`, false)
+	f.Add(`9|nope|{}`, true)
+	f.Add(``, true)
+	c := offline()
+	defer c.Close()
+	q, err := New[job](c, "q", Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cons, err := q.NewConsumer("g", func(context.Context, Msg[job]) error { return nil }, ConsumerConfig{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string, retry bool) {
+		field := "d"
+		if retry {
+			field = "e"
+		}
+		d := cons.toDelivery("s", retry, redis.XMessage{ID: "1-1", Values: map[string]any{field: raw}}, 1)
+		if d.err != nil {
+			if !errors.Is(d.err, ErrDecode) {
+				t.Fatalf("envelope error %v does not wrap ErrDecode", d.err)
+			}
+			return
+		}
+		if d.prior < 0 || (retry && !validStreamID(d.origID)) {
+			t.Fatalf("bad delivery %+v", d)
+		}
+		v, err := q.decode(d.payload)
+		if err != nil {
+			if !errors.Is(err, ErrDecode) {
+				t.Fatalf("decode error %v does not wrap ErrDecode", err)
+			}
+			return
+		}
+		// What decodes re-encodes and decodes to the same value.
+		p, err := q.encode(v)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", v, err)
+		}
+		v2, err := q.decode(p)
+		if err != nil || v2 != v {
+			t.Fatalf("round trip %+v -> %q -> %+v, %v", v, p, v2, err)
+		}
+	})
+}
+
+// Due times round up to the millisecond, so nothing runs early.
+func TestCeilMilli(t *testing.T) {
+	base := time.UnixMilli(1_700_000_000_123)
+	cases := []struct {
+		name string
+		t    time.Time
+		want int64
+	}{
+		{"whole millisecond", base, 1_700_000_000_123},
+		{"one nanosecond past", base.Add(time.Nanosecond), 1_700_000_000_124},
+		{"almost the next", base.Add(999_999 * time.Nanosecond), 1_700_000_000_124},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ceilMilli(tc.t)
+			assert.Equal(t, tc.want, got)
+			assert.False(t, time.UnixMilli(got).Before(tc.t), "rounded %v to %d, before it", tc.t, got)
+		})
+	}
+}
