@@ -90,6 +90,7 @@ func DayLength(d Date, loc *time.Location) (time.Duration, error) {
 
 // StartOfWeek returns the start of the first day of t's local week, where
 // weeks begin on first (time.Monday for ISO 8601, time.Sunday in the US).
+// A first outside Sunday..Saturday is taken modulo 7.
 func StartOfWeek(t time.Time, first time.Weekday) time.Time {
 	loc := t.Location()
 	d := DateOf(t)

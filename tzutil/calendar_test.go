@@ -38,6 +38,13 @@ func TestDate(t *testing.T) {
 	}
 	_, err = jan31.AddMonths(1, RejectOverflow)
 	assert.ErrorIs(t, err, ErrOutOfRange)
+	// An unknown Overflow is refused even when the day exists.
+	_, err = Date{2024, 1, 15}.AddMonths(1, Overflow(9))
+	assert.ErrorContains(t, err, "unknown Overflow")
+	_, err = AddMonths(time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC), 1, Overflow(9), Compatible)
+	assert.ErrorContains(t, err, "unknown Overflow")
+	_, err = Date{2024, 1, 15}.AddMonths(1<<40, Clamp)
+	assert.ErrorIs(t, err, ErrOutOfRange)
 	got, err := Date{2024, 3, 15}.AddMonths(-15, Clamp)
 	require.NoError(t, err)
 	assert.Equal(t, Date{2022, 12, 15}, got)
@@ -131,6 +138,11 @@ func TestBoundaries(t *testing.T) {
 	assert.Equal(t, "2018-11-01T00:00:00-03:00", StartOfMonth(in).Format(time.RFC3339))
 	assert.Equal(t, "2018-12-01T00:00:00-02:00", EndOfMonth(in).Format(time.RFC3339))
 	assert.Equal(t, "2018-01-01T00:00:00-02:00", StartOfYear(in).Format(time.RFC3339))
+	// December's end is next year's first day; a weekday past Saturday
+	// wraps (8 = Monday).
+	dec := time.Date(2024, 12, 15, 12, 0, 0, 0, sp)
+	assert.Equal(t, "2025-01-01T00:00:00-03:00", EndOfMonth(dec).Format(time.RFC3339))
+	assert.Equal(t, StartOfWeek(in, time.Monday), StartOfWeek(in, time.Weekday(8)))
 	// Azores, 2024-10-27: midnight happens twice (01:00 → 00:00); first one.
 	az := MustLoad("Atlantic/Azores")
 	s, err := StartOfDate(Date{2024, 10, 27}, az)

@@ -2,6 +2,7 @@ package tzutil
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -194,8 +195,15 @@ func (d Date) AddDays(n int) Date { return dateFromDays(d.days() + int64(n)) }
 // in the target month, o decides: Clamp (the zero value) gives the month's
 // last day (Jan 31 + 1 month = Feb 29 in 2024), Normalize overflows into the
 // next month like time.AddDate (= Mar 2), RejectOverflow returns an error
-// wrapping ErrOutOfRange.
+// wrapping ErrOutOfRange. An unknown o, or n outside the int32 range (which
+// could overflow the month count), is an error whatever the day.
 func (d Date) AddMonths(n int, o Overflow) (Date, error) {
+	if o > RejectOverflow {
+		return Date{}, fmt.Errorf("tzutil: unknown Overflow %d (use Clamp, Normalize or RejectOverflow)", o)
+	}
+	if n > math.MaxInt32 || n < math.MinInt32 {
+		return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w", d, n, ErrOutOfRange)
+	}
 	total := int64(d.Year)*12 + int64(d.Month-1) + int64(n)
 	y := total / 12
 	m := total % 12

@@ -225,7 +225,8 @@ func Normalize(t time.Time, loc *time.Location) time.Time {
 //
 // It accepts time.Time and PostgreSQL's text form ("2024-03-10
 // 20:00:00.5+08"); NULL is an error wrapping ErrNull (scan into
-// sql.NullTime and Normalize when NULL is expected).
+// sql.NullTime and Normalize when NULL is expected). A nil dst makes every
+// Scan fail with an error rather than panic.
 func ScanIn(dst *time.Time, loc *time.Location) sql.Scanner {
 	return &scanIn{dst: dst, loc: loc}
 }
@@ -236,6 +237,9 @@ type scanIn struct {
 }
 
 func (s *scanIn) Scan(src any) error {
+	if s.dst == nil {
+		return errors.New("pgtz: ScanIn(nil, ...): no destination; pass a *time.Time")
+	}
 	var t time.Time
 	switch v := src.(type) {
 	case time.Time:
@@ -371,6 +375,9 @@ const maxSamples = 1_000_000
 func CheckSkew(ctx context.Context, q Querier, loc *time.Location, from, to time.Time, step time.Duration) ([]Mismatch, error) {
 	if loc == nil {
 		return nil, errors.New("pgtz: nil location")
+	}
+	if q == nil {
+		return nil, errors.New("pgtz: CheckSkew: nil Querier (pass a *sql.DB, *sql.Conn or *sql.Tx)")
 	}
 	if step <= 0 {
 		step = time.Hour

@@ -360,4 +360,8 @@ func TestScanIn(t *testing.T) {
 	assert.ErrorIs(t, s.Scan(nil), pgtz.ErrNull)
 	assert.ErrorIs(t, s.Scan("infinity"), pgtz.ErrUnsupported)
 	assert.Error(t, s.Scan(42))
+	// A nil destination or Querier is an error, not a panic.
+	assert.ErrorContains(t, pgtz.ScanIn(nil, sh).Scan(time.Now()), "no destination")
+	_, err := pgtz.CheckSkew(context.Background(), nil, sh, time.Now(), time.Now().Add(time.Hour), 0)
+	assert.ErrorContains(t, err, "nil Querier")
 }
