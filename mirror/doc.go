@@ -29,7 +29,10 @@
 // Seen = Sent + Queued + InFlight + Σ Dropped[reason], with reasons
 // not sampled, filtered, method, body too large, body incomplete, queue
 // full, breaker open and closed. Worst-case memory is
-// Σ targets Queue × (MaxBodyBytes + header size).
+// Σ targets (Queue + Workers) × (MaxBodyBytes + header size), plus the
+// captured primary response (DiffConfig.MaxBodyBytes) per copy when
+// Compare is set; a copy queued for several targets is shared, not
+// duplicated.
 //
 // Safe defaults: only GET, HEAD and OPTIONS are copied unless Methods says
 // otherwise; copies carry "X-Mirror: <target>"; the Host header policy is

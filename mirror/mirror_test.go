@@ -726,3 +726,37 @@ func TestNilArgumentsAreErrors(t *testing.T) {
 	Chain(nil, m.Handler)(primaryHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/c", nil))
 	assert.Equal(t, "primary GET /c 0", rec.Body.String())
 }
+
+// TestShadowConnectionsReused is M9 (apache/apisix#9690: a new connection
+// per mirrored request): 100 copies through 2 workers open a handful of
+// connections to the shadow, not 100. The bound allows for the transport
+// dialing a spare connection when one frees up during a dial.
+func TestShadowConnectionsReused(t *testing.T) {
+	var conns, hits atomic.Int32
+	sh := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "shadow ok")
+	}))
+	sh.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	sh.Start()
+	defer sh.Close()
+	m := newMirror(t, Config{Targets: []Target{{URL: sh.URL, Workers: 2, Queue: 200}}})
+	h := m.Handler(primaryHandler())
+	for i := range 100 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/k/%d", i), nil))
+		require.Equal(t, 200, rec.Code)
+	}
+	closeNow(t, m)
+	s := m.Stats()
+	requireBalanced(t, s)
+	require.Equal(t, uint64(100), s.Sent)
+	require.Zero(t, s.Errors)
+	assert.Equal(t, int32(100), hits.Load())
+	assert.LessOrEqual(t, conns.Load(), int32(6), "connections opened for 100 copies")
+	assert.Positive(t, conns.Load())
+}
