@@ -3,12 +3,15 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +213,67 @@ func TestCorruptGorFileReplayKeepsGoing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 6+3, rep.Sent, "the 6 good records plus the 3 before the cut")
 	assert.GreaterOrEqual(t, rep.Malformed, 1, "the cut record and the non-HTTP payload are reported")
+}
+
+// failingWriter fails every write; blockingWriter holds its first write.
+type failingWriter struct{}
+
+func (failingWriter) WriteRecord(Record) error { return errors.New("disk full") }
+
+type blockingWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *blockingWriter) WriteRecord(Record) error {
+	w.once.Do(func() { close(w.entered) })
+	<-w.release
+	return nil
+}
+
+// TestRecorderNeverHoldsThePrimary: a writer that fails or blocks costs
+// the primary nothing; failures and drops are counted.
+func TestRecorderNeverHoldsThePrimary(t *testing.T) {
+	t.Run("failing writer", func(t *testing.T) {
+		rec, err := NewRecorder(failingWriter{}, RecorderConfig{})
+		require.NoError(t, err)
+		h := rec.Handler(primaryHandler())
+		for i := range 5 {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/f/%d", i), nil))
+			assert.Equal(t, fmt.Sprintf("primary GET /f/%d 0", i), w.Body.String())
+		}
+		require.NoError(t, rec.Close(context.Background()))
+		st := rec.Stats()
+		assert.Equal(t, uint64(5), st.Seen)
+		assert.Equal(t, uint64(5), st.Errors)
+		assert.Zero(t, st.Written)
+	})
+	t.Run("blocked writer", func(t *testing.T) {
+		bw := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+		rec, err := NewRecorder(bw, RecorderConfig{Queue: 2})
+		require.NoError(t, err)
+		h := rec.Handler(primaryHandler())
+		serve := func(i int) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/b/%d", i), nil))
+			require.Equal(t, fmt.Sprintf("primary GET /b/%d 0", i), w.Body.String())
+		}
+		serve(0)
+		select { // the writer goroutine now holds record 0
+		case <-bw.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("writer never called")
+		}
+		for i := 1; i < 20; i++ {
+			serve(i)
+		}
+		st := rec.Stats()
+		assert.Equal(t, uint64(20), st.Seen)
+		assert.Equal(t, uint64(17), st.QueueFull, "1 being written, 2 queued, 17 dropped")
+		close(bw.release)
+		require.NoError(t, rec.Close(context.Background()))
+		assert.Equal(t, uint64(3), rec.Stats().Written)
+	})
 }
