@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -182,8 +183,11 @@ func benchGorData(b *testing.B, n, size int) []byte {
 }
 
 // BenchmarkGorRead is M11: reading a .gor stream of 1 KiB records with
-// GorReader (parsed headers, payload copies, problem accounting) against a
-// bare bufio.Scanner split on the separator (tokens only).
+// GorReader (parsed headers, interned IDs, problem accounting) against two
+// bufio.Scanner loops split on the separator: tokens only (bufio-split, the
+// floor), and tokens plus the hand-written header parse that
+// notes/mirror.md §6 names as the anchor (bufio-split-parse: type, ID,
+// timestamp and latency, no heap).
 func BenchmarkGorRead(b *testing.B) {
 	data := benchGorData(b, 2000, 1024)
 	b.Run("plumb", func(b *testing.B) {
@@ -207,18 +211,18 @@ func BenchmarkGorRead(b *testing.B) {
 			}
 		}
 	})
+	split := func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.Index(data, GorSeparator); i >= 0 {
+			return i + len(GorSeparator), data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	}
 	b.Run("bufio-split", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
-		split := func(data []byte, atEOF bool) (int, []byte, error) {
-			if i := bytes.Index(data, GorSeparator); i >= 0 {
-				return i + len(GorSeparator), data[:i], nil
-			}
-			if atEOF && len(data) > 0 {
-				return len(data), data, nil
-			}
-			return 0, nil, nil
-		}
 		for b.Loop() {
 			sc := bufio.NewScanner(bytes.NewReader(data))
 			sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
@@ -228,6 +232,33 @@ func BenchmarkGorRead(b *testing.B) {
 				n++
 			}
 			if n != 2000 {
+				b.Fatalf("read %d records", n)
+			}
+		}
+	})
+	b.Run("bufio-split-parse", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+			sc.Split(split)
+			n := 0
+			var sum int64
+			for sc.Scan() {
+				hdr, _, _ := bytes.Cut(sc.Bytes(), []byte{'\n'})
+				kind, rest, _ := bytes.Cut(hdr, []byte{' '})
+				id, rest, _ := bytes.Cut(rest, []byte{' '})
+				ts, lat, _ := bytes.Cut(rest, []byte{' '})
+				t, err1 := strconv.ParseInt(string(ts), 10, 64)
+				l, err2 := strconv.ParseInt(string(lat), 10, 64)
+				if len(kind) != 1 || len(id) == 0 || err1 != nil || err2 != nil {
+					b.Fatalf("bad header %q", hdr)
+				}
+				sum += t + l
+				n++
+			}
+			if n != 2000 || sum == 0 {
 				b.Fatalf("read %d records", n)
 			}
 		}
