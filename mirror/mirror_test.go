@@ -467,12 +467,16 @@ func TestDeadShadows(t *testing.T) {
 				Timeout: 100 * time.Millisecond, Breaker: BreakerConfig{Failures: 3, OpenFor: time.Hour}}}})
 			front := httptest.NewServer(m.Handler(primaryHandler()))
 			defer front.Close()
+			before := runtime.NumGoroutine()
 			for i := range 200 {
 				require.Equal(t, fmt.Sprintf("primary GET /%d 0", i), get(t, front.Client(), fmt.Sprintf("%s/%d", front.URL, i)))
 				if i == 20 { // let the breaker see failures
 					require.Eventually(t, func() bool { return m.Stats().Targets[tc.name].BreakerOpen }, 5*time.Second, 5*time.Millisecond)
 				}
 			}
+			// Bounded: 2 workers and their connections, not a goroutine
+			// per copy (a teeproxy-style mirror would hold ~200 here).
+			assert.LessOrEqual(t, runtime.NumGoroutine(), before+40, "goroutines after 200 requests")
 			closeNow(t, m)
 			s := m.Stats()
 			requireBalanced(t, s)
@@ -759,4 +763,61 @@ func TestShadowConnectionsReused(t *testing.T) {
 	assert.Equal(t, int32(100), hits.Load())
 	assert.LessOrEqual(t, conns.Load(), int32(6), "connections opened for 100 copies")
 	assert.Positive(t, conns.Load())
+}
+
+// TestCloseByDeadlineWithDeadShadow is M12: a full queue in front of a
+// black-holed shadow whose own timeout is a minute. Close returns at its
+// deadline (generous bound: 10 s for a 200 ms deadline on a loaded
+// machine), counts what was still queued as closed, keeps the identity,
+// and leaves no sender goroutines behind.
+func TestCloseByDeadlineWithDeadShadow(t *testing.T) {
+	done := leakCheck(t)
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var conns sync.WaitGroup
+	stopHole := make(chan struct{})
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conns.Add(1)
+			go func() { defer conns.Done(); <-stopHole; c.Close() }()
+		}
+	}()
+	m, err := New(Config{Targets: []Target{{URL: "http://" + hole.Addr().String(), Workers: 2, Queue: 8,
+		Timeout: time.Minute, Breaker: BreakerConfig{Failures: -1}}}})
+	require.NoError(t, err)
+	h := m.Handler(primaryHandler())
+	for i := range 30 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/d/%d", i), nil))
+		require.Equal(t, fmt.Sprintf("primary GET /d/%d 0", i), rec.Body.String())
+	}
+	require.Eventually(t, func() bool { return m.Stats().InFlight == 2 }, 10*time.Second, 5*time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = m.Close(ctx)
+	took := time.Since(start)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, took, 10*time.Second, "Close took %v", took)
+	s := m.Stats()
+	requireBalanced(t, s)
+	assert.Equal(t, uint64(30), s.Seen)
+	assert.Zero(t, s.Queued)
+	assert.Zero(t, s.InFlight)
+	assert.Equal(t, uint64(2), s.Sent, "the two in-flight sends were cancelled and counted as sent with an error")
+	assert.Equal(t, uint64(2), s.Errors)
+	assert.Positive(t, s.Dropped[DropClosed], "queued copies counted as closed")
+	assert.Equal(t, uint64(30-2), s.Dropped[DropClosed]+s.Dropped[DropQueueFull])
+
+	close(stopHole)
+	hole.Close()
+	conns.Wait()
+	done()
 }
