@@ -821,3 +821,51 @@ func TestCloseByDeadlineWithDeadShadow(t *testing.T) {
 	conns.Wait()
 	done()
 }
+
+// repeatReader yields n bytes of 'r' without holding them in memory.
+type repeatReader struct{ n int64 }
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.n {
+		p = p[:r.n]
+	}
+	for i := range p {
+		p[i] = 'r'
+	}
+	r.n -= int64(len(p))
+	return len(p), nil
+}
+
+// TestStreamingBodyOverCapIsNotBuffered is M8 (Envoy's silent 1 MiB skip,
+// nginx's mirror_request_body): a 64 MiB body of unknown length streams
+// through a primary that discards it while the tee stops copying at the
+// 1 MiB cap; the copy is counted as too large, and all the allocation for
+// the request stays far below the body size (bound: 16 MiB, for the
+// capped buffer's growth and the request machinery).
+func TestStreamingBodyOverCapIsNotBuffered(t *testing.T) {
+	sh := newShadow(t, nil)
+	m := newMirror(t, Config{Targets: []Target{{URL: sh.URL}}, Methods: []string{"POST"}, MaxBodyBytes: 1 << 20})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "read %d %v", n, err)
+	}))
+	const size = 64 << 20
+	req := httptest.NewRequest("POST", "/upload", io.NopCloser(&repeatReader{n: size}))
+	req.ContentLength = -1 // unknown length: only the tee can find it too large
+	rec := httptest.NewRecorder()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h.ServeHTTP(rec, req)
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, fmt.Sprintf("read %d <nil>", size), rec.Body.String())
+	grown := after.TotalAlloc - before.TotalAlloc
+	assert.Less(t, grown, uint64(16<<20), "allocated %d bytes for a %d-byte body", grown, size)
+	closeNow(t, m)
+	s := m.Stats()
+	requireBalanced(t, s)
+	assert.Equal(t, uint64(1), s.Dropped[DropBodyTooLarge])
+	assert.Zero(t, s.Sent)
+}
