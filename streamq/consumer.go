@@ -270,8 +270,10 @@ func (c *Consumer[T]) Group() string { return c.group }
 // but not started back to the group (others take them at once), flushes
 // acknowledgements, and removes itself from the group if it holds no pending
 // messages. It returns nil after a shutdown caused by ctx, ErrAlreadyRunning
-// if called concurrently, or an error if the group cannot be created (bad
-// key type). Redis being unavailable is not fatal: Run logs, backs off and
+// if called concurrently, ErrNameInUse if a live consumer of the group has
+// the same Name (a recent heartbeat of a crashed one under that name delays
+// the start by up to DeadAfter instead), or an error if the group cannot be
+// created (bad key type). Redis being unavailable is not fatal: Run logs, backs off and
 // resumes by itself. Run never closes the client.
 func (c *Consumer[T]) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
@@ -279,6 +281,12 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	}
 	defer c.running.Store(false)
 	if err := c.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := c.checkName(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -366,6 +374,33 @@ func (c *Consumer[T]) setup(ctx context.Context) error {
 		}
 		c.report(err)
 		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// checkName makes sure no live consumer of the group uses this consumer's
+// name: two would share one pending list and take each other's messages
+// for their own. A heartbeat that is recent but stops advancing belongs to
+// a consumer that crashed (a restart under a fixed name): Run goes on once
+// it is DeadAfter old. A heartbeat that advances is a live twin:
+// ErrNameInUse. Redis errors are left to the read loop to report.
+func (c *Consumer[T]) checkName(ctx context.Context) error {
+	first := -1.0
+	for {
+		score, err := c.q.client.ZScore(ctx, c.keys.hb, c.cfg.name).Result()
+		if err != nil || score <= 0 {
+			return nil // redis.Nil: nobody has the name; 0: it left cleanly
+		}
+		if c.q.now().Sub(time.UnixMilli(int64(score))) > c.cfg.deadAfter {
+			return nil
+		}
+		if first < 0 {
+			first = score
+		} else if score > first {
+			return fmt.Errorf("%w: %q in group %s heartbeats; give each running consumer its own ConsumerConfig.Name (or leave it empty for a unique one)", ErrNameInUse, c.cfg.name, c.group)
+		}
+		if !sleep(ctx, c.cfg.heartbeat) {
 			return ctx.Err()
 		}
 	}

@@ -108,7 +108,8 @@ type Hooks struct {
 	// OnDead is called when a message was moved to the dead-letter stream.
 	OnDead func(info MsgInfo, err error)
 	// OnReclaim is called when this consumer took over n messages of
-	// consumer from (a dead consumer, or "" for the visibility timeout).
+	// consumer from (a dead consumer, or "" for the visibility timeout),
+	// before their handlers run; once per batch taken.
 	OnReclaim func(from string, n int)
 	// OnDrop is called when Trim's MaxLen cap removed n messages not yet
 	// acknowledged by every group.

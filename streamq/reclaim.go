@@ -160,12 +160,7 @@ func (c *Consumer[T]) room() bool { return c.out.Load() < int64(c.cfg.prefetch) 
 // was trimmed), and deletes the consumer once it holds nothing. It returns
 // false when it stopped for lack of room with messages left.
 func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
-	total, empty := 0, true
-	defer func() {
-		if total > 0 && c.cfg.hooks.OnReclaim != nil {
-			c.cfg.hooks.OnReclaim(from, total)
-		}
-	}()
+	empty := true
 	for _, s := range []struct {
 		key   string
 		retry bool
@@ -209,7 +204,11 @@ func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
 			for _, m := range msgs {
 				batch = append(batch, c.toDelivery(s.key, s.retry, m, counts[m.ID]+1))
 			}
-			total += len(batch)
+			// The hook runs before the handlers, so it always precedes
+			// their acks.
+			if len(batch) > 0 && c.cfg.hooks.OnReclaim != nil {
+				c.cfg.hooks.OnReclaim(from, len(batch))
+			}
 			c.dispatch(batch)
 			if len(pend) < c.cfg.batch || len(msgs) == 0 {
 				break
@@ -288,10 +287,10 @@ func (c *Consumer[T]) reclaimIdle(ctx context.Context) {
 			}
 			batch = append(batch, c.toDelivery(s.key, s.retry, m, n))
 		}
-		c.dispatch(batch)
 		if c.cfg.hooks.OnReclaim != nil {
 			c.cfg.hooks.OnReclaim("", len(batch))
 		}
+		c.dispatch(batch)
 	}
 }
 

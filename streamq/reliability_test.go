@@ -408,3 +408,99 @@ func TestRedisRestart(t *testing.T) {
 	assert.Positive(t, errs.Load(), "the consumers did see the outage")
 	t.Logf("consumers reported %d errors during the restart", errs.Load())
 }
+
+// A batch handler that always fails: the batch is retried together, and
+// once out of deliveries every message is dead-lettered with its count.
+func TestBatchHandlerDeadLetters(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{})
+	vs := make([]job, 12)
+	for i := range vs {
+		vs[i] = job{N: i}
+	}
+	_, err := q.AddBatch(ctx, vs)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var sizes []int
+	var retries, dead atomic.Int64
+	c, err := q.NewBatchConsumer("g", func(_ context.Context, ms []Msg[job]) error {
+		mu.Lock()
+		sizes = append(sizes, len(ms))
+		mu.Unlock()
+		return errors.New("warehouse down")
+	}, fast(ConsumerConfig{Concurrency: 1, MaxDeliveries: 2, Hooks: Hooks{
+		OnRetry: func(MsgInfo, error, time.Duration) { retries.Add(1) },
+		OnDead:  func(MsgInfo, error) { dead.Add(1) },
+	}}))
+	require.NoError(t, err)
+	start[job](t, c)
+	var dls []DeadLetter[job]
+	eventually(t, 20*time.Second, "all 12 dead-lettered", func() bool {
+		dls, err = q.DeadLetters(ctx, "g", "", 100)
+		return err == nil && len(dls) == 12
+	})
+	seen := map[int]bool{}
+	for _, dl := range dls {
+		assert.Equal(t, 2, dl.Attempts)
+		assert.Equal(t, "warehouse down", dl.Err)
+		seen[dl.Value.N] = true
+	}
+	assert.Len(t, seen, 12, "each message dead-lettered once")
+	assert.Equal(t, int64(12), retries.Load(), "one retry each")
+	assert.Equal(t, int64(12), dead.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	assert.Equal(t, 24, total, "two deliveries each: %v", sizes)
+	assert.Equal(t, []int{12, 12}, sizes, "the retry comes back as one batch")
+}
+
+// Two running consumers may not share a name; a crashed consumer's name can
+// be reused once its heartbeat is DeadAfter old.
+func TestConsumerNameInUse(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{})
+	h := func(context.Context, Msg[job]) error { return nil }
+	a, err := q.NewConsumer("g", h, fast(ConsumerConfig{Name: "worker"}))
+	require.NoError(t, err)
+	start[job](t, a)
+	eventually(t, 10*time.Second, "a heartbeats", func() bool {
+		return tg.client.ZScore(ctx, q.keys("g").hb, "worker").Err() == nil
+	})
+	twin, err := q.NewConsumer("g", h, fast(ConsumerConfig{Name: "worker"}))
+	require.NoError(t, err)
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = twin.Run(rctx)
+	require.ErrorIs(t, err, ErrNameInUse)
+	assert.Contains(t, err.Error(), `"worker"`)
+
+	// A consumer that crashed a moment ago: its heartbeat is fresh but
+	// never advances. A restart under its name waits for it to go stale.
+	// (Another group, so that a does not take the message.)
+	require.NoError(t, q.CreateGroup(ctx, "g2", false))
+	require.NoError(t, tg.client.ZAdd(ctx, q.keys("g2").hb, redis.Z{Score: float64(time.Now().UnixMilli()), Member: "crashed"}).Err())
+	rec := newRecorder()
+	again, err := q.NewConsumer("g2", func(_ context.Context, m Msg[job]) error { rec.add(m); return nil }, fast(ConsumerConfig{Name: "crashed"}))
+	require.NoError(t, err)
+	start[job](t, again)
+	_, err = q.Add(ctx, job{N: 1})
+	require.NoError(t, err)
+	eventually(t, 20*time.Second, "the restarted consumer runs", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, m := range rec.msgs {
+			if m.Consumer == "crashed" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -50,6 +50,9 @@ var (
 	// pending for this consumer (it was acknowledged, or reclaimed by another
 	// consumer after the visibility timeout).
 	ErrNotOwner = errors.New("streamq: message no longer owned by this consumer")
+	// ErrNameInUse is returned by Run when a live consumer of the group
+	// (one that keeps heartbeating) already uses ConsumerConfig.Name.
+	ErrNameInUse = errors.New("streamq: consumer name in use")
 	// ErrNoGroup is returned by Msg.Extend on a message delivered to a
 	// group-less Subscriber, which has nothing to extend.
 	ErrNoGroup = errors.New("streamq: message has no consumer group")
