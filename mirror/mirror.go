@@ -104,7 +104,7 @@ type BreakerConfig struct {
 // Target is one shadow destination. Zero values mean the documented defaults.
 type Target struct {
 	// Name labels the target in Stats, the marker header and type-3
-	// records. Default: the URL's host.
+	// records. Default: the URL's host. Control characters are refused.
 	Name string
 	// URL is "http://host:port" or "http://host:port/base" (see PathMode).
 	// Required; scheme http or https.
@@ -158,7 +158,8 @@ type Config struct {
 	// Host is the Host header policy (default HostKeep).
 	Host HostPolicy
 	// MarkerHeader is added to copies with the target name as value.
-	// Default "X-Mirror"; "-" disables it.
+	// Default "X-Mirror"; "-" disables it. New refuses a name that is not
+	// an RFC 9110 token.
 	MarkerHeader string
 	// Compare, if set, captures the primary response (status, headers and
 	// up to Compare.MaxBodyBytes of body) and diffs it with each shadow
@@ -312,6 +313,10 @@ func New(cfg Config) (*Mirror, error) {
 	if cfg.Host > HostShadowSuffix {
 		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalidConfig, cfg.Host)
 	}
+	if cfg.MarkerHeader != "" && cfg.MarkerHeader != "-" && !validHeaderName(cfg.MarkerHeader) {
+		// Every copy would otherwise fail in the transport, one by one.
+		return nil, fmt.Errorf("%w: MarkerHeader %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; \"-\" disables it)", ErrInvalidConfig, cfg.MarkerHeader)
+	}
 	if cfg.Sample == 0 {
 		cfg.Sample = 1
 	}
@@ -422,6 +427,11 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 	if tc.Name == "" {
 		tc.Name = u.Host
 	}
+	if strings.ContainsFunc(tc.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		// The name is the marker header's value: a control character
+		// would make every copy fail in the transport.
+		return nil, fmt.Errorf("Name %q contains a control character", tc.Name)
+	}
 	t := &target{m: m, cfg: tc, name: tc.Name, base: u, q: make(chan *job, tc.Queue),
 		status: map[int]uint64{}, breakerMax: int64(tc.Breaker.Failures), breakerFor: tc.Breaker.OpenFor}
 	if tc.Baseline != "" {
@@ -447,6 +457,23 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 		}}
 	}
 	return t, nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // methodAllowed is a linear scan over at most 8 methods: no map, no alloc.

@@ -342,6 +342,8 @@ func TestBadInput(t *testing.T) {
 		"bad baseline":      {Targets: []Target{{URL: "http://x", Baseline: "nope"}}},
 		"bad method":        {Targets: []Target{{URL: "http://x"}}, Methods: []string{"GE T"}},
 		"bad diff":          {Targets: []Target{{URL: "http://x"}}, Compare: &DiffConfig{MaxBodyBytes: -1}},
+		"bad marker header": {Targets: []Target{{URL: "http://x"}}, MarkerHeader: "X Mirror:"},
+		"bad target name":   {Targets: []Target{{URL: "http://x", Name: "v2\r\nX-Evil: 1"}}},
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
