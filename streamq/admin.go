@@ -19,6 +19,24 @@ type TrimResult struct {
 	// had not acknowledged yet (lost to that group). Also added to
 	// Stats.Dropped.
 	Dropped int64
+	// OldestKept is the ID of the oldest entry left in the stream ("" when
+	// it is empty). With groups, it is there because PinnedBy has not
+	// acknowledged it (or, after the MaxLen cap, it is simply the oldest).
+	// A stale or abandoned group pins the stream: its OldestKept ages and
+	// the stream grows. Consumers log a warning when it is over an hour old.
+	OldestKept string
+	// PinnedBy is the group with the oldest unacknowledged entry, "" when
+	// the stream has no groups or is empty.
+	PinnedBy string
+}
+
+// Age returns how long the oldest kept entry has been in the stream
+// (from its ID), zero when the stream is empty.
+func (r TrimResult) Age(now time.Time) time.Duration {
+	if r.OldestKept == "" {
+		return 0
+	}
+	return max(now.Sub(idTime(r.OldestKept)), 0)
 }
 
 // Trim removes, atomically, the stream entries that every consumer group
@@ -29,14 +47,22 @@ type TrimResult struct {
 // A group created after Trim read the groups sees only what is left: create
 // groups up front (CreateGroup) when every message matters.
 func (q *Queue[T]) Trim(ctx context.Context) (TrimResult, error) {
-	res, err := trimScript.Run(ctx, q.client, []string{q.stream, q.dropped}, q.maxLen).Int64Slice()
+	res, err := trimScript.Run(ctx, q.client, []string{q.stream, q.dropped}, q.maxLen).Slice()
 	if err != nil {
 		return TrimResult{}, fmt.Errorf("streamq: trim %s: %w", q.stream, err)
 	}
-	if len(res) != 2 {
+	var r TrimResult
+	var ok [4]bool
+	if len(res) == 4 {
+		r.Trimmed, ok[0] = res[0].(int64)
+		r.Dropped, ok[1] = res[1].(int64)
+		r.PinnedBy, ok[2] = res[2].(string)
+		r.OldestKept, ok[3] = res[3].(string)
+	}
+	if ok != [4]bool{true, true, true, true} {
 		return TrimResult{}, fmt.Errorf("streamq: trim %s: unexpected reply %v", q.stream, res)
 	}
-	return TrimResult{Trimmed: res[0], Dropped: res[1]}, nil
+	return r, nil
 }
 
 // Stats is a snapshot of a queue, from XLEN, XINFO GROUPS, XINFO CONSUMERS,

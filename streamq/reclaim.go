@@ -19,6 +19,10 @@ type tickResult struct {
 
 const tickMoveLimit = 200
 
+// pinWarnAge is how old the oldest unacknowledged entry may get before
+// consumers log that its group pins the stream (notes §5.6).
+const pinWarnAge = time.Hour
+
 // tick heartbeats (when beat), moves due delayed messages and retries, and
 // lists stale consumers.
 func (c *Consumer[T]) tick(ctx context.Context, beat bool) (tickResult, error) {
@@ -145,8 +149,15 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 			res, err := c.q.Trim(ctx)
 			if err != nil {
 				c.report(err)
-			} else if res.Dropped > 0 && c.cfg.hooks.OnDrop != nil {
+				continue
+			}
+			if res.Dropped > 0 && c.cfg.hooks.OnDrop != nil {
 				c.cfg.hooks.OnDrop(res.Dropped)
+			}
+			if age := res.Age(c.q.now()); res.PinnedBy != "" && age > pinWarnAge {
+				// An abandoned group keeps every entry since: say which.
+				c.q.log.Warn("streamq: a consumer group has not acknowledged an old entry; the stream cannot be trimmed past it (delete the group with XGROUP DESTROY if it is abandoned)",
+					"queue", c.q.name, "group", res.PinnedBy, "entry", res.OldestKept, "age", age.Round(time.Second))
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package streamq
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -503,4 +505,47 @@ func TestConsumerNameInUse(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// An abandoned group pins the stream: consumers' periodic trim says which
+// group, and keeps its entries.
+func TestStaleGroupWarning(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	var logs syncBuffer
+	q := newQueue[job](t, tg, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	old := fmt.Sprintf("%d-0", time.Now().Add(-2*time.Hour).UnixMilli())
+	require.NoError(t, tg.client.XAdd(ctx, &redis.XAddArgs{Stream: q.StreamKey(), ID: old, Values: []string{"d", `{"n":1}`}}).Err())
+	require.NoError(t, q.CreateGroup(ctx, "abandoned", false))
+	rec := newRecorder()
+	c, err := q.NewConsumer("live", func(_ context.Context, m Msg[job]) error { rec.add(m); return nil },
+		fast(ConsumerConfig{TrimInterval: 50 * time.Millisecond}))
+	require.NoError(t, err)
+	start[job](t, c)
+	eventually(t, 10*time.Second, "warning about the abandoned group", func() bool {
+		return strings.Contains(logs.String(), "group=abandoned") && strings.Contains(logs.String(), "entry="+old)
+	})
+	assert.Equal(t, 1, rec.total(), "the live group consumed the entry")
+	n, err := tg.client.XLen(ctx, q.StreamKey()).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "kept for the abandoned group")
 }

@@ -140,12 +140,14 @@ return {1, id}
 // acknowledged: everything below the lowest pending ID of any group and
 // below last-delivered-id+1 of groups with nothing pending. With a maxlen it
 // then caps the stream and counts what the cap removed in the dropped key.
-// Streams without groups are only capped. Returns {acked trimmed, dropped}.
+// Streams without groups are only capped. Returns {acked trimmed, dropped,
+// group holding the trim bound, ID of the oldest entry left} (empty strings
+// when there is none).
 //
 // KEYS: stream, dropped counter
 // ARGV: maxlen (0 = none)
 var trimScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, '', ''} end
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
@@ -158,6 +160,7 @@ local function less(a, b)
 end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 local trimmed = 0
+local pinner = ''
 if #groups > 0 then
   local min = nil
   for _, g in ipairs(groups) do
@@ -170,7 +173,7 @@ if #groups > 0 then
       local ms, seq = parse(f['last-delivered-id'])
       bound = string.format('%.0f-%.0f', ms, seq + 1)
     end
-    if min == nil or less(bound, min) then min = bound end
+    if min == nil or less(bound, min) then min = bound; pinner = f['name'] end
   end
   trimmed = redis.call('XTRIM', KEYS[1], 'MINID', min)
 end
@@ -180,7 +183,9 @@ if maxlen > 0 then
   dropped = redis.call('XTRIM', KEYS[1], 'MAXLEN', maxlen)
   if dropped > 0 then redis.call('INCRBY', KEYS[2], dropped) end
 end
-return {trimmed, dropped}
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first == 0 then return {trimmed, dropped, '', ''} end
+return {trimmed, dropped, pinner, first[1][1]}
 `)
 
 // requeueScript moves dead letters back to the group's retry stream with a
