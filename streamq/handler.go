@@ -55,7 +55,8 @@ func (m Msg[T]) Extend(ctx context.Context) error {
 	return nil
 }
 
-// MsgInfo is the value-free metadata of a delivery, passed to Hooks.
+// MsgInfo is the value-free metadata of a delivery, passed to Hooks. Its
+// fields mean what the fields of the same name in Msg mean.
 type MsgInfo struct {
 	ID, OriginalID         string
 	Queue, Group, Consumer string

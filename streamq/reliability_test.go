@@ -549,3 +549,50 @@ func TestStaleGroupWarning(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "kept for the abandoned group")
 }
+
+// A Subscriber skips what it cannot decode and survives a panicking
+// handler, reporting both, and goes on with the next message.
+func TestSubscriberBadInput(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{})
+	var mu sync.Mutex
+	var reported []error
+	rec := newRecorder()
+	s, err := q.NewSubscriber(func(_ context.Context, m Msg[job]) error {
+		if m.Value.Note == "panic" {
+			panic("subscriber bug")
+		}
+		rec.add(m)
+		return nil
+	}, SubscriberConfig{Block: 50 * time.Millisecond, OnError: func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	}})
+	require.NoError(t, err)
+	start[job](t, s)
+	// The subscriber starts at "$": wait until it reads, with probe messages.
+	eventually(t, 10*time.Second, "subscriber reading", func() bool {
+		_, err := q.Add(ctx, job{N: -1})
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond)
+		return rec.total() > 0
+	})
+	require.NoError(t, tg.client.XAdd(ctx, &redis.XAddArgs{Stream: q.StreamKey(), Values: []string{"d", "{not json"}}).Err())
+	_, err = q.Add(ctx, job{N: 1, Note: "panic"})
+	require.NoError(t, err)
+	_, err = q.Add(ctx, job{N: 2})
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "the message after the bad ones", func() bool { return len(rec.attempts(2)) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	var decode, panicked bool
+	for _, err := range reported {
+		decode = decode || errors.Is(err, ErrDecode)
+		panicked = panicked || errors.Is(err, ErrPanic)
+	}
+	assert.True(t, decode, "decode error reported: %v", reported)
+	assert.True(t, panicked, "panic reported: %v", reported)
+}
