@@ -144,16 +144,16 @@ func TestShutdownHandsBackPrefetched(t *testing.T) {
 func TestShortReadTimeoutNeverFails(t *testing.T) {
 	t.Parallel()
 	env := testenv.Redis(t)
-	client := redis.NewClient(&redis.Options{Addr: env.Addr, DB: env.DB, ReadTimeout: 50 * time.Millisecond})
+	client := redis.NewClient(&redis.Options{Addr: env.Addr, DB: env.DB, ReadTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { client.Close() }) // after the consumer stopped (cleanups run last-in first-out)
 	ctx := ctxT(t)
 	q := newQueue[job](t, target{client: client, prefix: env.Prefix}, Config{})
 	// Only read errors count: on a loaded machine another command (a
-	// heartbeat) may really exceed 50ms, which is reported and retried.
+	// heartbeat) may really exceed the read timeout, which is reported and retried.
 	var errs atomic.Int64
 	rec := newRecorder()
 	c, err := q.NewConsumer("g", func(_ context.Context, m Msg[job]) error { rec.add(m); return nil },
-		fast(ConsumerConfig{Block: 500 * time.Millisecond, Hooks: Hooks{OnError: func(err error) {
+		fast(ConsumerConfig{Block: time.Second, Hooks: Hooks{OnError: func(err error) {
 			t.Log(err)
 			if strings.Contains(err.Error(), "xreadgroup") {
 				errs.Add(1)
@@ -161,7 +161,7 @@ func TestShortReadTimeoutNeverFails(t *testing.T) {
 		}}}))
 	require.NoError(t, err)
 	start[job](t, c)
-	time.Sleep(1200 * time.Millisecond) // a few idle blocking reads
+	time.Sleep(2500 * time.Millisecond) // a few idle blocking reads, each 5x the read timeout
 	_, err = q.Add(ctx, job{N: 1})
 	require.NoError(t, err)
 	eventually(t, 5*time.Second, "message handled", func() bool { return rec.total() == 1 })
