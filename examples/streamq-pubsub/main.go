@@ -41,17 +41,16 @@ func main() {
 }
 
 func redisOptions(ctx context.Context) (*redis.Options, error) {
-	if u := os.Getenv("PLUMB_REDIS_URL"); u != "" {
-		return redis.ParseURL(u)
-	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	r, err := services.StartRedis(sctx)
+	u, started, err := services.RedisURL(sctx)
 	if err != nil {
-		return nil, fmt.Errorf("PLUMB_REDIS_URL is not set and no redis-server could be started (%w); run it through `go run ./examples/tour streamq-pubsub` or set PLUMB_REDIS_URL", err)
+		return nil, err
 	}
-	fmt.Println("started redis-server on", r.Addr())
-	return redis.ParseURL(r.URL(0))
+	if started {
+		fmt.Println("started redis-server at", u)
+	}
+	return redis.ParseURL(u)
 }
 
 // OrderPlaced is the event published on the stream.

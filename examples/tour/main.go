@@ -124,23 +124,19 @@ func runOne(ctx context.Context, path, dir string, env []string, timeout time.Du
 // servers starts redis-server and PostgreSQL unless PLUMB_* URLs are set,
 // and returns the environment the examples read.
 func servers(ctx context.Context) ([]string, error) {
-	redisURL := os.Getenv("PLUMB_REDIS_URL")
-	if redisURL == "" {
-		r, err := services.StartRedis(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("start redis-server (or set PLUMB_REDIS_URL): %w", err)
-		}
-		redisURL = r.URL(0)
-		fmt.Println("tour: redis-server at", r.Addr())
+	redisURL, started, err := services.RedisURL(ctx)
+	if err != nil {
+		return nil, err
 	}
-	dbURL := os.Getenv("PLUMB_DATABASE_URL")
-	if dbURL == "" {
-		pg, err := services.StartPostgres(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("start PostgreSQL (or set PLUMB_DATABASE_URL): %w", err)
-		}
-		dbURL = pg.DSN("postgres")
-		fmt.Printf("tour: PostgreSQL at 127.0.0.1:%d\n", pg.Port())
+	if started {
+		fmt.Println("tour: redis-server at", redisURL)
+	}
+	dbURL, started, err := services.PostgresURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if started {
+		fmt.Println("tour: PostgreSQL at", dbURL)
 	}
 	return []string{"PLUMB_REDIS_URL=" + redisURL, "PLUMB_DATABASE_URL=" + dbURL}, nil
 }

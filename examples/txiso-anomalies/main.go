@@ -14,7 +14,7 @@
 //     some of them.
 //
 //     PLUMB_DATABASE_URL=postgres://user@host/db go run ./examples/txiso-anomalies
-//     go run ./examples/tour txiso-anomalies    # starts PostgreSQL itself
+//     go run ./examples/txiso-anomalies         # starts a PostgreSQL of its own
 //
 // It works in a scratch database it creates and drops (or, when the role
 // may not create databases, in scratch tables it drops at the end).
@@ -25,7 +25,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/goplumb/plumb/internal/services"
 	"github.com/goplumb/plumb/txiso"
 )
 
@@ -47,17 +47,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 55*time.Second)
-	defer cancel()
-	if err := run(ctx); err != nil {
+	err := run(ctx)
+	cancel()
+	if cerr := services.CloseAll(); cerr != nil {
+		fmt.Fprintln(os.Stderr, "txiso-anomalies: stopping PostgreSQL:", cerr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "txiso-anomalies:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context) error {
-	dsn := os.Getenv("PLUMB_DATABASE_URL")
-	if dsn == "" {
-		return errors.New("set PLUMB_DATABASE_URL to a postgres:// URL (or run it through `go run ./examples/tour txiso-anomalies`)")
+	dsn, started, err := services.PostgresURL(ctx)
+	if err != nil {
+		return err
+	}
+	if started {
+		fmt.Println("started PostgreSQL at", dsn)
 	}
 	scratch, cleanup, err := scratchDatabase(ctx, dsn)
 	if err != nil {
