@@ -157,13 +157,22 @@ const defaultMaxRecordBytes = 64 << 20
 // gzip.Reader for .gz). In the default compatible mode it reads exactly the
 // records GoReplay reads, and counts in Stats what GoReplay hides. It is not
 // safe for concurrent use.
+//
+// It keeps its own buffer rather than a bufio.Scanner (issue 8): the
+// separator search resumes where the last one stopped instead of rescanning
+// a partial record after each read, and the common header is parsed in the
+// same buffer with one byte loop.
 type GorReader struct {
-	sc     *bufio.Scanner
+	r      io.Reader
+	buf    []byte // buf[start:end] is read and not yet consumed; allocated on first read
+	start  int
+	end    int
+	from   int   // index in buf where the separator search resumes (no separator starts in buf[start:from])
+	rerr   error // first error from r (io.EOF at the end); data before it is still split
 	opts   readOptions
 	stats  ReadStats
 	off    int64
 	n      int
-	tail   bool
 	closed bool
 	ids    idArena
 	err    error // set by NewGorReader for a nil reader
@@ -183,35 +192,143 @@ func NewGorReader(r io.Reader, opts ...ReadOption) *GorReader {
 		g.err = fmt.Errorf("%w: NewGorReader: nil io.Reader (pass an *os.File, a gzip.Reader, or use OpenGor)", ErrInvalidConfig)
 		r = eofReader{}
 	}
-	g.sc = bufio.NewScanner(r)
-	g.sc.Buffer(make([]byte, 0, min(64<<10, g.opts.maxBytes)), g.opts.maxBytes+len(GorSeparator))
-	g.sc.Split(g.split)
+	g.r = r
 	return g
 }
 
-// split cuts at LF + separator line, like GoReplay's line reader: a record is
-// everything up to a line equal to "🐵🙈🙉\n", minus the LF before it.
-func (g *GorReader) split(data []byte, atEOF bool) (int, []byte, error) {
-	if bytes.HasPrefix(data, sepLine) { // separator line at the very start: empty record
-		return len(sepLine), data[:0], nil
+// sepLineStr is sepLine as a constant, so comparing against it compiles to
+// plain loads.
+const sepLineStr = "\U0001F435\U0001F648\U0001F649\n"
+
+// errTooLong is token's report of a record larger than MaxRecordBytes.
+var errTooLong = errors.New("mirror: .gor record too long")
+
+// maxEmptyReads is how many (0, nil) reads in a row count as a stuck
+// reader, as in bufio.Scanner.
+const maxEmptyReads = 100
+
+// token returns the next separated chunk and the number of bytes it
+// consumed, like GoReplay's line reader: a record is everything up to a line
+// equal to "🐵🙈🙉\n", minus the LF before it; a separator line at the very
+// start of a record gives an empty one. tail is true for the bytes after the
+// last separator at the end of the stream. err is io.EOF at the end,
+// errTooLong, or the reader's error once the data before it is used up.
+func (g *GorReader) token() (tok []byte, adv int, tail bool, err error) {
+	for {
+		data := g.buf[g.start:g.end]
+		if len(data) >= len(sepLineStr) && string(data[:len(sepLineStr)]) == sepLineStr {
+			g.start += len(sepLineStr)
+			g.from = g.start
+			return data[:0], len(sepLineStr), false, nil
+		}
+		if i := indexSep(g.buf[:g.end], max(g.from, g.start)); i >= 0 {
+			adv = i - g.start + len(GorSeparator)
+			tok = data[:i-g.start]
+			g.start = i + len(GorSeparator)
+			g.from = g.start
+			return tok, adv, false, nil
+		}
+		// Every separator that fits in buf[:end] has been ruled out; the
+		// next search starts where a separator could still be completed.
+		g.from = max(g.from, g.start, g.end-len(GorSeparator)+1)
+		if g.rerr != nil {
+			if len(data) == 0 {
+				return nil, 0, false, g.rerr
+			}
+			g.start, g.from = g.end, g.end
+			return data, len(data), true, nil
+		}
+		if err := g.fill(); err != nil {
+			return nil, 0, false, err
+		}
 	}
-	if i := bytes.Index(data, GorSeparator); i >= 0 {
-		return i + len(GorSeparator), data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		g.tail = true
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
-// Next returns the next record, or io.EOF at the end. Like
-// bufio.Scanner.Bytes, Payload aliases the reader's buffer and is valid only
-// until the next call to Next: use Record.Clone to keep it (this saves a
-// copy per record; OpenGor's sources return clones). In compatible mode malformed
-// records and a truncated tail are skipped and counted; in Strict mode they
-// are returned as *FormatError (reading may continue after a malformed
-// record or bad timestamp).
+// fill reads more input after the unconsumed bytes, moving them to the
+// front or growing the buffer (up to MaxRecordBytes plus a separator) as
+// needed. It returns errTooLong when a full buffer holds no separator; read
+// errors are kept in g.rerr.
+func (g *GorReader) fill() error {
+	limit := g.opts.maxBytes + len(GorSeparator)
+	if g.buf == nil {
+		g.buf = make([]byte, min(64<<10, limit))
+	}
+	if g.start > 0 && (g.end == len(g.buf) || g.start > len(g.buf)/2) {
+		copy(g.buf, g.buf[g.start:g.end])
+		g.end -= g.start
+		g.from -= g.start
+		g.start = 0
+	}
+	if g.end == len(g.buf) {
+		if len(g.buf) >= limit {
+			return errTooLong
+		}
+		nb := make([]byte, min(2*len(g.buf), limit))
+		copy(nb, g.buf[g.start:g.end])
+		g.end -= g.start
+		g.from -= g.start
+		g.start = 0
+		g.buf = nb
+	}
+	for empty := 0; ; {
+		n, err := g.r.Read(g.buf[g.end:])
+		if n < 0 || n > len(g.buf)-g.end {
+			g.rerr = fmt.Errorf("reader returned an impossible count %d for a %d-byte buffer", n, len(g.buf)-g.end)
+			return nil
+		}
+		g.end += n
+		if err != nil {
+			g.rerr = err
+			return nil
+		}
+		if n > 0 {
+			return nil
+		}
+		if empty++; empty > maxEmptyReads {
+			g.rerr = io.ErrNoProgress
+			return nil
+		}
+	}
+}
+
+// indexSep returns the index of the first GorSeparator in s at or after
+// from, or -1. It looks for the separator's first emoji byte (0xF0), which
+// HTTP heads and most bodies do not contain, so a typical record costs one
+// IndexByte run instead of a stop at every LF as in bytes.Index; after many
+// false hits (emoji-heavy bodies) it hands the rest to bytes.Index.
+func indexSep(s []byte, from int) int {
+	const n = len(sepLineStr)
+	q := from + 1 // candidate start of the separator line, after its LF
+	fails := 0
+	for q+n <= len(s) {
+		j := bytes.IndexByte(s[q:len(s)-n+1], sepLineStr[0])
+		if j < 0 {
+			return -1
+		}
+		q += j
+		if s[q-1] == '\n' && string(s[q:q+n]) == sepLineStr {
+			return q - 1
+		}
+		q++
+		if fails++; fails > 4+(q-from)>>4 {
+			// Separators starting before q-1 are ruled out.
+			if k := bytes.Index(s[q-1:], GorSeparator); k >= 0 {
+				return q - 1 + k
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// Next returns the next record, or io.EOF at the end. Payload aliases the
+// reader's buffer and is valid only until the next call to Next: use
+// Record.Clone to keep it (this saves a copy per record; OpenGor's sources
+// return clones). ID and Extra are ordinary strings that stay valid. In
+// compatible mode malformed records and a truncated tail are skipped and
+// counted; in Strict mode they are returned as *FormatError (reading may
+// continue after a malformed record or bad timestamp). A read error from
+// the underlying reader is returned, wrapped, after the records before it.
 func (g *GorReader) Next() (Record, error) {
 	if g.err != nil {
 		return Record{}, g.err
@@ -220,22 +337,22 @@ func (g *GorReader) Next() (Record, error) {
 		if g.closed {
 			return Record{}, io.EOF
 		}
-		if !g.sc.Scan() {
+		tok, adv, tail, err := g.token()
+		if err != nil {
 			g.closed = true
-			if err := g.sc.Err(); err != nil {
-				if errors.Is(err, bufio.ErrTooLong) {
-					return Record{}, fmt.Errorf("%w (%d bytes) at byte %d: raise it with MaxRecordBytes", ErrRecordTooLarge, g.opts.maxBytes, g.off)
-				}
-				return Record{}, fmt.Errorf("mirror: read .gor: %w", err)
+			switch {
+			case err == io.EOF:
+				return Record{}, io.EOF
+			case err == errTooLong:
+				return Record{}, fmt.Errorf("%w (%d bytes) at byte %d: raise it with MaxRecordBytes", ErrRecordTooLarge, g.opts.maxBytes, g.off)
 			}
-			return Record{}, io.EOF
+			return Record{}, fmt.Errorf("mirror: read .gor: %w", err)
 		}
-		tok := g.sc.Bytes()
 		off := g.off
+		g.off += int64(adv)
+		g.stats.Bytes = g.off
 		g.n++
-		if g.tail {
-			g.off += int64(len(tok))
-			g.stats.Bytes = g.off
+		if tail {
 			g.stats.TruncatedTail = 1
 			fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrTruncatedTail,
 				Hint: "the last record was cut short; GoReplay drops it too"}
@@ -248,11 +365,17 @@ func (g *GorReader) Next() (Record, error) {
 			}
 			continue
 		}
-		g.off += int64(len(tok) + len(GorSeparator))
-		g.stats.Bytes = g.off
-		rec, perr := parseRecord(tok, &g.ids)
-		if perr != nil {
-			if errors.Is(perr, ErrMalformedRecord) {
+		if idEnd, ts, lat, body, ok := parseFast(tok); ok {
+			rec := Record{Kind: Kind(tok[0]), ID: g.ids.str(tok[2:idEnd]), Time: ts, Latency: lat}
+			if body >= 0 {
+				rec.Payload = tok[body:]
+			}
+			g.stats.Records++
+			return rec, nil
+		}
+		var rec Record
+		if perr := parseGeneral(tok, &rec, &g.ids); perr != nil {
+			if perr == ErrMalformedRecord {
 				g.stats.Malformed++
 				fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrMalformedRecord,
 					Hint: "a header needs at least: type id timestamp"}
@@ -300,19 +423,80 @@ func headerOf(tok []byte) string {
 	return string(h)
 }
 
-// parseRecord parses one separated chunk. It returns ErrMalformedRecord (no
-// record) or ErrBadTimestamp (record with Time 0). ids, if not nil, stores
-// the ID string.
-func parseRecord(tok []byte, ids *idArena) (Record, error) {
+// parseFast reads the common header "K id ts [lat]\n" with plain decimal
+// numbers in one byte loop over the chunk (no search for the LF first, no
+// copies). It returns the end of the ID (which starts at 2), the numbers,
+// and the start of the payload (-1 if the chunk has no LF). ok is false for
+// anything else (extra fields, signs, empty fields, numbers of 20 digits or
+// more): parseGeneral, which defines the semantics, reads those. Returning
+// plain ints keeps Record assembly in Next, on its stack.
+func parseFast(tok []byte) (idEnd int, ts, lat int64, body int, ok bool) {
+	n := len(tok)
+	// tok[0] is the whole first field only if it is not itself a separator.
+	if n < 5 || tok[1] != ' ' || tok[0] == ' ' || tok[0] == '\n' {
+		return 0, 0, 0, 0, false
+	}
+	i := 2
+	for i < n && tok[i] != ' ' && tok[i] != '\n' {
+		i++
+	}
+	if i == 2 || i == n || tok[i] != ' ' {
+		return 0, 0, 0, 0, false
+	}
+	idEnd = i
+	if ts, i, ok = digits(tok, i+1); !ok {
+		return 0, 0, 0, 0, false
+	}
+	if i < n && tok[i] == ' ' {
+		neg := i+1 < n && tok[i+1] == '-'
+		if neg {
+			i++
+		}
+		if lat, i, ok = digits(tok, i+1); !ok {
+			return 0, 0, 0, 0, false
+		}
+		if neg {
+			lat = -lat
+		}
+	}
+	if i == n {
+		return idEnd, ts, lat, -1, true
+	}
+	if tok[i] != '\n' {
+		return 0, 0, 0, 0, false
+	}
+	return idEnd, ts, lat, i + 1, true
+}
+
+// digits reads 1 to 19 decimal digits from b[i:] and returns their value
+// and the index after them; ok is false for no digit or a value above
+// MaxInt64.
+func digits(b []byte, i int) (v int64, end int, ok bool) {
+	var u uint64
+	d := i
+	for ; i < len(b) && i-d < 19; i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			break
+		}
+		u = u*10 + uint64(c)
+	}
+	if i == d || u > 1<<63-1 {
+		return 0, i, false
+	}
+	return int64(u), i, true
+}
+
+// parseGeneral parses one separated chunk with the semantics GoReplay's
+// header split gives: fields separated by single spaces (a double space
+// gives an empty field), at least three of them, Kind the first byte. It
+// returns ErrMalformedRecord (rec not usable) or ErrBadTimestamp (rec with
+// Time 0). ids, if not nil, stores the ID string.
+func parseGeneral(tok []byte, rec *Record, ids *idArena) error {
 	hdr, payload := tok, []byte(nil)
 	if i := bytes.IndexByte(tok, '\n'); i >= 0 {
 		hdr, payload = tok[:i], tok[i+1:]
 	}
-	if rec, ok := parseFast(hdr, payload, ids); ok {
-		return rec, nil
-	}
-	// bytes.Split(header, " ") semantics: a double space gives an empty
-	// field.
 	var fields [4][]byte
 	nf := 0
 	var extra []string
@@ -331,9 +515,9 @@ func parseRecord(tok []byte, ids *idArena) (Record, error) {
 		start = i + 1
 	}
 	if nf < 3 || len(hdr) == 0 {
-		return Record{}, ErrMalformedRecord
+		return ErrMalformedRecord
 	}
-	rec := Record{Kind: Kind(hdr[0]), Extra: extra, Payload: payload}
+	*rec = Record{Kind: Kind(hdr[0]), Extra: extra, Payload: payload}
 	if ids != nil {
 		rec.ID = ids.str(fields[1])
 	} else {
@@ -350,55 +534,7 @@ func parseRecord(tok []byte, ids *idArena) (Record, error) {
 			rec.Latency = l
 		}
 	}
-	return rec, err
-}
-
-// parseFast handles the common header "K id ts [lat]" with plain decimal
-// numbers in one pass; anything else goes to the general path.
-func parseFast(hdr, payload []byte, ids *idArena) (Record, bool) {
-	if len(hdr) < 2 || hdr[1] != ' ' || ids == nil {
-		return Record{}, false
-	}
-	rest := hdr[2:]
-	j := bytes.IndexByte(rest, ' ')
-	if j <= 0 {
-		return Record{}, false
-	}
-	id := rest[:j]
-	rest = rest[j+1:]
-	var v uint64
-	k := 0
-	for k < len(rest) && k < 19 && rest[k] >= '0' && rest[k] <= '9' {
-		v = v*10 + uint64(rest[k]-'0')
-		k++
-	}
-	if k == 0 || v > 1<<63-1 || (k < len(rest) && rest[k] != ' ') {
-		return Record{}, false
-	}
-	rec := Record{Kind: Kind(hdr[0]), Time: int64(v), Payload: payload}
-	if k < len(rest) {
-		lat := rest[k+1:]
-		neg := len(lat) > 0 && lat[0] == '-'
-		if neg {
-			lat = lat[1:]
-		}
-		if len(lat) == 0 || len(lat) > 18 {
-			return Record{}, false
-		}
-		var l int64
-		for _, c := range lat {
-			if c < '0' || c > '9' {
-				return Record{}, false // extra fields or odd latency: general path
-			}
-			l = l*10 + int64(c-'0')
-		}
-		if neg {
-			l = -l
-		}
-		rec.Latency = l
-	}
-	rec.ID = ids.str(id)
-	return rec, true
+	return err
 }
 
 // parseInt is strconv.ParseInt(s, 10, 64) without the string conversion

@@ -1,14 +1,19 @@
 package mirror
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -430,6 +435,10 @@ func FuzzGorReader(f *testing.F) {
 	}
 	f.Add([]byte(string(sepLine) + "1 a 1 0\nx" + string(GorSeparator)))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Same records, errors, offsets and stats as the Scanner-based
+		// reader before issue 8, whatever the read sizes and limit.
+		checkAgainstOracle(t, data, 1<<20)
+		checkAgainstOracle(t, data, 200)
 		r := NewGorReader(bytes.NewReader(data), MaxRecordBytes(1<<20))
 		var recs []Record
 		for i := 0; i < 10000; i++ {
@@ -490,4 +499,344 @@ func TestNilReaderWriter(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.ErrorContains(t, err, "nil io.Writer")
 	assert.ErrorIs(t, w.Flush(), ErrInvalidConfig)
+}
+
+// refEvent is one result of a reader's Next: a record (cloned) or an error.
+type refEvent struct {
+	rec Record
+	err error
+}
+
+// refGorRead is the oracle for GorReader: the reader as it was before
+// issue 8 made it single-pass (a bufio.Scanner split on the separator with
+// bytes.Index, the header split with bytes.Split and numbers parsed with
+// strconv), written for clarity, not speed. It returns every event and the
+// stats.
+func refGorRead(r io.Reader, maxBytes int, strict bool) ([]refEvent, ReadStats) {
+	sepLine := GorSeparator[1:]
+	tail, adv := false, 0
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, min(64<<10, maxBytes)), maxBytes+len(GorSeparator))
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if bytes.HasPrefix(data, sepLine) {
+			adv = len(sepLine)
+			return adv, data[:0], nil
+		}
+		if i := bytes.Index(data, GorSeparator); i >= 0 {
+			adv = i + len(GorSeparator)
+			return adv, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			tail, adv = true, len(data)
+			return adv, data, nil
+		}
+		return 0, nil, nil
+	})
+	var evs []refEvent
+	var st ReadStats
+	var off int64 // counts the bytes the split consumed: 13 for a separator line opening a record, not 14
+	n := 0
+	problem := func(fe *FormatError) {
+		if len(st.Problems) < 100 {
+			st.Problems = append(st.Problems, fe)
+		}
+		if strict {
+			evs = append(evs, refEvent{err: fe})
+		}
+	}
+	for sc.Scan() {
+		tok := sc.Bytes()
+		n++
+		hdr, payload, hasLF := bytes.Cut(tok, []byte{'\n'})
+		header := hdr
+		if len(header) > 80 {
+			header = header[:80]
+		}
+		fe := &FormatError{Offset: off, Record: n, Header: string(header)}
+		off += int64(adv)
+		st.Bytes = off
+		if tail {
+			st.TruncatedTail = 1
+			fe.Err, fe.Hint = ErrTruncatedTail, "the last record was cut short; GoReplay drops it too"
+			if bytes.Contains(tok, []byte("\r\n\U0001F435\U0001F648\U0001F649\r\n")) {
+				fe.Hint = "the file uses CRLF separators; .gor separators must be LF only (GoReplay reads 0 records from it)"
+			}
+			problem(fe)
+			continue
+		}
+		fields := bytes.Split(hdr, []byte{' '})
+		if len(hdr) == 0 || len(fields) < 3 {
+			st.Malformed++
+			fe.Err, fe.Hint = ErrMalformedRecord, "a header needs at least: type id timestamp"
+			problem(fe)
+			continue
+		}
+		rec := Record{Kind: Kind(hdr[0]), ID: string(fields[1])}
+		if hasLF {
+			rec.Payload = bytes.Clone(payload)
+		}
+		for _, f := range fields[min(4, len(fields)):] {
+			rec.Extra = append(rec.Extra, string(f))
+		}
+		ts, err := strconv.ParseInt(string(fields[2]), 10, 64)
+		rec.Time = ts
+		if len(fields) >= 4 {
+			if l, err := strconv.ParseInt(string(fields[3]), 10, 64); err == nil {
+				rec.Latency = l // an unparsable latency reads as 0
+			}
+		}
+		if err != nil {
+			rec.Time = 0
+			st.BadTimestamp++
+			fe.Err, fe.Hint = ErrBadTimestamp, "timestamp taken as 0; replay caps the gap with MaxWait"
+			problem(fe)
+			if strict {
+				continue // the error takes the record's place
+			}
+		}
+		st.Records++
+		evs = append(evs, refEvent{rec: rec})
+	}
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		evs = append(evs, refEvent{err: ErrRecordTooLarge})
+	case err != nil:
+		evs = append(evs, refEvent{err: err})
+	}
+	return evs, st
+}
+
+// gorEvents reads r to the end with a GorReader.
+func gorEvents(r io.Reader, opts ...ReadOption) ([]refEvent, ReadStats) {
+	g := NewGorReader(r, opts...)
+	var evs []refEvent
+	for i := 0; i < 1<<20; i++ {
+		rec, err := g.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			evs = append(evs, refEvent{err: err})
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				break // a reader error or a record too large ends the stream
+			}
+			continue
+		}
+		if rec.Payload != nil {
+			rec.Payload = bytes.Clone(rec.Payload)
+		}
+		evs = append(evs, refEvent{rec: rec})
+	}
+	return evs, g.Stats()
+}
+
+// diffEvents says how got differs from the oracle's want, or "".
+func diffEvents(got, want []refEvent, gotSt, wantSt ReadStats) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if (g.err == nil) != (w.err == nil) {
+			return fmt.Sprintf("event %d: got err %v, want err %v", i, g.err, w.err)
+		}
+		if w.err != nil {
+			var gfe, wfe *FormatError
+			if errors.As(w.err, &wfe) {
+				if !errors.As(g.err, &gfe) || *gfe != *wfe {
+					return fmt.Sprintf("event %d: got %#v, want %#v", i, g.err, wfe)
+				}
+			} else if errors.Is(w.err, ErrRecordTooLarge) != errors.Is(g.err, ErrRecordTooLarge) ||
+				!strings.Contains(g.err.Error(), w.err.Error()) {
+				return fmt.Sprintf("event %d: got error %q, want one wrapping %q", i, g.err, w.err)
+			}
+			continue
+		}
+		gr, wr := g.rec, w.rec
+		if gr.Kind != wr.Kind || gr.ID != wr.ID || gr.Time != wr.Time || gr.Latency != wr.Latency ||
+			strings.Join(gr.Extra, "|") != strings.Join(wr.Extra, "|") || len(gr.Extra) != len(wr.Extra) ||
+			!bytes.Equal(gr.Payload, wr.Payload) || (gr.Payload == nil) != (wr.Payload == nil) {
+			return fmt.Sprintf("event %d: got record %+v, want %+v", i, gr, wr)
+		}
+	}
+	type counts struct {
+		records, malformed, badTS, tail int
+		bytes                           int64
+	}
+	gs := counts{gotSt.Records, gotSt.Malformed, gotSt.BadTimestamp, gotSt.TruncatedTail, gotSt.Bytes}
+	ws := counts{wantSt.Records, wantSt.Malformed, wantSt.BadTimestamp, wantSt.TruncatedTail, wantSt.Bytes}
+	if gs != ws {
+		return fmt.Sprintf("got stats %+v, want %+v", gs, ws)
+	}
+	if len(gotSt.Problems) != len(wantSt.Problems) {
+		return fmt.Sprintf("got %d problems, want %d", len(gotSt.Problems), len(wantSt.Problems))
+	}
+	for i := range wantSt.Problems {
+		if *gotSt.Problems[i] != *wantSt.Problems[i] {
+			return fmt.Sprintf("problem %d: got %#v, want %#v", i, gotSt.Problems[i], wantSt.Problems[i])
+		}
+	}
+	return ""
+}
+
+// checkAgainstOracle reads data with GorReader through whole, one-byte and
+// half-size reads, in both modes, and compares each with refGorRead.
+func checkAgainstOracle(t testing.TB, data []byte, maxBytes int) {
+	t.Helper()
+	for _, strict := range []bool{false, true} {
+		want, wantSt := refGorRead(bytes.NewReader(data), maxBytes, strict)
+		opts := []ReadOption{MaxRecordBytes(maxBytes)}
+		if strict {
+			opts = append(opts, Strict())
+		}
+		for name, r := range map[string]io.Reader{
+			"whole":    bytes.NewReader(data),
+			"one-byte": iotest.OneByteReader(bytes.NewReader(data)),
+			"half":     iotest.HalfReader(bytes.NewReader(data)),
+		} {
+			got, gotSt := gorEvents(r, opts...)
+			if d := diffEvents(got, want, gotSt, wantSt); d != "" {
+				t.Fatalf("strict=%v, %s reads, max %d, input %q: %s", strict, name, maxBytes, data, d)
+			}
+		}
+	}
+}
+
+// TestReaderMatchesOracle pins the single-pass reader of issue 8 to the
+// Scanner-based one before it, on the vectors and on inputs built to hit
+// the fast parse path's edges, the separator search's resume points and
+// the buffer's growth.
+func TestReaderMatchesOracle(t *testing.T) {
+	sep := string(GorSeparator)
+	sl := string(sepLine)
+	var cases = map[string]string{
+		"empty":                "",
+		"only separator":       sep,
+		"sep line first":       sl + "1 a 1 0\nx" + sep,
+		"two sep lines":        sl + sl + "1 a 1 0\nx" + sep,
+		"sep line mid stream":  "1 a 1 0\nx" + sep + sl + "2 a 2 0\ny" + sep,
+		"19-digit ts":          "1 a 1795544480388641089 0\nx" + sep,
+		"20-digit ts":          "1 a 17955444803886410890 0\nx" + sep,
+		"max int64 ts":         "1 a 9223372036854775807 -1\nx" + sep,
+		"over int64 ts":        "1 a 9223372036854775808 -1\nx" + sep,
+		"min int64 latency":    "1 a 1 -9223372036854775808\nx" + sep,
+		"plus sign":            "1 a +5 +7\nx" + sep,
+		"minus only":           "1 a 5 -\nx" + sep,
+		"trailing space":       "1 a 5 \nx" + sep,
+		"double space":         "1  a 5 0\nx" + sep,
+		"no payload LF":        "1 a 5 0" + sep,
+		"header only LF":       "1 a 5 0\n" + sep,
+		"three fields":         "1 a 5\nx" + sep,
+		"two fields":           "1 a\nx" + sep,
+		"kind two bytes":       "12 a 5 0\nx" + sep,
+		"extra fields":         "3 a 5 7 shadow x\nbody" + sep,
+		"letters in ts":        "1 a 5x 0\nx" + sep,
+		"letters in latency":   "1 a 5 0x\nx" + sep,
+		"CR in header":         "1 a 5 0\r\nx" + sep,
+		"LF in id":             "1 a\nb 5 0\nx" + sep,
+		"tail":                 "1 a 5 0\nx" + sep + "1 b 6 0\ncut",
+		"crlf":                 strings.ReplaceAll("1 a 5 0\nx"+sep, "\n", "\r\n"),
+		"partial separator":    "1 a 5 0\nx\n\U0001F435\U0001F648\n" + sep,
+		"emoji payload":        "1 a 5 0\n" + strings.Repeat("\U0001F435\U0001F648 \n\U0001F435", 40) + sep + "2 a 6 0\nok" + sep,
+		"emoji before sep":     "1 a 5 0\n\U0001F435" + sep,
+		"separator minus LF":   "1 a 5 0\nx" + sl[:len(sl)-1],
+		"LF LF separator":      "1 a 5 0\nx\n" + sep,
+		"big record":           "1 a 5 0\n" + strings.Repeat("y", 3000) + sep + "2 a 6 0\nz" + sep,
+		"too big record":       "1 a 5 0\n" + strings.Repeat("y", 5000) + sep + "2 a 6 0\nz" + sep,
+		"record at the limit":  "1 a 5 0\n" + strings.Repeat("y", 4096-8) + sep + "2 a 6 0\nz" + sep,
+		"record over by one":   "1 a 5 0\n" + strings.Repeat("y", 4096-7) + sep + "2 a 6 0\nz" + sep,
+		"tail at the limit":    "1 a 5 0\n" + strings.Repeat("y", 4096+len(sep)-8),
+		"long header problem":  strings.Repeat("h", 200) + "\nx" + sep,
+		"non-ASCII id":         "1 \xf0\x9f\x90 5 0\nx" + sep,
+		"separator in header":  "1 a" + sep + " 5 0\nx" + sep,
+		"sep line after LF LF": "1 a 5 0\n\n" + sl + "x" + sep,
+		"space first":          "  0 0\n" + sep, // found by FuzzGorReader: the ID is the empty 2nd field
+		"space kind":           "  a 5 0\nx" + sep,
+		"LF first":             "\n 5 6 0\nx" + sep,
+	}
+	for _, name := range []string{"loopback-5.gor", "loopback-5-replayed.gor", "edge-cases.gor", "bad-timestamp.gor",
+		"crlf-separator.gor", "dummy.gor", "handwritten-200ms.gor", "input-tcp-corrupted.gor"} {
+		b, err := os.ReadFile(vector(t, name))
+		require.NoError(t, err)
+		cases["vector "+name] = string(b)
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			checkAgainstOracle(t, []byte(data), 4096)
+			checkAgainstOracle(t, []byte(data), 1<<20)
+		})
+	}
+}
+
+// TestReaderMatchesOracleRandom splices headers, payload pieces and
+// separator fragments at random (fixed seed) and compares both readers.
+func TestReaderMatchesOracleRandom(t *testing.T) {
+	sep := string(GorSeparator)
+	pieces := []string{sep, sep, sep, string(sepLine), sep[:7], sep[1:9], "\n", "\r\n", " ", "  ", "-", "+",
+		"1 ", "2 ", "3 ", "a1b2c3 ", "0 ", "-1", "1795544480388641089", "99999999999999999999", "9223372036854775808",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\U0001F435", "\U0001F648\U0001F649", "\xf0", "x", strings.Repeat("z", 300)}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for i := range 400 {
+		var b strings.Builder
+		for range rng.IntN(40) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		data := []byte(b.String())
+		maxBytes := 1 << 20
+		if i%4 == 0 {
+			maxBytes = 1 + rng.IntN(600)
+		}
+		checkAgainstOracle(t, data, maxBytes)
+	}
+}
+
+// TestReaderReadError: records before a read error are returned, then the
+// error itself, wrapped, and io.EOF after it, as with the Scanner before.
+func TestReaderReadError(t *testing.T) {
+	boom := errors.New("disk on fire")
+	data := "1 a 5 0\nx" + string(GorSeparator) + "2 a 6 0\ny" + string(GorSeparator) + "1 b 7 0\ncut"
+	r := NewGorReader(io.MultiReader(strings.NewReader(data), iotest.ErrReader(boom)), Strict())
+	rec, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(rec.Payload))
+	rec, err = r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "y", string(rec.Payload))
+	_, err = r.Next()
+	assert.ErrorIs(t, err, ErrTruncatedTail, "the bytes before the error are a cut record")
+	_, err = r.Next()
+	assert.ErrorIs(t, err, boom)
+	assert.ErrorContains(t, err, "mirror: read .gor")
+	_, err = r.Next()
+	assert.Equal(t, io.EOF, err)
+	st := r.Stats()
+	assert.Equal(t, int64(len(data)), st.Bytes, "every byte read is counted")
+
+	// A reader stuck returning (0, nil) is reported, not looped on.
+	_, err = NewGorReader(stuckReader{}).Next()
+	assert.ErrorIs(t, err, io.ErrNoProgress)
+}
+
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+// TestReaderOffsets: Offset and Stats.Bytes count the bytes each record
+// took, including a separator line opening a record (13 bytes, no LF).
+func TestReaderOffsets(t *testing.T) {
+	sep := string(GorSeparator)
+	data := string(sepLine) + "x\n" + sep + "1 a 5 0\nbody" + sep + "junk"
+	r := NewGorReader(strings.NewReader(data))
+	rec, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "body", string(rec.Payload))
+	_, err = r.Next()
+	assert.Equal(t, io.EOF, err)
+	st := r.Stats()
+	require.Len(t, st.Problems, 3)
+	assert.Equal(t, int64(0), st.Problems[0].Offset, "the empty record before the separator line")
+	assert.Equal(t, int64(len(sepLine)), st.Problems[1].Offset, `"x" follows the 13-byte separator line`)
+	assert.Equal(t, int64(len(data)-len("junk")), st.Problems[2].Offset, "the tail")
+	assert.Equal(t, int64(len(data)), st.Bytes)
 }
