@@ -79,6 +79,10 @@ type transfer struct {
 	id       int64
 	src, dst int
 	amount   int
+	// ordered makes apply update the two accounts in id order, so that two
+	// transfers can never deadlock (BenchmarkContended); otherwise it
+	// updates src first, and opposite transfers can deadlock (40P01).
+	ordered bool
 }
 
 func newTransfer(id int64, r *rand.Rand) transfer {
@@ -99,10 +103,15 @@ func (tr transfer) apply(ctx context.Context, q querier) error {
 	if err := q.scan(ctx, "select coalesce(sum(amount), 0) from ledger where src = $1", []any{tr.src}, &sent); err != nil {
 		return err
 	}
-	if err := q.exec(ctx, "update accounts set balance = balance - $1 where id = $2", tr.amount, tr.src); err != nil {
+	const q1 = "update accounts set balance = balance + $1 where id = $2"
+	first, second := []any{-tr.amount, tr.src}, []any{tr.amount, tr.dst}
+	if tr.ordered && tr.dst < tr.src {
+		first, second = second, first
+	}
+	if err := q.exec(ctx, q1, first...); err != nil {
 		return err
 	}
-	if err := q.exec(ctx, "update accounts set balance = balance + $1 where id = $2", tr.amount, tr.dst); err != nil {
+	if err := q.exec(ctx, q1, second...); err != nil {
 		return err
 	}
 	return q.exec(ctx, "insert into ledger (id, src, dst, amount) values ($1, $2, $3, $4)", tr.id, tr.src, tr.dst, tr.amount)

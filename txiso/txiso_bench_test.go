@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,12 +56,31 @@ func BenchmarkUpdate(b *testing.B) {
 
 // BenchmarkContended measures committed transfers per second under the
 // contention workload of TestContendedTransfers at Serializable: 16 worker
-// goroutines move money between 10 accounts; one op is one transfer, fed
-// to the workers by the b.Loop goroutine, so ns/op is wall time per
-// transfer at 16-way concurrency. plumb is Run (capped full-jitter
-// exponential backoff); naive-retry is the hand-rolled loop with a fixed
-// 10 ms sleep. Both check COMMIT, so every reported commit is real;
-// commits/s is the number to compare (goal ≥ 1.5×).
+// goroutines move money between 10 accounts, each starting its next
+// transfer as soon as the last one finished. One op is one finished
+// transfer (committed or failed), so ns/op is wall time per transfer at
+// 16-way concurrency and the anchor/plumb ns/op ratio is the throughput
+// ratio; commits/s says the same in the issue's unit (goal ≥ 1.5×).
+// plumb is Run with its default backoff; naive-retry is the hand-rolled
+// loop with a fixed 10 ms sleep. Both check COMMIT, so every reported
+// commit is real.
+//
+// It measures the steady state: the workers run before the first op and
+// after the last, and only transfers finished while b.Loop runs count, so
+// any b.N gives the same rate, only noisier when small (`make bench`'s
+// default benchtime is fine; `-benchtime 300x -count 6` is steadier). An
+// earlier version fed b.N transfers and then waited for the 16 in flight,
+// counting that drain; at the default benchtime (about 1 s of feeding)
+// one slow transfer's backoff in the drain could double the elapsed time.
+//
+// The transfers update their two accounts in id order, so they cannot
+// deadlock. In TestContendedTransfers they can: a deadlock holds two row
+// locks that most other transfers then queue behind until
+// deadlock_timeout (1 s) fires, so commits/s became a count of deadlocks
+// (60 to 320 commits/s between runs) rather than a measure of the retry
+// loop. Measured that way Run still wins, by more (it causes fewer
+// deadlocks than a fixed-sleep loop retrying in lockstep), but the
+// benchmark measures what the backoff controls.
 func BenchmarkContended(b *testing.B) {
 	for _, v := range []struct {
 		name string
@@ -74,37 +94,56 @@ func BenchmarkContended(b *testing.B) {
 func contended(b *testing.B, s strategy) {
 	db, _ := pgDB(b, "postgres")
 	setupBank(b, db)
-	ctx := context.Background()
-	var committed, failed, retries atomic.Int64
-	jobs := make(chan transfer)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		committed bool
+		took      time.Duration
+	}
+	var retries, nextID atomic.Int64
+	results := make(chan result)
 	var wg sync.WaitGroup
-	for range 16 {
+	for w := range 16 {
 		wg.Add(1)
-		go func() { // ends when jobs is closed
+		go func() { // ends when ctx is cancelled
 			defer wg.Done()
-			for tr := range jobs {
-				if err := s(ctx, db, tr, &retries); err != nil {
-					failed.Add(1)
-				} else {
-					committed.Add(1)
+			r := rand.New(rand.NewPCG(uint64(w), 2))
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				tr := newTransfer(nextID.Add(1), r)
+				tr.ordered = true
+				err := s(ctx, db, tr, &retries)
+				select {
+				case results <- result{err == nil, time.Since(t0)}:
+				case <-ctx.Done():
 				}
 			}
 		}()
 	}
-	r := rand.New(rand.NewPCG(1, 2))
-	var id int64
-	start := time.Now()
+	var committed, failed int
+	var took []time.Duration
+	r0 := retries.Load()
 	for b.Loop() {
-		id++
-		jobs <- newTransfer(id, r)
+		res := <-results
+		took = append(took, res.took)
+		if res.committed {
+			committed++
+		} else {
+			failed++
+		}
 	}
-	close(jobs)
-	wg.Wait() // the drain counts: commits/s is from the first transfer to the last commit
-	elapsed := time.Since(start)
-	n := committed.Load() + failed.Load()
-	b.ReportMetric(float64(committed.Load())/elapsed.Seconds(), "commits/s")
-	b.ReportMetric(float64(retries.Load())/float64(n), "retries/transfer")
-	b.ReportMetric(float64(failed.Load())/float64(n), "failed/transfer")
+	elapsed := b.Elapsed()
+	r1 := retries.Load()
+	// The transfers in flight are abandoned: ctx ends their backoff and
+	// makes their next BEGIN fail, so the benchmark does not wait for them.
+	cancel()
+	wg.Wait()
+	n := committed + failed
+	slices.Sort(took)
+	b.ReportMetric(float64(committed)/elapsed.Seconds(), "commits/s")
+	b.ReportMetric(float64(r1-r0)/float64(n), "retries/transfer")
+	b.ReportMetric(float64(failed)/float64(n), "failed/transfer")
+	b.ReportMetric(float64(took[(n-1)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // naiveRetry is the hand-rolled loop of the benchmark's anchor: fixed 10 ms
