@@ -3,6 +3,8 @@ package txiso_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -53,6 +55,73 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUpdateNoServer is BenchmarkUpdate on a driver that answers
+// BEGIN, the statement and COMMIT without any I/O, so it shows what Run
+// itself costs per transaction in CPU and allocations, which the real
+// round trips of BenchmarkUpdate hide in their noise. TestPGRunSendsNoExtraStatement
+// shows that Run sends no statement beyond hand-written code, so this
+// difference is all of Run's overhead: compare it with BenchmarkUpdate's
+// ns/op to get the overhead ratio on a real server.
+func BenchmarkUpdateNoServer(b *testing.B) {
+	db := sql.OpenDB(noopConnector{})
+	b.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	const q = "update t set v = v + 1 where id = 1"
+	b.Run("plumb", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			err := txiso.Run(ctx, db, func(ctx context.Context, tx *txiso.Tx) error {
+				_, err := tx.Exec(ctx, q)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("hand-written", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				_ = tx.Rollback()
+				b.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// noopConnector is a database/sql driver whose transactions and statements
+// succeed at once, for BenchmarkUpdateNoServer.
+type noopConnector struct{}
+
+func (noopConnector) Connect(context.Context) (driver.Conn, error) { return noopConn{}, nil }
+func (noopConnector) Driver() driver.Driver                        { return noopDriver{} }
+
+type noopDriver struct{}
+
+func (noopDriver) Open(string) (driver.Conn, error) { return noopConn{}, nil }
+
+type noopConn struct{}
+
+func (noopConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("noop: no prepare") }
+func (noopConn) Close() error                        { return nil }
+func (noopConn) Begin() (driver.Tx, error)           { return noopConn{}, nil }
+func (noopConn) BeginTx(context.Context, driver.TxOptions) (driver.Tx, error) {
+	return noopConn{}, nil
+}
+func (noopConn) ExecContext(context.Context, string, []driver.NamedValue) (driver.Result, error) {
+	return driver.RowsAffected(1), nil
+}
+func (noopConn) Commit() error   { return nil }
+func (noopConn) Rollback() error { return nil }
 
 // BenchmarkContended measures committed transfers per second under the
 // contention workload of TestContendedTransfers at Serializable: 16 worker
