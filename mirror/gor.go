@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -436,10 +438,7 @@ func parseFast(tok []byte) (idEnd int, ts, lat int64, body int, ok bool) {
 	if n < 5 || tok[1] != ' ' || tok[0] == ' ' || tok[0] == '\n' {
 		return 0, 0, 0, 0, false
 	}
-	i := 2
-	for i < n && tok[i] != ' ' && tok[i] != '\n' {
-		i++
-	}
+	i := fieldEnd(tok, 2)
 	if i == 2 || i == n || tok[i] != ' ' {
 		return 0, 0, 0, 0, false
 	}
@@ -466,6 +465,25 @@ func parseFast(tok []byte) (idEnd int, ts, lat int64, body int, ok bool) {
 		return 0, 0, 0, 0, false
 	}
 	return idEnd, ts, lat, i + 1, true
+}
+
+// fieldEnd returns the index of the first ' ' or '\n' in b at or after i,
+// or len(b). It tests 8 bytes per step (a 24-hex ID in 3 or 4) with the
+// has-zero-byte trick: (y - 0x01..) &^ y & 0x80.. flags the lowest zero
+// byte of y exactly (bytes above it may be flagged falsely, below never),
+// so the lowest flag of either mask is the first match.
+func fieldEnd(b []byte, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		sp, lf := x^(lo*' '), x^(lo*'\n')
+		if m := ((sp - lo) &^ sp & hi) | ((lf - lo) &^ lf & hi); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b) && b[i] != ' ' && b[i] != '\n'; i++ {
+	}
+	return i
 }
 
 // digits reads 1 to 19 decimal digits from b[i:] and returns their value

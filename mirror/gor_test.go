@@ -840,3 +840,55 @@ func TestReaderOffsets(t *testing.T) {
 	assert.Equal(t, int64(len(data)-len("junk")), st.Problems[2].Offset, "the tail")
 	assert.Equal(t, int64(len(data)), st.Bytes)
 }
+
+// TestFieldEnd checks the 8-bytes-at-a-time scan against the byte loop it
+// replaces: every length up to 40, every start, a ' ' or '\n' (or none) at
+// every position, among bytes that trip naive has-zero tricks (0x00, 0x01,
+// 0x80, bytes one off ' ' and '\n', 0xff).
+func TestFieldEnd(t *testing.T) {
+	naive := func(b []byte, i int) int {
+		for ; i < len(b) && b[i] != ' ' && b[i] != '\n'; i++ {
+		}
+		return i
+	}
+	fill := []byte{0x00, 0x01, 0x0b, 0x1f, 0x21, 0x80, 0x8a, 0xa0, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 41 {
+		for pos := -1; pos < n; pos++ {
+			for _, c := range []byte{' ', '\n'} {
+				b := make([]byte, n)
+				for k := range b {
+					b[k] = fill[rng.IntN(len(fill))]
+				}
+				if pos >= 0 {
+					b[pos] = c
+					if pos+1 < n && rng.IntN(2) == 0 {
+						b[pos+1+rng.IntN(n-pos-1)] = ' ' // a later match must not win
+					}
+				}
+				for start := 0; start <= n; start++ {
+					if got, want := fieldEnd(b, start), naive(b, start); got != want {
+						t.Fatalf("fieldEnd(%q, %d) = %d, want %d", b, start, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReaderMatchesOracleIDLengths runs the fast path over IDs of every
+// length around the 8-byte steps, with an LF or a second space at each
+// place in them.
+func TestReaderMatchesOracleIDLengths(t *testing.T) {
+	sep := string(GorSeparator)
+	var b strings.Builder
+	for n := 1; n <= 33; n++ {
+		id := strings.Repeat("f", n)
+		b.WriteString("1 " + id + " 1795544480388641089 0\nGET / HTTP/1.1\r\n\r\n" + sep)
+		for k := 0; k < n; k++ {
+			b.WriteString("2 " + id[:k] + "\n" + id[k:] + " 5 0\nx" + sep)
+			b.WriteString("2 " + id[:k] + " " + id[k:] + " 5 0\nx" + sep)
+		}
+	}
+	checkAgainstOracle(t, []byte(b.String()), 1<<20)
+}
