@@ -18,8 +18,10 @@ import (
 // BenchmarkUpdate measures what Run adds to an uncontended one-row update
 // at read committed: hand-written is BeginTx (with the same TxOptions),
 // ExecContext, Commit. Goal: plumb within 1.05× of hand-written. On a
-// loaded machine the round trips' noise dwarfs the difference; allocs/op
-// and B/op show what Run adds (a Tx, a context value, the options).
+// loaded machine the round trips' noise dwarfs the difference, so compare
+// medians of interleaved runs (-count); allocs/op and B/op show what Run
+// adds (a Tx, a context value, the options), and BenchmarkUpdateNoServer
+// shows its CPU cost alone.
 func BenchmarkUpdate(b *testing.B) {
 	db, _ := pgDB(b, "postgres")
 	exec(b, db, "create table t (id int primary key, v bigint not null)")
