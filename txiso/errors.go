@@ -46,16 +46,18 @@ var (
 // RetryError is returned when Run gives up on an error it would otherwise
 // retry: MaxAttempts were used, or ctx ended (during an attempt or during
 // the backoff). It is also returned when an attempt after the first fails
-// with an error that is not retried, so Attempts says how many ran. It unwraps to the last attempt's error (so SQLState and
-// errors.As on *pq.Error / *pgconn.PgError keep working) and, when the
-// context ended it, to ctx.Err() (so errors.Is(err, context.DeadlineExceeded)
-// holds). Every attempt was rolled back: nothing was committed.
+// with an error that is not retried, so Attempts says how many ran. It
+// unwraps to the last attempt's error (so SQLState and errors.As on
+// *pq.Error / *pgconn.PgError keep working) and, when the context ended it,
+// to ctx.Err() (so errors.Is(err, context.DeadlineExceeded) holds). Every
+// attempt was rolled back: nothing was committed.
 type RetryError struct {
 	Attempts int   // attempts made
 	Err      error // the last attempt's error
 	Ctx      error // ctx.Err() if the context ended the retries, else nil
 }
 
+// Error says why Run gave up, after how many attempts, and the last error.
 func (e *RetryError) Error() string {
 	if e.Ctx != nil {
 		return fmt.Sprintf("txiso: %v after %d attempt(s); last error: %v", e.Ctx, e.Attempts, e.Err)
