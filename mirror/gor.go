@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"sync"
@@ -251,7 +252,10 @@ func (g *GorReader) token() (tok []byte, adv int, tail bool, err error) {
 // needed. It returns errTooLong when a full buffer holds no separator; read
 // errors are kept in g.rerr.
 func (g *GorReader) fill() error {
-	limit := g.opts.maxBytes + len(GorSeparator)
+	limit := g.opts.maxBytes
+	if limit <= math.MaxInt-len(GorSeparator) { // MaxRecordBytes(math.MaxInt) must not wrap
+		limit += len(GorSeparator)
+	}
 	if g.buf == nil {
 		g.buf = make([]byte, min(64<<10, limit))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -344,6 +345,21 @@ func TestReaderTooLarge(t *testing.T) {
 	r := NewGorReader(&buf, MaxRecordBytes(1000))
 	_, err := r.Next()
 	assert.ErrorIs(t, err, ErrRecordTooLarge)
+}
+
+// TestReaderHugeLimit: MaxRecordBytes(math.MaxInt) means no practical
+// limit; it must not overflow into a panic or a limit below 64 KiB.
+func TestReaderHugeLimit(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewGorWriter(&buf)
+	big := bytes.Repeat([]byte("x"), 200<<10)
+	require.NoError(t, w.WriteRecord(Record{Kind: KindRequest, ID: "a", Time: 1, Payload: big}))
+	require.NoError(t, w.WriteRecord(Record{Kind: KindResponse, ID: "a", Time: 2, Payload: []byte("ok")}))
+	require.NoError(t, w.Flush())
+	recs := readAll(t, NewGorReader(&buf, MaxRecordBytes(math.MaxInt), Strict()))
+	require.Len(t, recs, 2)
+	assert.Equal(t, big, recs[0].Payload)
+	assert.Equal(t, "ok", string(recs[1].Payload))
 }
 
 func TestCreateGorChunksNeverOverwrite(t *testing.T) {
