@@ -171,6 +171,7 @@ type GorReader struct {
 	start  int
 	end    int
 	from   int   // index in buf where the separator search resumes (no separator starts in buf[start:from])
+	plain  int   // records left to search with plain bytes.Index after indexSep fell back
 	rerr   error // first error from r (io.EOF at the end); data before it is still split
 	opts   readOptions
 	stats  ReadStats
@@ -224,7 +225,22 @@ func (g *GorReader) token() (tok []byte, adv int, tail bool, err error) {
 			g.from = g.start
 			return data[:0], len(sepLineStr), false, nil
 		}
-		if i := indexSep(g.buf[:g.end], max(g.from, g.start)); i >= 0 {
+		from := max(g.from, g.start)
+		var i int
+		if g.plain > 0 {
+			if i = bytes.Index(g.buf[from:g.end], GorSeparator); i >= 0 {
+				i += from
+			}
+		} else {
+			var fellBack bool
+			if i, fellBack = indexSep(g.buf[:g.end], from); fellBack {
+				// Bodies full of 4-byte UTF-8 (emoji text): skip the
+				// 0xF0 search for a while, then try it again.
+				g.plain = plainRecords
+			}
+		}
+		if i >= 0 {
+			g.plain = max(g.plain-1, 0)
 			adv = i - g.start + len(GorSeparator)
 			tok = data[:i-g.start]
 			g.start = i + len(GorSeparator)
@@ -297,34 +313,39 @@ func (g *GorReader) fill() error {
 	}
 }
 
+// plainRecords is how many records the reader searches with bytes.Index
+// after indexSep had to fall back to it.
+const plainRecords = 16
+
 // indexSep returns the index of the first GorSeparator in s at or after
 // from, or -1. It looks for the separator's first emoji byte (0xF0), which
 // HTTP heads and most bodies do not contain, so a typical record costs one
 // IndexByte run instead of a stop at every LF as in bytes.Index; after many
-// false hits (emoji-heavy bodies) it hands the rest to bytes.Index.
-func indexSep(s []byte, from int) int {
+// false hits (emoji-heavy bodies) it hands the rest to bytes.Index and
+// reports fellBack.
+func indexSep(s []byte, from int) (i int, fellBack bool) {
 	const n = len(sepLineStr)
 	q := from + 1 // candidate start of the separator line, after its LF
 	fails := 0
 	for q+n <= len(s) {
 		j := bytes.IndexByte(s[q:len(s)-n+1], sepLineStr[0])
 		if j < 0 {
-			return -1
+			return -1, false
 		}
 		q += j
 		if s[q-1] == '\n' && string(s[q:q+n]) == sepLineStr {
-			return q - 1
+			return q - 1, false
 		}
 		q++
 		if fails++; fails > 4+(q-from)>>4 {
 			// Separators starting before q-1 are ruled out.
 			if k := bytes.Index(s[q-1:], GorSeparator); k >= 0 {
-				return q - 1 + k
+				return q - 1 + k, true
 			}
-			return -1
+			return -1, true
 		}
 	}
-	return -1
+	return -1, false
 }
 
 // Next returns the next record, or io.EOF at the end. Payload aliases the

@@ -767,9 +767,12 @@ func TestReaderMatchesOracle(t *testing.T) {
 		"non-ASCII id":         "1 \xf0\x9f\x90 5 0\nx" + sep,
 		"separator in header":  "1 a" + sep + " 5 0\nx" + sep,
 		"sep line after LF LF": "1 a 5 0\n\n" + sl + "x" + sep,
-		"space first":          "  0 0\n" + sep, // found by FuzzGorReader: the ID is the empty 2nd field
-		"space kind":           "  a 5 0\nx" + sep,
-		"LF first":             "\n 5 6 0\nx" + sep,
+		"emoji then plain": strings.Repeat("1 a 5 0\n"+strings.Repeat("\U0001F600", 30)+sep, 20) + // the reader switches to
+			strings.Repeat("2 b 6 0\nplain\r\n"+sep, 20) + strings.Repeat("1 c 7 0\n\U0001F600x"+sep, 3) + // bytes.Index for 16
+			"1 d 8 0\n" + strings.Repeat("\U0001F600", 30) + sep[:9], // records, then back
+		"space first": "  0 0\n" + sep, // found by FuzzGorReader: the ID is the empty 2nd field
+		"space kind":  "  a 5 0\nx" + sep,
+		"LF first":    "\n 5 6 0\nx" + sep,
 	}
 	for _, name := range []string{"loopback-5.gor", "loopback-5-replayed.gor", "edge-cases.gor", "bad-timestamp.gor",
 		"crlf-separator.gor", "dummy.gor", "handwritten-200ms.gor", "input-tcp-corrupted.gor"} {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,6 +260,70 @@ func BenchmarkGorRead(b *testing.B) {
 				n++
 			}
 			if n != 2000 || sum == 0 {
+				b.Fatalf("read %d records", n)
+			}
+		}
+	})
+}
+
+// BenchmarkGorReadEmoji is BenchmarkGorRead's worst case for GorReader's
+// separator search, which looks for the emoji's first byte (0xF0): 1 KiB
+// bodies of 4-byte UTF-8 (emoji text), every character a false hit until
+// the search hands over to bytes.Index. bufio-split is the same anchor.
+func BenchmarkGorReadEmoji(b *testing.B) {
+	var buf bytes.Buffer
+	w := NewGorWriter(&buf)
+	payload := []byte("POST /chat HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n" + strings.Repeat("\U0001F600", 256))
+	for i := range 2000 {
+		if err := w.WriteRecord(Record{Kind: KindRequest, ID: NewID(), Time: int64(i), Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.Run("plumb", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			r := NewGorReader(bytes.NewReader(data))
+			n := 0
+			for {
+				_, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 2000 {
+				b.Fatalf("read %d records", n)
+			}
+		}
+	})
+	b.Run("bufio-split", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+			sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+				if i := bytes.Index(data, GorSeparator); i >= 0 {
+					return i + len(GorSeparator), data[:i], nil
+				}
+				if atEOF && len(data) > 0 {
+					return len(data), data, nil
+				}
+				return 0, nil, nil
+			})
+			n := 0
+			for sc.Scan() {
+				n++
+			}
+			if n != 2000 {
 				b.Fatalf("read %d records", n)
 			}
 		}
