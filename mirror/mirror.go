@@ -339,7 +339,12 @@ func New(cfg Config) (*Mirror, error) {
 	m := &Mirror{cfg: cfg, log: log, now: cfg.Now, stop: make(chan struct{})}
 	for _, meth := range cfg.Methods {
 		if meth == "" || strings.ContainsAny(meth, " \t\r\n") {
-			return nil, fmt.Errorf("%w: method %q", ErrInvalidConfig, meth)
+			return nil, fmt.Errorf("%w: method %q: want a method name such as GET", ErrInvalidConfig, meth)
+		}
+		// Methods are case-sensitive (RFC 9110 §9.1): "get" would be
+		// accepted here and then never match a request.
+		if up := strings.ToUpper(meth); up != meth && isStandardMethod(up) {
+			return nil, fmt.Errorf("%w: method %q never matches: methods are case-sensitive; use %q", ErrInvalidConfig, meth, up)
 		}
 		if m.nMethods < len(m.methods) {
 			m.methods[m.nMethods] = meth
@@ -721,4 +726,15 @@ func (m *Mirror) Close(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// isStandardMethod reports whether m is one of the methods RFC 9110 and
+// RFC 5789 define.
+func isStandardMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }

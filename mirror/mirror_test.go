@@ -341,6 +341,7 @@ func TestBadInput(t *testing.T) {
 		"duplicate names":   {Targets: []Target{{URL: "http://x"}, {URL: "http://x"}}},
 		"bad baseline":      {Targets: []Target{{URL: "http://x", Baseline: "nope"}}},
 		"bad method":        {Targets: []Target{{URL: "http://x"}}, Methods: []string{"GE T"}},
+		"lower-case method": {Targets: []Target{{URL: "http://x"}}, Methods: []string{"GET", "post"}},
 		"bad diff":          {Targets: []Target{{URL: "http://x"}}, Compare: &DiffConfig{MaxBodyBytes: -1}},
 		"bad marker header": {Targets: []Target{{URL: "http://x"}}, MarkerHeader: "X Mirror:"},
 		"bad target name":   {Targets: []Target{{URL: "http://x", Name: "v2\r\nX-Evil: 1"}}},
@@ -870,4 +871,16 @@ func TestStreamingBodyOverCapIsNotBuffered(t *testing.T) {
 	requireBalanced(t, s)
 	assert.Equal(t, uint64(1), s.Dropped[DropBodyTooLarge])
 	assert.Zero(t, s.Sent)
+}
+
+// A lower-case method would be accepted and then never match a request;
+// New refuses it and names the method to use.
+func TestLowerCaseMethodNamesTheFix(t *testing.T) {
+	_, err := New(Config{Targets: []Target{{URL: "http://x"}}, Methods: []string{"post"}})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), `use "POST"`)
+	// A non-standard method in any case is the caller's to define.
+	m, err := New(Config{Targets: []Target{{URL: "http://x"}}, Methods: []string{"PURGE", "report"}})
+	require.NoError(t, err)
+	require.NoError(t, m.Close(context.Background()))
 }
