@@ -214,16 +214,7 @@ func (r *Resource[T]) Put(ctx context.Context, id ID, v *T, opts ...CallOption) 
 	if err != nil {
 		return nil, err
 	}
-	o := collect(opts)
-	q, err := o.query(nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.c.do(ctx, http.MethodPut, p, q, body)
-	if err != nil {
-		return nil, err
-	}
-	return decodeItem[T](resp)
+	return writeItem[T](ctx, r.c, http.MethodPut, p, body, opts)
 }
 
 // Create stores v under an id the server picks (POST); the id is in the
@@ -238,16 +229,7 @@ func (r *Resource[T]) Create(ctx context.Context, v *T, opts ...CallOption) (*It
 	if err != nil {
 		return nil, err
 	}
-	o := collect(opts)
-	q, err := o.query(nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.c.do(ctx, http.MethodPost, "/"+r.path, q, body)
-	if err != nil {
-		return nil, err
-	}
-	return decodeItem[T](resp)
+	return writeItem[T](ctx, r.c, http.MethodPost, "/"+r.path, body, opts)
 }
 
 // Patch merges patch into the stored resource (PATCH): objects merge
@@ -289,16 +271,7 @@ func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value a
 	if path == "" && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 		return nil, &ValidationError{Kind: r.kind, Field: "patch", Msg: "a whole-object patch must be a JSON object, got " + truncate(string(body), 40), Fix: "pass a map or struct, or use PatchPath for a single field"}
 	}
-	o := collect(opts)
-	q, err := o.query(nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.c.do(ctx, http.MethodPatch, p, q, body)
-	if err != nil {
-		return nil, err
-	}
-	return decodeItem[T](resp)
+	return writeItem[T](ctx, r.c, http.MethodPatch, p, body, opts)
 }
 
 // Delete removes the resource. APISIX refuses (IsInUse) while another
@@ -309,13 +282,27 @@ func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...CallOption) err
 	if err != nil {
 		return err
 	}
+	_, err = r.c.send(ctx, http.MethodDelete, p, nil, opts)
+	return err
+}
+
+// send makes one call with the query that opts ask for (ttl, force).
+func (c *Client) send(ctx context.Context, method, path string, body []byte, opts []CallOption) (*rawResponse, error) {
 	o := collect(opts)
 	q, err := o.query(nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = r.c.do(ctx, http.MethodDelete, p, q, nil)
-	return err
+	return c.do(ctx, method, path, q, body)
+}
+
+// writeItem sends a write (PUT, POST, PATCH) and decodes the stored item.
+func writeItem[T any](ctx context.Context, c *Client, method, path string, body []byte, opts []CallOption) (*Item[T], error) {
+	resp, err := c.send(ctx, method, path, body, opts)
+	if err != nil {
+		return nil, err
+	}
+	return decodeItem[T](resp)
 }
 
 // encodeWrite validates v and encodes it for PUT/POST without timestamps.
@@ -506,16 +493,7 @@ func (s *CredentialsService) Put(ctx context.Context, username string, id ID, v 
 	if err != nil {
 		return nil, err
 	}
-	o := collect(opts)
-	q, err := o.query(nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := s.c.do(ctx, http.MethodPut, p, q, body)
-	if err != nil {
-		return nil, err
-	}
-	return decodeItem[Credential](resp)
+	return writeItem[Credential](ctx, s.c, http.MethodPut, p, body, opts)
 }
 
 // Delete removes a credential.
