@@ -26,7 +26,6 @@ func BenchmarkUpdate(b *testing.B) {
 	db, _ := pgDB(b, "postgres")
 	exec(b, db, "create table t (id int primary key, v bigint not null)")
 	exec(b, db, "insert into t values (1, 0)")
-	ctx := context.Background()
 	const q = "update t set v = v + 1 where id = 1"
 	// Warm up before either variant runs, so that the first one measured
 	// does not pay alone for the new connection's cold caches and for the
@@ -39,34 +38,7 @@ func BenchmarkUpdate(b *testing.B) {
 	for start := time.Now(); time.Since(start) < 3*time.Second; {
 		exec(b, db, q)
 	}
-	b.Run("plumb", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			err := txiso.Run(ctx, db, func(ctx context.Context, tx *txiso.Tx) error {
-				_, err := tx.Exec(ctx, q)
-				return err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("hand-written", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				_ = tx.Rollback()
-				b.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	updateVariants(b, db, q)
 }
 
 // BenchmarkUpdateNoServer is BenchmarkUpdate on a driver that answers
@@ -79,8 +51,13 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkUpdateNoServer(b *testing.B) {
 	db := sql.OpenDB(noopConnector{})
 	b.Cleanup(func() { db.Close() })
+	updateVariants(b, db, "update t set v = v + 1 where id = 1")
+}
+
+// updateVariants runs q in one transaction per op, through Run (plumb) and
+// through hand-written BeginTx/ExecContext/Commit with the same options.
+func updateVariants(b *testing.B, db *sql.DB, q string) {
 	ctx := context.Background()
-	const q = "update t set v = v + 1 where id = 1"
 	b.Run("plumb", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
