@@ -19,7 +19,7 @@ MODULES       := $(shell sed -n 's|^[[:space:]]*\(\.[^[:space:]]*\)$$|\1|p' go.w
 # Each module in its own shell: cd into it, workspace off.
 EACH           = set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && GOWORK=off
 
-.PHONY: test demo bench deps check vet staticcheck race test-min test-latest fuzz consumer-check apidiff release
+.PHONY: test demo bench deps check vet staticcheck race test-min test-latest fuzz consumer-check apidiff release loadcheck
 
 ## test: the whole suite, as CI runs it
 test: deps check vet staticcheck fuzz race test-min test-latest consumer-check apidiff
@@ -81,3 +81,7 @@ release:
 # Incompatible API changes since the previous release must be declared in CHANGELOG.md.
 apidiff:
 	@./.ci/apidiff
+
+## loadcheck: make test three times in a row with every core busy (yes loops)
+loadcheck:
+	@./.ci/loadcheck 3
