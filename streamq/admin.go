@@ -222,12 +222,12 @@ func (q *Queue[T]) DeadLetters(ctx context.Context, group string, after string, 
 		return nil, err
 	}
 	if count < 1 || count > 10000 {
-		return nil, fmt.Errorf("%w: dead-letter count %d must be between 1 and 10000", ErrInvalidConfig, count)
+		return nil, fmt.Errorf("%w: dead-letter count %d must be between 1 and 10000", ErrInvalid, count)
 	}
 	start := "-"
 	if after != "" {
 		if !validStreamID(after) {
-			return nil, fmt.Errorf("%w: after %q is not a stream ID like 1700000000000-0", ErrInvalidConfig, after)
+			return nil, fmt.Errorf("%w: after %q is not a stream ID like 1700000000000-0", ErrInvalid, after)
 		}
 		start = "(" + after
 	}
@@ -302,7 +302,7 @@ func (q *Queue[T]) checkDeadIDs(group string, ids []string) error {
 	}
 	for _, id := range ids {
 		if !validStreamID(id) {
-			return fmt.Errorf("%w: dead-letter ID %q is not a stream ID like 1700000000000-0", ErrInvalidConfig, id)
+			return fmt.Errorf("%w: dead-letter ID %q is not a stream ID like 1700000000000-0", ErrInvalid, id)
 		}
 	}
 	return nil

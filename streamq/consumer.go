@@ -99,7 +99,7 @@ var consumerSeq atomic.Int64
 
 func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
 	bad := func(field string, v any, rule string) error {
-		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalidConfig, field, v, rule)
+		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalid, field, v, rule)
 	}
 	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks}
 	if s.name == "" {
@@ -233,7 +233,7 @@ type delivery struct {
 // It does no I/O; Run creates the group if needed.
 func (q *Queue[T]) NewConsumer(group string, h Handler[T], cfg ConsumerConfig) (*Consumer[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewConsumer(%q)", ErrNilHandler, group)
+		return nil, fmt.Errorf("%w: NewConsumer(%q) with a nil Handler", ErrInvalid, group)
 	}
 	return q.newConsumer(group, h, nil, cfg)
 }
@@ -242,7 +242,7 @@ func (q *Queue[T]) NewConsumer(group string, h Handler[T], cfg ConsumerConfig) (
 // batch (see BatchHandler). Concurrency batches run at once.
 func (q *Queue[T]) NewBatchConsumer(group string, h BatchHandler[T], cfg ConsumerConfig) (*Consumer[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewBatchConsumer(%q)", ErrNilHandler, group)
+		return nil, fmt.Errorf("%w: NewBatchConsumer(%q) with a nil BatchHandler", ErrInvalid, group)
 	}
 	return q.newConsumer(group, nil, h, cfg)
 }
@@ -735,18 +735,24 @@ func (c *Consumer[T]) call(ctx context.Context, f func(context.Context) error) (
 	return f(ctx)
 }
 
-// PanicError is the failure recorded when a handler panics. It wraps
-// ErrPanic; the message is retried like any failure.
+// PanicError is the failure recorded when a handler panics (the same shape
+// in every plumb package). The delivery counts as failed and is retried like
+// any other failure; hooks and dead letters see this error.
 type PanicError struct {
 	Value any    // what was passed to panic
 	Stack []byte // the goroutine's stack at recovery
 }
 
-// Error implements error.
-func (e *PanicError) Error() string { return fmt.Sprintf("streamq: handler panicked: %v", e.Value) }
+// Error returns "streamq: panic: <value>".
+func (e *PanicError) Error() string { return fmt.Sprintf("streamq: panic: %v", e.Value) }
 
-// Unwrap returns ErrPanic.
-func (e *PanicError) Unwrap() error { return ErrPanic }
+// Unwrap returns Value when it is an error (panic(err)), else nil.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
 
 // settle acknowledges, retries or dead-letters after a handler returned.
 func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err error) {

@@ -67,8 +67,8 @@ type MsgInfo struct {
 // Handler processes one message. Returning nil acknowledges it; an error
 // schedules a retry with backoff, or moves it to the dead-letter stream
 // after ConsumerConfig.MaxDeliveries (at once for errors wrapping
-// ErrSkipRetry). A panic is recovered and counts as an error wrapping
-// ErrPanic. ctx is cancelled when the consumer's shutdown deadline passes or
+// ErrSkipRetry). A panic is recovered and counts as an error, a
+// *PanicError. ctx is cancelled when the consumer's shutdown deadline passes or
 // ConsumerConfig.HandlerTimeout expires. Handlers run concurrently.
 type Handler[T any] func(ctx context.Context, m Msg[T]) error
 

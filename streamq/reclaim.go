@@ -20,7 +20,7 @@ type tickResult struct {
 const tickMoveLimit = 200
 
 // pinWarnAge is how old the oldest unacknowledged entry may get before
-// consumers log that its group pins the stream (notes §5.6).
+// consumers log that its group pins the stream (see TrimResult.OldestKept).
 const pinWarnAge = time.Hour
 
 // tick heartbeats (when beat), moves due delayed messages and retries, and
@@ -255,9 +255,7 @@ func (c *Consumer[T]) reclaimIdle(ctx context.Context) {
 		if !c.room() {
 			continue
 		}
-		msgs, next, deleted, err := c.q.client.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
-			Stream: s.key, Group: c.group, MinIdle: c.cfg.visibility, Start: start, Count: int64(c.cfg.batch), Consumer: c.cfg.name,
-		}).Result()
+		msgs, next, deleted, err := xautoclaim(ctx, c.q.client, s.key, c.group, c.cfg.name, c.cfg.visibility, start, c.cfg.batch)
 		if err != nil {
 			if !isNoGroup(err) && !errors.Is(err, redis.Nil) {
 				c.report(fmt.Errorf("streamq: xautoclaim %s: %w", s.key, err))
@@ -383,4 +381,71 @@ func (c *Consumer[T]) leave(ctx context.Context) {
 			c.report(fmt.Errorf("streamq: leave group: %w", err))
 		}
 	}
+}
+
+// xautoclaim runs XAUTOCLAIM through Do and parses its reply: the next
+// cursor, the claimed entries and (Redis 7) the IDs of pending entries
+// whose message was deleted, which Redis dropped from the pending list.
+// Redis 6.2 replies with two elements and a nil for each deleted entry.
+// (go-redis's XAutoClaim drops the third element; XAutoClaimWithDeleted
+// needs go-redis v9.20.)
+func xautoclaim(ctx context.Context, client redis.UniversalClient, stream, group, consumer string, minIdle time.Duration, start string, count int) ([]redis.XMessage, string, []string, error) {
+	v, err := client.Do(ctx, "xautoclaim", stream, group, consumer, max(minIdle.Milliseconds(), 0), start, "count", count).Result()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return parseXAutoClaim(v)
+}
+
+func parseXAutoClaim(v any) (msgs []redis.XMessage, next string, deleted []string, err error) {
+	bad := func(what string) error { return fmt.Errorf("streamq: unexpected XAUTOCLAIM reply (%s): %v", what, v) }
+	top, ok := v.([]any)
+	if !ok || len(top) < 2 {
+		return nil, "", nil, bad("not an array of 2 or 3")
+	}
+	if next, ok = top[0].(string); !ok {
+		return nil, "", nil, bad("cursor")
+	}
+	entries, ok := top[1].([]any)
+	if !ok && top[1] != nil {
+		return nil, "", nil, bad("entries")
+	}
+	for _, e := range entries {
+		if e == nil {
+			continue // Redis 6.2: a deleted entry
+		}
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, "", nil, bad("entry")
+		}
+		id, ok := pair[0].(string)
+		if !ok {
+			return nil, "", nil, bad("entry ID")
+		}
+		m := redis.XMessage{ID: id}
+		if pair[1] != nil {
+			kv, ok := pair[1].([]any)
+			if !ok || len(kv)%2 != 0 {
+				return nil, "", nil, bad("entry fields")
+			}
+			m.Values = make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, _ := kv[i].(string)
+				m.Values[k] = kv[i+1]
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	if len(top) > 2 {
+		ids, ok := top[2].([]any)
+		if !ok && top[2] != nil {
+			return nil, "", nil, bad("deleted IDs")
+		}
+		for _, id := range ids {
+			if s, ok := id.(string); ok {
+				deleted = append(deleted, s)
+			}
+		}
+	}
+	return msgs, next, deleted, nil
 }

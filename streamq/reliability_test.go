@@ -591,7 +591,8 @@ func TestSubscriberBadInput(t *testing.T) {
 	var decode, panicked bool
 	for _, err := range reported {
 		decode = decode || errors.Is(err, ErrDecode)
-		panicked = panicked || errors.Is(err, ErrPanic)
+		var pe *PanicError
+		panicked = panicked || (errors.As(err, &pe) && len(pe.Stack) > 0)
 	}
 	assert.True(t, decode, "decode error reported: %v", reported)
 	assert.True(t, panicked, "panic reported: %v", reported)

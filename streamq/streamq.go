@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -18,19 +17,17 @@ import (
 // Sentinel errors. Callers branch on them with errors.Is; the returned errors
 // wrap them with the detail that was wrong.
 var (
-	// ErrNilClient is returned by New when the redis client is nil.
-	ErrNilClient = errors.New("streamq: nil redis client")
-	// ErrInvalidName is returned for an empty or malformed queue, group or
-	// consumer name.
-	ErrInvalidName = errors.New("streamq: invalid name")
-	// ErrInvalidConfig is returned for a negative or out-of-range setting.
-	ErrInvalidConfig = errors.New("streamq: invalid config")
-	// ErrNilHandler is returned when a consumer or subscriber is built
-	// without a handler.
-	ErrNilHandler = errors.New("streamq: nil handler")
+	// ErrInvalid is wrapped by every error about bad input: a nil client or
+	// handler, a malformed queue, group or consumer name, an out-of-range
+	// Config, ConsumerConfig or SubscriberConfig field, or a bad argument or
+	// Option of a call. The error's text names the field and the fix.
+	// Nothing was sent to Redis.
+	ErrInvalid = errors.New("streamq: invalid input")
 	// ErrPayloadTooLarge is returned by Add and friends when the encoded
-	// message exceeds Config.MaxPayloadBytes. Nothing is written.
-	ErrPayloadTooLarge = errors.New("streamq: payload too large")
+	// message exceeds Config.MaxPayloadBytes (nothing is written), and is the
+	// dead-letter reason of an oversize entry a consumer read (written
+	// around the producer). It matches ErrInvalid too.
+	ErrPayloadTooLarge = fmt.Errorf("streamq: payload too large (%w)", ErrInvalid)
 	// ErrEncode wraps a codec failure while encoding a value. Nothing is
 	// written.
 	ErrEncode = errors.New("streamq: encode")
@@ -40,9 +37,6 @@ var (
 	// ErrSkipRetry can be returned (or wrapped) by a handler to send the
 	// message to the dead-letter stream at once, without further retries.
 	ErrSkipRetry = errors.New("streamq: skip retry")
-	// ErrPanic wraps a panic recovered from a handler. The delivery counts
-	// as failed and is retried like any other failure.
-	ErrPanic = errors.New("streamq: handler panicked")
 	// ErrAlreadyRunning is returned by Run when the consumer or subscriber is
 	// already running.
 	ErrAlreadyRunning = errors.New("streamq: already running")
@@ -98,8 +92,10 @@ type Config struct {
 	// DeadLetterMaxLen caps each group's dead-letter stream (approximate,
 	// oldest first). Zero means unlimited: dead letters stay until deleted.
 	DeadLetterMaxLen int64
-	// Logger receives background errors (consumers and subscribers log
-	// through it). Nil discards.
+	// Logger receives background errors and warnings (consumers and
+	// subscribers log through it, besides calling their hooks). Nil means
+	// slog.Default(), as net/http.Server falls back to log.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// Clock returns the current time; due times of delayed messages and
 	// retries and heartbeats use it. Default time.Now.
@@ -138,7 +134,7 @@ type Queue[T any] struct {
 // New does no I/O: the stream is created by the first Add or consumer.
 func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T], error) {
 	if client == nil {
-		return nil, ErrNilClient
+		return nil, fmt.Errorf("%w: New(nil, %q): pass a *redis.Client or *redis.ClusterClient", ErrInvalid, name)
 	}
 	if err := validName("queue", name); err != nil {
 		return nil, err
@@ -146,25 +142,25 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = defaultKeyPrefix
 	} else if strings.ContainsAny(cfg.KeyPrefix, "{}") {
-		return nil, fmt.Errorf("%w: KeyPrefix %q contains a brace; the queue name is the only hash tag", ErrInvalidConfig, cfg.KeyPrefix)
+		return nil, fmt.Errorf("%w: KeyPrefix %q contains a brace; the queue name is the only hash tag", ErrInvalid, cfg.KeyPrefix)
 	}
 	if cfg.Codec == nil {
 		cfg.Codec = JSONCodec{}
 	}
 	switch {
 	case cfg.MaxPayloadBytes < 0 || cfg.MaxPayloadBytes > maxPayloadLimit:
-		return nil, fmt.Errorf("%w: MaxPayloadBytes %d must be between 0 (default 1 MiB) and %d", ErrInvalidConfig, cfg.MaxPayloadBytes, maxPayloadLimit)
+		return nil, fmt.Errorf("%w: MaxPayloadBytes %d must be between 0 (default 1 MiB) and %d", ErrInvalid, cfg.MaxPayloadBytes, maxPayloadLimit)
 	case cfg.MaxPayloadBytes == 0:
 		cfg.MaxPayloadBytes = defaultMaxPayload
 	}
 	if cfg.MaxLen < 0 {
-		return nil, fmt.Errorf("%w: MaxLen %d is negative (0 means no cap)", ErrInvalidConfig, cfg.MaxLen)
+		return nil, fmt.Errorf("%w: MaxLen %d is negative (0 means no cap)", ErrInvalid, cfg.MaxLen)
 	}
 	if cfg.DeadLetterMaxLen < 0 {
-		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalidConfig, cfg.DeadLetterMaxLen)
+		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -207,14 +203,14 @@ func (q *Queue[T]) keys(group string) groupKeys {
 // validName checks queue, group and consumer names.
 func validName(kind, s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty %s name", ErrInvalidName, kind)
+		return fmt.Errorf("%w: empty %s name", ErrInvalid, kind)
 	}
 	if len(s) > maxNameLen {
-		return fmt.Errorf("%w: %s name is %d bytes, at most %d", ErrInvalidName, kind, len(s), maxNameLen)
+		return fmt.Errorf("%w: %s name is %d bytes, at most %d", ErrInvalid, kind, len(s), maxNameLen)
 	}
 	for _, r := range s {
 		if r == '{' || r == '}' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return fmt.Errorf("%w: %s name %q contains %q; use printable characters without spaces or braces", ErrInvalidName, kind, s, r)
+			return fmt.Errorf("%w: %s name %q contains %q; use printable characters without spaces or braces", ErrInvalid, kind, s, r)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +20,8 @@ type SubscriberConfig struct {
 	// how long a cancelled Run waits for the read in flight.
 	Block time.Duration
 	// OnError receives handler errors and decode errors (the message is
-	// skipped) and background Redis errors. Nil only logs them.
+	// skipped) and background Redis errors, which are also logged to
+	// Config.Logger.
 	OnError func(err error)
 }
 
@@ -41,18 +43,18 @@ type Subscriber[T any] struct {
 // NewSubscriber returns a group-less Subscriber running h for each message.
 func (q *Queue[T]) NewSubscriber(h Handler[T], cfg SubscriberConfig) (*Subscriber[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewSubscriber", ErrNilHandler)
+		return nil, fmt.Errorf("%w: NewSubscriber with a nil Handler", ErrInvalid)
 	}
 	s := &Subscriber[T]{q: q, h: h, batch: cfg.BatchSize, block: cfg.Block, onError: cfg.OnError}
 	switch {
 	case s.batch < 0 || s.batch > 10000:
-		return nil, fmt.Errorf("%w: SubscriberConfig.BatchSize = %d: must be between 0 (default 100) and 10000", ErrInvalidConfig, s.batch)
+		return nil, fmt.Errorf("%w: SubscriberConfig.BatchSize = %d: must be between 0 (default 100) and 10000", ErrInvalid, s.batch)
 	case s.batch == 0:
 		s.batch = 100
 	}
 	switch {
 	case s.block < 0 || (s.block > 0 && s.block < time.Millisecond) || s.block > 30*time.Second:
-		return nil, fmt.Errorf("%w: SubscriberConfig.Block = %v: must be 0 (default 1s) or between 1ms and 30s", ErrInvalidConfig, s.block)
+		return nil, fmt.Errorf("%w: SubscriberConfig.Block = %v: must be 0 (default 1s) or between 1ms and 30s", ErrInvalid, s.block)
 	case s.block == 0:
 		s.block = time.Second
 	}
@@ -129,7 +131,7 @@ func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
 	err = func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = &PanicError{Value: r}
+				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
 		return s.h(ctx, msg)
