@@ -193,11 +193,14 @@ type Consumer[T any] struct {
 
 	running atomic.Bool
 
-	out      atomic.Int64  // messages held: dispatched and not finished
-	wake     chan struct{} // a message finished
-	tickWake chan struct{} // a retry was scheduled
-	wantTick atomic.Int64  // unix ms of the earliest retry scheduled here, 0 = none
-	hardStop atomic.Bool   // shutdown deadline passed: handler ctx cancelled
+	out       atomic.Int64  // messages held: dispatched and not finished
+	wake      chan struct{} // a message finished
+	tickWake  chan struct{} // a retry was scheduled
+	wantTick  atomic.Int64  // unix ms of the earliest retry scheduled here, 0 = none
+	hardStop  atomic.Bool   // shutdown deadline passed: handler ctx cancelled
+	abandoned atomic.Bool   // Run returned without them: results are dropped
+	busy      atomic.Int64  // handler calls running
+	paused    atomic.Bool   // the group is paused (Queue.Pause)
 
 	ackMu  sync.Mutex
 	acks   []string // main stream IDs to XACK
@@ -227,6 +230,7 @@ type delivery struct {
 	prior   int // attempts before this entry existed (retry envelope)
 	count   int // Redis delivery count of this entry, this delivery included
 	err     error
+	noData  bool // the entry had no payload field: its dead letter has none
 }
 
 // NewConsumer returns a Consumer of group running h for each message.
@@ -266,20 +270,35 @@ func (c *Consumer[T]) Group() string { return c.group }
 
 // Run consumes until ctx is cancelled, then shuts down gracefully: it stops
 // reading, lets running handlers finish for up to ShutdownTimeout (then
-// cancels their context and waits for them to return), hands messages read
-// but not started back to the group (others take them at once), flushes
-// acknowledgements, and removes itself from the group if it holds no pending
-// messages. It returns nil after a shutdown caused by ctx, ErrAlreadyRunning
-// if called concurrently, ErrNameInUse if a live consumer of the group has
-// the same Name (a recent heartbeat of a crashed one under that name delays
-// the start by up to DeadAfter instead), or an error if the group cannot be
-// created (bad key type). Redis being unavailable is not fatal: Run logs, backs off and
-// resumes by itself. Run never closes the client.
+// cancels their context), hands messages read but not started back to the
+// group (others take them at once), flushes acknowledgements, and removes
+// itself from the group if it holds no pending messages. It returns nil
+// after such a shutdown.
+//
+// Run always returns. Handlers that ignore their cancelled context for one
+// more second are abandoned: heartbeats stop, their messages are not
+// acknowledged whatever they return and come back through the group's
+// reclaim, and Run returns an error wrapping context.DeadlineExceeded that
+// says how many were abandoned (Run can start again once they returned;
+// until then it returns ErrAlreadyRunning). A client closed under a running
+// consumer ends Run with an error wrapping redis.ErrClosed.
+//
+// Run returns ErrAlreadyRunning if called concurrently, ErrNameInUse if a
+// live consumer of the group has the same Name (a recent heartbeat of a
+// crashed one under that name delays the start by up to DeadAfter instead),
+// or an error if the group cannot be created (bad key type). Redis being
+// unavailable is not fatal: Run reports it (Hooks.OnError and the Logger),
+// backs off and resumes by itself. Run never closes the client.
 func (c *Consumer[T]) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	defer c.running.Store(false)
+	keep := false // abandoned handlers: released when they return
+	defer func() {
+		if !keep {
+			c.running.Store(false)
+		}
+	}()
 	if err := c.setup(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -319,7 +338,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }() // ends with bg
 	go func() { defer bgwg.Done(); c.ackLoop(bg) }()       // ends with bg
 
-	c.fetchLoop(ctx)
+	fatal := c.fetchLoop(ctx)
 
 	// Shutdown: no new handler starts, unstarted messages are handed back.
 	c.stopping.Store(true)
@@ -329,25 +348,58 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	c.dispMu.Unlock()
 	done := make(chan struct{})
 	go func() { workers.Wait(); close(done) }() // ends when workers end
+	var abandoned int64
 	timer := time.NewTimer(c.cfg.shutdown)
 	select {
 	case <-done:
 	case <-timer.C:
 		c.hardStop.Store(true)
 		hcancel()
-		<-done
+		// A handler that ignores its ctx cannot be stopped: after a grace
+		// period it is abandoned. Its message is not acknowledged (whatever
+		// it returns) and comes back through reclaim once this consumer's
+		// heartbeat stops.
+		grace := time.NewTimer(abandonGrace)
+		select {
+		case <-done:
+		case <-grace.C:
+			c.abandoned.Store(true)
+			abandoned = c.busy.Load()
+			for ds := range c.work { // the stuck workers will never get to these
+				c.addHandback(ds)
+				c.finish(ds)
+			}
+		}
+		grace.Stop()
 	}
 	timer.Stop()
 	bgCancel()
 	bgwg.Wait()
 
-	sctx, cancel := context.WithTimeout(base, 5*time.Second)
-	defer cancel()
-	c.flushAcks(sctx)
-	c.giveBack(sctx)
-	c.leave(sctx)
-	return nil
+	if !errors.Is(fatal, redis.ErrClosed) {
+		sctx, cancel := context.WithTimeout(base, 5*time.Second)
+		defer cancel()
+		if abandoned == 0 {
+			c.flushAcks(sctx)
+		}
+		c.giveBack(sctx)
+		c.leave(sctx)
+	}
+	if abandoned > 0 {
+		// Run may start again only once the abandoned handlers returned:
+		// they still use this Consumer's state.
+		keep = true
+		go func() { workers.Wait(); c.running.Store(false) }() // ends when the abandoned handlers return
+		err := fmt.Errorf("streamq: consumer %s of group %s: %d handlers still running %v after shutdown began ignored their context and were abandoned; their messages stay unacknowledged and are reclaimed by other consumers: %w",
+			c.cfg.name, c.group, abandoned, c.cfg.shutdown+abandonGrace, context.DeadlineExceeded)
+		return errors.Join(fatal, err)
+	}
+	return fatal
 }
+
+// abandonGrace is how long Run waits, after cancelling the handlers'
+// context at ShutdownTimeout, before it abandons those still running.
+const abandonGrace = time.Second
 
 func (c *Consumer[T]) reset() {
 	c.work = make(chan []delivery, c.cfg.prefetch+2*c.cfg.batch)
@@ -357,6 +409,8 @@ func (c *Consumer[T]) reset() {
 	c.wake = make(chan struct{}, 1)
 	c.tickWake = make(chan struct{}, 1)
 	c.hardStop.Store(false)
+	c.abandoned.Store(false)
+	c.paused.Store(false)
 	c.out.Store(0)
 	c.inflight = make(map[string]struct{})
 	c.cursors = map[string]string{}
@@ -408,6 +462,9 @@ func (c *Consumer[T]) checkName(ctx context.Context) error {
 
 // isTransient tells network and loading errors (retry) from command errors.
 func isTransient(err error) bool {
+	if errors.Is(err, redis.ErrClosed) {
+		return false
+	}
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
@@ -439,11 +496,28 @@ func (c *Consumer[T]) report(err error) {
 	}
 }
 
-// fetchLoop reads until ctx is cancelled. Acks are pipelined with reads.
-func (c *Consumer[T]) fetchLoop(ctx context.Context) {
+// fetchLoop reads until ctx is cancelled (nil) or the client was closed
+// (an error wrapping redis.ErrClosed). Acks are pipelined with reads.
+func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 	streams := []string{c.q.stream, c.keys.rs, ">", ">"}
 	backoff := 50 * time.Millisecond
+	pauseEvery := max(c.cfg.block/2, 10*time.Millisecond)
+	var pauseChecked time.Time
 	for ctx.Err() == nil {
+		if time.Since(pauseChecked) >= pauseEvery {
+			pauseChecked = time.Now()
+			n, err := c.q.client.Exists(ctx, c.keys.pause).Result()
+			if errors.Is(err, redis.ErrClosed) {
+				return c.closedErr(err)
+			}
+			if err == nil { // else the read below reports the outage
+				c.paused.Store(n == 1)
+			}
+		}
+		if c.paused.Load() {
+			sleep(ctx, pauseEvery)
+			continue
+		}
 		if c.out.Load() > int64(c.cfg.prefetch-c.cfg.batch) {
 			select {
 			case <-c.wake:
@@ -479,6 +553,8 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) {
 			continue
 		case ctx.Err() != nil:
 			continue
+		case errors.Is(err, redis.ErrClosed):
+			return c.closedErr(err)
 		case isNoGroup(err):
 			// The stream or group vanished (deleted, or a restart without
 			// persistence): recreate and go on.
@@ -504,10 +580,15 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			c.addHandback(batch)
-			return
+			return nil
 		}
 		c.dispatch(batch)
 	}
+	return nil
+}
+
+func (c *Consumer[T]) closedErr(err error) error {
+	return fmt.Errorf("streamq: consumer %s of group %s stopped: the redis client was closed while Run was running (close it only after Run returned): %w", c.cfg.name, c.group, err)
 }
 
 func firstErr(cmds []redis.Cmder) error {
@@ -531,9 +612,9 @@ func (c *Consumer[T]) toDelivery(stream string, retry bool, m redis.XMessage, co
 		}
 		return d
 	}
-	p, ok := m.Values["d"].(string)
+	p, ok := m.Values[payloadField].(string)
 	if !ok {
-		d.err = fmt.Errorf("%w: entry %s has no \"d\" field (not written by streamq?)", ErrDecode, m.ID)
+		d.err, d.noData = errNoPayload(m.ID), true
 	}
 	d.payload = p
 	return d
@@ -573,11 +654,13 @@ func (c *Consumer[T]) worker(ctx context.Context) {
 		if stopping {
 			c.addHandback(ds)
 		} else {
+			c.busy.Add(1)
 			if c.bh != nil {
 				c.runBatch(ctx, ds)
 			} else {
 				c.runOne(ctx, ds[0])
 			}
+			c.busy.Add(-1)
 		}
 		c.finish(ds)
 	}
@@ -618,6 +701,12 @@ func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
 	var zero T
 	if d.err != nil {
 		c.toDead(ctx, d, c.msg(d, zero).Info(), d.err)
+		return Msg[T]{}, false
+	}
+	if len(d.payload) > c.q.maxPayload {
+		// Written around the producer (XADD by hand, another library):
+		// never handed to a handler that relies on the limit.
+		c.toDead(ctx, d, c.msg(d, zero).Info(), fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, d.origID, len(d.payload), c.q.maxPayload))
 		return Msg[T]{}, false
 	}
 	v, err := c.q.decode(d.payload)
@@ -672,7 +761,7 @@ func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 // and with one due time (Backoff of the lowest attempt among them), so they
 // come back as one batch.
 func (c *Consumer[T]) retryBatch(ctx context.Context, ds []delivery, ms []Msg[T], err error) {
-	if c.hardStop.Load() && ctx.Err() != nil {
+	if c.abandoned.Load() || (c.hardStop.Load() && ctx.Err() != nil) {
 		return // cut off by the shutdown deadline: left pending (see settle)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -756,6 +845,9 @@ func (e *PanicError) Unwrap() error {
 
 // settle acknowledges, retries or dead-letters after a handler returned.
 func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err error) {
+	if c.abandoned.Load() {
+		return // Run gave up on this handler: the message is reclaimed
+	}
 	if err == nil {
 		c.ackMu.Lock()
 		if d.retry {
@@ -832,10 +924,13 @@ func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, caus
 	if len(errText) > 4096 {
 		errText = errText[:4096]
 	}
-	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead},
-		c.group, d.id, c.cfg.name, boolArg(d.retry), c.q.deadMaxLen,
-		"d", d.payload, "id", d.origID, "a", strconv.Itoa(info.Attempt), "err", errText,
-		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)).Result()
+	args := []any{c.group, d.id, c.cfg.name, boolArg(d.retry), c.q.deadMaxLen,
+		"id", d.origID, "a", strconv.Itoa(info.Attempt), "err", errText,
+		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)}
+	if !d.noData {
+		args = append(args, payloadField, d.payload)
+	}
+	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead}, args...).Result()
 	if err != nil {
 		c.report(fmt.Errorf("streamq: dead-letter %s: %w", d.id, err))
 		return

@@ -44,6 +44,7 @@ func testCore(t *testing.T, mk func(testing.TB) target) {
 		{"StatsAndReaper", caseStats},
 		{"AddUnique", caseAddUnique},
 		{"BatchHandler", caseBatchHandler},
+		{"List", caseList},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -127,8 +127,8 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		if r.full {
 			nextDue = c.q.now()
 		}
-		if runCtx.Err() != nil {
-			continue
+		if runCtx.Err() != nil || c.paused.Load() {
+			continue // shutting down or paused: take nobody's messages
 		}
 		for _, name := range r.stale {
 			if !c.reclaimFrom(ctx, name) {

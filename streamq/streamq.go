@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -27,7 +29,7 @@ var (
 	// message exceeds Config.MaxPayloadBytes (nothing is written), and is the
 	// dead-letter reason of an oversize entry a consumer read (written
 	// around the producer). It matches ErrInvalid too.
-	ErrPayloadTooLarge = fmt.Errorf("streamq: payload too large (%w)", ErrInvalid)
+	ErrPayloadTooLarge error = &narrow{"streamq: payload too large", ErrInvalid}
 	// ErrEncode wraps a codec failure while encoding a value. Nothing is
 	// written.
 	ErrEncode = errors.New("streamq: encode")
@@ -47,10 +49,22 @@ var (
 	// ErrNameInUse is returned by Run when a live consumer of the group
 	// (one that keeps heartbeating) already uses ConsumerConfig.Name.
 	ErrNameInUse = errors.New("streamq: consumer name in use")
-	// ErrNoGroup is returned by Msg.Extend on a message delivered to a
+	// ErrNoGroup is returned by GroupStats, DeadLetters, RequeueDeadLetters,
+	// DeleteDeadLetters, Pause and Resume for a group that does not exist on
+	// the queue's stream (a misspelled name; create it with CreateGroup or by
+	// running a consumer), and by Msg.Extend on a message delivered to a
 	// group-less Subscriber, which has nothing to extend.
-	ErrNoGroup = errors.New("streamq: message has no consumer group")
+	ErrNoGroup = errors.New("streamq: no such consumer group")
 )
+
+// narrow is a sentinel that also matches a wider one (errors.Is).
+type narrow struct {
+	msg  string
+	wide error
+}
+
+func (e *narrow) Error() string        { return e.msg }
+func (e *narrow) Is(target error) bool { return target == e.wide }
 
 // Codec turns values into message payloads and back. It has the shape of
 // encoding/json, which is the default (JSONCodec). Implementations must be
@@ -74,7 +88,8 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 type Config struct {
 	// KeyPrefix starts every Redis key of the queue. Default "streamq:".
 	// Keys are KeyPrefix + "{" + name + "}" (the stream) and that followed by
-	// ":delayed", ":dropped", ":dedup:<key>", ":g:<group>:retry|rs|dead|hb".
+	// ":delayed", ":dropped", ":dedup:<key>" and
+	// ":g:<group>:retry|rs|dead|hb|paused|n".
 	// The braces are a Redis Cluster hash tag: all keys of one queue live on
 	// one slot, so every Lua script is cluster-safe.
 	KeyPrefix string
@@ -193,11 +208,14 @@ type groupKeys struct {
 	rs    string // stream of due retries, read by this group only
 	dead  string // dead-letter stream
 	hb    string // ZSET consumer -> last heartbeat ms
+	pause string // present while the group is paused: unix ms of Pause
+	ctr   string // HASH of event counters (stranded, duplicate)
 }
 
 func (q *Queue[T]) keys(group string) groupKeys {
 	base := q.stream + ":g:" + group
-	return groupKeys{retry: base + ":retry", rs: base + ":rs", dead: base + ":dead", hb: base + ":hb"}
+	return groupKeys{retry: base + ":retry", rs: base + ":rs", dead: base + ":dead", hb: base + ":hb",
+		pause: base + ":paused", ctr: base + ":n"}
 }
 
 // validName checks queue, group and consumer names.
@@ -226,6 +244,15 @@ func (q *Queue[T]) encode(v T) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b), q.maxPayload)
 	}
 	return string(b), nil
+}
+
+// payloadField is the stream entry field holding the encoded value.
+const payloadField = "d"
+
+// errNoPayload is the decode error of an entry without the payload field
+// (written by something other than streamq).
+func errNoPayload(id string) error {
+	return fmt.Errorf("%w: entry %s has no %q (payload) field; was it written by streamq?", ErrDecode, id, payloadField)
 }
 
 // decode unmarshals a payload into a T.
@@ -281,4 +308,70 @@ func (q *Queue[T]) CreateGroup(ctx context.Context, group string, fromNewest boo
 		return fmt.Errorf("streamq: create group %s on %s: %w", group, k.rs, err)
 	}
 	return nil
+}
+
+// List returns the names of the queues in client's database under
+// keyPrefix (Config.KeyPrefix; "" means the default "streamq:"), sorted: the
+// streams whose key is keyPrefix + "{" + name + "}". It SCANs the keyspace
+// (every master of a cluster), so it costs a pass over all keys; use it in
+// tools, not on a hot path.
+func List(ctx context.Context, client redis.UniversalClient, keyPrefix string) ([]string, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: List with a nil client", ErrInvalid)
+	}
+	if keyPrefix == "" {
+		keyPrefix = defaultKeyPrefix
+	} else if strings.ContainsAny(keyPrefix, "{}") {
+		return nil, fmt.Errorf("%w: List: key prefix %q contains a brace", ErrInvalid, keyPrefix)
+	}
+	pattern := globEscape(keyPrefix) + "{*}"
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.ScanType(ctx, cursor, pattern, 1000, "stream").Result()
+			if err != nil {
+				return fmt.Errorf("streamq: list queues: scan: %w", err)
+			}
+			mu.Lock()
+			for _, k := range keys {
+				name := strings.TrimSuffix(strings.TrimPrefix(k, keyPrefix+"{"), "}")
+				if validName("queue", name) == nil && keyPrefix+"{"+name+"}" == k {
+					seen[name] = true
+				}
+			}
+			mu.Unlock()
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	var err error
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, client)
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// globEscape escapes the glob metacharacters of Redis's MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

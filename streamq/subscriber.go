@@ -70,8 +70,9 @@ func (s *Subscriber[T]) report(err error) {
 
 // Run delivers messages added after it started until ctx is cancelled,
 // then returns nil (after the handler call in progress returns). Redis
-// errors are reported and retried with backoff. ErrAlreadyRunning if called
-// concurrently.
+// errors are reported and retried with backoff; a client closed under it
+// ends Run with an error wrapping redis.ErrClosed. ErrAlreadyRunning if
+// called concurrently.
 func (s *Subscriber[T]) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -84,6 +85,9 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if last == "" {
 			msgs, err := s.q.client.XRevRangeN(ctx, s.q.stream, "+", "-", 1).Result()
+			if errors.Is(err, redis.ErrClosed) {
+				return s.closedErr(err)
+			}
 			if err != nil {
 				s.report(fmt.Errorf("streamq: xrevrange %s: %w", s.q.stream, err))
 				sleep(ctx, backoff)
@@ -101,6 +105,8 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 			backoff = 50 * time.Millisecond
 		case errors.Is(err, redis.Nil) || ctx.Err() != nil:
 			continue
+		case errors.Is(err, redis.ErrClosed):
+			return s.closedErr(err)
 		default:
 			s.report(fmt.Errorf("streamq: xread %s: %w", s.q.stream, err))
 			sleep(ctx, backoff)
@@ -120,9 +126,22 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 	return nil
 }
 
+func (s *Subscriber[T]) closedErr(err error) error {
+	return fmt.Errorf("streamq: subscriber of %s stopped: the redis client was closed while Run was running (close it only after Run returned): %w", s.q.name, err)
+}
+
 func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
-	p, _ := m.Values["d"].(string)
-	v, err := s.q.decode(p)
+	p, ok := m.Values[payloadField].(string)
+	var v T
+	var err error
+	switch {
+	case !ok:
+		err = errNoPayload(m.ID)
+	case len(p) > s.q.maxPayload:
+		err = fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, m.ID, len(p), s.q.maxPayload)
+	default:
+		v, err = s.q.decode(p)
+	}
 	if err != nil {
 		s.report(fmt.Errorf("streamq: subscriber skipped %s: %w", m.ID, err))
 		return
