@@ -55,6 +55,7 @@ func TestNewValidation(t *testing.T) {
 	assert.Equal(t, groupKeys{
 		retry: "streamq:{orders}:g:billing:retry", rs: "streamq:{orders}:g:billing:rs",
 		dead: "streamq:{orders}:g:billing:dead", hb: "streamq:{orders}:g:billing:hb",
+		pause: "streamq:{orders}:g:billing:paused", ctr: "streamq:{orders}:g:billing:n",
 	}, q.keys("billing"), "every key shares the {orders} hash tag")
 }
 
