@@ -202,9 +202,12 @@ type Consumer[T any] struct {
 	busy      atomic.Int64  // handler calls running
 	paused    atomic.Bool   // the group is paused (Queue.Pause)
 
-	ackMu  sync.Mutex
-	acks   []string // main stream IDs to XACK
-	rsAcks []string // retry stream IDs to XACK + XDEL
+	ackMu   sync.Mutex
+	acks    []string               // main stream IDs to XACK
+	rsAcks  []string               // retry stream IDs to XACK + XDEL
+	acking  map[flightKey]struct{} // acks queued or sent, not yet confirmed
+	resent  bool                   // acks were put back after a failure
+	deliver sync.RWMutex           // read: a delivery in progress; write: reconcile
 
 	dispMu   sync.Mutex
 	closed   bool // work channel closed; further messages are handed back
@@ -215,7 +218,9 @@ type Consumer[T any] struct {
 	handback []delivery // read but never started; returned to the group at exit
 
 	flightMu sync.Mutex
-	inflight map[string]struct{} // IDs dispatched here and not finished
+	inflight map[flightKey]struct{} // entries dispatched here and not finished
+	wakeRec  chan struct{}          // reconcile now (after a read or ack error)
+	reach    atomic.Int64           // unix ms since when heartbeats succeed promptly; 0 = not now
 
 	cursors map[string]string // XAUTOCLAIM cursor per stream; tick goroutine only
 }
@@ -314,7 +319,10 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	c.reset()
 	// Heartbeat before the first read, so the reaper never mistakes this
 	// consumer for a dead one.
-	if _, err := c.tick(ctx, true); err != nil && ctx.Err() == nil {
+	t0 := time.Now()
+	_, err := c.tick(ctx, true)
+	c.beaten(t0, err)
+	if err != nil && ctx.Err() == nil {
 		c.report(err)
 	}
 
@@ -333,10 +341,11 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		}()
 	}
 	var bgwg sync.WaitGroup
-	bgwg.Add(3)
-	go func() { defer bgwg.Done(); c.heartLoop(bg) }()     // ends with bg
-	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }() // ends with bg
-	go func() { defer bgwg.Done(); c.ackLoop(bg) }()       // ends with bg
+	bgwg.Add(4)
+	go func() { defer bgwg.Done(); c.reconcileLoop(bg, ctx) }() // ends with bg
+	go func() { defer bgwg.Done(); c.heartLoop(bg) }()          // ends with bg
+	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }()      // ends with bg
+	go func() { defer bgwg.Done(); c.ackLoop(bg) }()            // ends with bg
 
 	fatal := c.fetchLoop(ctx)
 
@@ -412,7 +421,11 @@ func (c *Consumer[T]) reset() {
 	c.abandoned.Store(false)
 	c.paused.Store(false)
 	c.out.Store(0)
-	c.inflight = make(map[string]struct{})
+	c.inflight = make(map[flightKey]struct{})
+	c.acking = make(map[flightKey]struct{})
+	c.resent = false
+	c.wakeRec = make(chan struct{}, 1)
+	c.reach.Store(0)
 	c.cursors = map[string]string{}
 }
 
@@ -525,31 +538,35 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			}
 			continue
 		}
-		acks, rsAcks := c.takeAcks()
+		acks, rsAcks, resent := c.takeAcks()
 		args := &redis.XReadGroupArgs{Group: c.group, Consumer: c.cfg.name, Streams: streams, Count: int64(c.cfg.batch), Block: c.cfg.block}
 		var res []redis.XStream
 		var err error
+		// Holding deliver (read) until the batch is dispatched: a reconcile
+		// never mistakes entries of a read in progress for stranded ones.
+		c.deliver.RLock()
 		if len(acks)+len(rsAcks) > 0 {
 			// Busy path: acks and a non-blocking read in one round trip.
 			// A blocking read is never pipelined: go-redis applies the plain
 			// ReadTimeout to pipelines, which BLOCK could outlast.
 			args.Block = -1
 			pipe := c.q.client.Pipeline()
-			ackCmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+			a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
 			read := pipe.XReadGroup(ctx, args)
 			_, _ = pipe.Exec(ctx)
-			if failed := firstErr(ackCmds); failed != nil {
-				c.report(fmt.Errorf("streamq: flush acks: %w", failed))
-				c.putBackAcks(acks, rsAcks)
-			}
+			c.ackDone(ctx, a)
 			res, err = read.Result()
 		} else {
 			res, err = c.q.client.XReadGroup(ctx, args).Result()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			c.deliver.RUnlock()
 		}
 		switch {
 		case err == nil:
 			backoff = 50 * time.Millisecond
 		case errors.Is(err, redis.Nil):
+			c.deliver.RUnlock()
 			continue
 		case ctx.Err() != nil:
 			continue
@@ -565,8 +582,10 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			continue
 		default:
 			// Network errors, timeouts, a restarting server: back off and
-			// retry; never fatal.
+			// retry; never fatal. The lost reply may have delivered entries
+			// nobody here saw: reconcile.
 			c.report(fmt.Errorf("streamq: xreadgroup %s: %w", c.q.stream, err))
+			c.reconcileSoon()
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 			continue
@@ -580,24 +599,17 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			c.addHandback(batch)
+			c.deliver.RUnlock()
 			return nil
 		}
 		c.dispatch(batch)
+		c.deliver.RUnlock()
 	}
 	return nil
 }
 
 func (c *Consumer[T]) closedErr(err error) error {
 	return fmt.Errorf("streamq: consumer %s of group %s stopped: the redis client was closed while Run was running (close it only after Run returned): %w", c.cfg.name, c.group, err)
-}
-
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // toDelivery turns a stream entry into a delivery.
@@ -635,7 +647,7 @@ func (c *Consumer[T]) dispatch(batch []delivery) {
 	c.out.Add(int64(len(batch)))
 	c.flightMu.Lock()
 	for _, d := range batch {
-		c.inflight[d.id] = struct{}{}
+		c.inflight[flightKey{d.retry, d.id}] = struct{}{}
 	}
 	c.flightMu.Unlock()
 	if c.bh != nil {
@@ -675,7 +687,7 @@ func (c *Consumer[T]) addHandback(ds []delivery) {
 func (c *Consumer[T]) finish(ds []delivery) {
 	c.flightMu.Lock()
 	for _, d := range ds {
-		delete(c.inflight, d.id)
+		delete(c.inflight, flightKey{d.retry, d.id})
 	}
 	c.flightMu.Unlock()
 	c.out.Add(-int64(len(ds)))
@@ -855,6 +867,7 @@ func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err 
 		} else {
 			c.acks = append(c.acks, d.id)
 		}
+		c.acking[flightKey{d.retry, d.id}] = struct{}{}
 		c.ackMu.Unlock()
 		if c.cfg.hooks.OnAck != nil {
 			c.cfg.hooks.OnAck(info)
@@ -940,45 +953,100 @@ func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, caus
 	}
 }
 
-func (c *Consumer[T]) takeAcks() (acks, rsAcks []string) {
+func (c *Consumer[T]) takeAcks() (acks, rsAcks []string, resent bool) {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
-	acks, rsAcks = c.acks, c.rsAcks
-	c.acks, c.rsAcks = nil, nil
-	return acks, rsAcks
+	acks, rsAcks, resent = c.acks, c.rsAcks, c.resent
+	c.acks, c.rsAcks, c.resent = nil, nil, false
+	return acks, rsAcks, resent
 }
 
-func (c *Consumer[T]) putBackAcks(acks, rsAcks []string) {
-	c.ackMu.Lock()
-	defer c.ackMu.Unlock()
-	c.acks = append(c.acks, acks...)
-	c.rsAcks = append(c.rsAcks, rsAcks...)
+// ackCmds are the commands of one ack flush.
+type ackCmds struct {
+	acks, rsAcks []string
+	resent       bool
+	main, rs     *redis.IntCmd
+	del          *redis.IntCmd
 }
 
-func (c *Consumer[T]) queueAcks(ctx context.Context, pipe redis.Pipeliner, acks, rsAcks []string) []redis.Cmder {
-	var cmds []redis.Cmder
+func (c *Consumer[T]) queueAcks(ctx context.Context, pipe redis.Pipeliner, acks, rsAcks []string, resent bool) *ackCmds {
+	a := &ackCmds{acks: acks, rsAcks: rsAcks, resent: resent}
 	if len(acks) > 0 {
-		cmds = append(cmds, pipe.XAck(ctx, c.q.stream, c.group, acks...))
+		a.main = pipe.XAck(ctx, c.q.stream, c.group, acks...)
 	}
 	if len(rsAcks) > 0 {
-		cmds = append(cmds, pipe.XAck(ctx, c.keys.rs, c.group, rsAcks...), pipe.XDel(ctx, c.keys.rs, rsAcks...))
+		a.rs = pipe.XAck(ctx, c.keys.rs, c.group, rsAcks...)
+		a.del = pipe.XDel(ctx, c.keys.rs, rsAcks...)
 	}
-	return cmds
+	return a
+}
+
+// ackDone settles a flush after its replies came: on failure the acks are
+// queued again (XACK is idempotent); on success they are confirmed, and
+// acknowledgements that found fewer entries pending than were sent are
+// duplicate deliveries: another consumer had taken those messages over (or
+// acknowledged them first) and ran them too. After a failed flush whose
+// command may have run, the retry's shortfall is not counted.
+func (c *Consumer[T]) ackDone(ctx context.Context, a *ackCmds) {
+	var err error
+	for _, cmd := range []*redis.IntCmd{a.main, a.rs, a.del} {
+		if cmd != nil && cmd.Err() != nil && err == nil {
+			err = cmd.Err()
+		}
+	}
+	if err != nil {
+		c.report(fmt.Errorf("streamq: flush acks: %w", err))
+		c.ackMu.Lock()
+		c.acks = append(c.acks, a.acks...)
+		c.rsAcks = append(c.rsAcks, a.rsAcks...)
+		c.resent = true
+		c.ackMu.Unlock()
+		c.reconcileSoon()
+		return
+	}
+	c.ackMu.Lock()
+	for _, id := range a.acks {
+		delete(c.acking, flightKey{false, id})
+	}
+	for _, id := range a.rsAcks {
+		delete(c.acking, flightKey{true, id})
+	}
+	c.ackMu.Unlock()
+	if a.resent {
+		return
+	}
+	dup := int64(0)
+	if a.main != nil {
+		dup += int64(len(a.acks)) - a.main.Val()
+	}
+	if a.rs != nil {
+		dup += int64(len(a.rsAcks)) - a.rs.Val()
+	}
+	if dup > 0 {
+		c.count(ctx, "duplicate", dup)
+		if c.cfg.hooks.OnDuplicate != nil {
+			c.cfg.hooks.OnDuplicate(int(dup))
+		}
+	}
+}
+
+// count adds n to one of the group's event counters (GroupStats).
+func (c *Consumer[T]) count(ctx context.Context, field string, n int64) {
+	if err := c.q.client.HIncrBy(ctx, c.keys.ctr, field, n).Err(); err != nil && ctx.Err() == nil {
+		c.report(fmt.Errorf("streamq: count %s: %w", field, err))
+	}
 }
 
 // flushAcks sends pending acks on their own; on failure they are kept.
 func (c *Consumer[T]) flushAcks(ctx context.Context) {
-	acks, rsAcks := c.takeAcks()
+	acks, rsAcks, resent := c.takeAcks()
 	if len(acks)+len(rsAcks) == 0 {
 		return
 	}
 	pipe := c.q.client.Pipeline()
-	cmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+	a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
 	_, _ = pipe.Exec(ctx)
-	if err := firstErr(cmds); err != nil {
-		c.report(fmt.Errorf("streamq: flush acks: %w", err))
-		c.putBackAcks(acks, rsAcks)
-	}
+	c.ackDone(ctx, a)
 }
 
 // ackLoop flushes acks that no read picked up (idle or blocked reader).

@@ -2,6 +2,7 @@ package streamq
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -275,4 +276,182 @@ func caseList(t *testing.T, tg target) {
 	assert.Empty(t, got, "the prefix is exact")
 	_, err = List(ctx, nil, "")
 	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// A read whose reply never reached the consumer (here: a read made under
+// its name by another connection, exactly what Redis holds after a lost
+// reply) leaves entries pending under its name that it never saw. The
+// consumer finds and runs them within a second or so, not after the
+// visibility timeout, keeps their attempt count at 1, and counts them.
+func TestStrandedDelivery(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{})
+	require.NoError(t, q.CreateGroup(ctx, "g", false))
+	rec := newRecorder()
+	var stranded atomic.Int64
+	c, err := q.NewConsumer("g", func(_ context.Context, m Msg[job]) error { rec.add(m); return nil },
+		fast(ConsumerConfig{Name: "c", VisibilityTimeout: time.Minute, Hooks: Hooks{OnStranded: func(n int) { stranded.Add(int64(n)) }}}))
+	require.NoError(t, err)
+	start[job](t, c)
+	_, err = q.Add(ctx, job{N: 0})
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "running", func() bool { return rec.total() == 1 })
+
+	vs := make([]job, 50)
+	for i := range vs {
+		vs[i] = job{N: i + 1}
+	}
+	// The lost read: entries go to c's pending list, the reply nowhere. A
+	// read that c itself makes at the same moment takes what is left.
+	pipe := tg.client.Pipeline()
+	for _, v := range vs {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.StreamKey(), Values: []string{"d", fmt.Sprintf(`{"n":%d}`, v.N)}})
+	}
+	lost := pipe.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{q.StreamKey(), ">"}, Count: 1000, Block: -1})
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+	res, err := lost.Result()
+	require.NoError(t, err)
+	n := len(res[0].Messages)
+	require.Positive(t, n)
+	t0 := time.Now()
+	eventually(t, 20*time.Second, "every stranded message handled", func() bool { return rec.distinct() == 51 })
+	t.Logf("%d stranded messages handled %v after the lost read", n, time.Since(t0).Round(time.Millisecond))
+	for i := 1; i <= 50; i++ {
+		assert.Equal(t, []int{1}, rec.attempts(i), "message %d: once, as attempt 1", i)
+	}
+	assert.Equal(t, int64(n), stranded.Load())
+	gs, err := q.GroupStats(ctx, "g")
+	require.NoError(t, err)
+	assert.Equal(t, int64(n), gs.Stranded)
+}
+
+// CLIENT KILL of every connection, over and over, while messages flow:
+// go-redis retries some of the killed reads silently, so their entries
+// would wait for the (here one minute) visibility timeout. Every message is
+// handled well before that.
+func TestClientKillLoop(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewRedisServer(t) // CLIENT KILL would hit other tests' connections
+	client := srv.Client(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, target{client: client}, Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, q.CreateGroup(ctx, "g", false))
+	rec := newRecorder()
+	var stranded atomic.Int64
+	c, err := q.NewConsumer("g", func(_ context.Context, m Msg[job]) error { rec.add(m); return nil },
+		fast(ConsumerConfig{VisibilityTimeout: time.Minute, DeadAfter: 5 * time.Second, Hooks: Hooks{OnStranded: func(n int) { stranded.Add(int64(n)) }}}))
+	require.NoError(t, err)
+	start[job](t, c)
+	killer := srv.Client(t)
+	total := 0
+	for round := range 30 {
+		vs := make([]job, 100)
+		for i := range vs {
+			vs[i] = job{N: round*100 + i}
+		}
+		for {
+			if _, err := q.AddBatch(ctx, vs); err == nil {
+				break
+			}
+		}
+		total += len(vs)
+		require.NoError(t, killer.Do(ctx, "client", "kill", "type", "normal").Err())
+		// Progress, not time: the consumer got some of this round.
+		eventually(t, 20*time.Second, "progress after a kill", func() bool { return rec.distinct() > total-len(vs) })
+	}
+	eventually(t, 30*time.Second, "every message handled (the visibility timeout is a minute)", func() bool { return rec.distinct() == total })
+	t.Logf("%d messages, %d redelivered by reconciliation", total, stranded.Load())
+}
+
+// CLIENT PAUSE for twice DeadAfter stops every consumer's heartbeats, but a
+// peer that could not reach Redis either does not conclude that the
+// consumer holding a message is dead: the message runs once.
+func TestLivenessThroughClientPause(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewRedisServer(t) // CLIENT PAUSE stops the whole server
+	// Commands time out during the pause (as with go-redis's default 3s
+	// ReadTimeout and a longer pause): heartbeats fail instead of waiting.
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { client.Close() })
+	ctx := ctxT(t)
+	q := newQueue[job](t, target{client: client}, Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, q.CreateGroup(ctx, "g", false))
+	const deadAfter = time.Second
+	rec := newRecorder()
+	var reclaims, dups atomic.Int64
+	hooks := Hooks{OnReclaim: func(string, int) { reclaims.Add(1) }, OnDuplicate: func(n int) { dups.Add(int64(n)) }}
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	h := func(_ context.Context, m Msg[job]) error {
+		rec.add(m)
+		started <- struct{}{}
+		<-release
+		return nil
+	}
+	cfg := fast(ConsumerConfig{DeadAfter: deadAfter, VisibilityTimeout: time.Minute, Concurrency: 1, BatchSize: 1, Prefetch: 1, Hooks: hooks})
+	var cs []*Consumer[job]
+	for range 2 {
+		c, err := q.NewConsumer("g", h, cfg)
+		require.NoError(t, err)
+		start[job](t, c)
+		cs = append(cs, c)
+	}
+	eventually(t, 20*time.Second, "both trust Redis", func() bool { return cs[0].trusted() && cs[1].trusted() })
+	_, err := q.Add(ctx, job{N: 1})
+	require.NoError(t, err)
+	<-started
+	pauser := srv.Client(t)
+	require.NoError(t, pauser.Do(ctx, "client", "pause", (2*deadAfter).Milliseconds()).Err())
+	t0 := time.Now()
+	// Back to normal: both consumers trust Redis again and have heartbeat
+	// since; then give a wrong takeover another DeadAfter to happen.
+	eventually(t, 30*time.Second, "both trust Redis again", func() bool {
+		return time.Since(t0) > 2*deadAfter && cs[0].trusted() && cs[1].trusted()
+	})
+	time.Sleep(deadAfter)
+	close(release)
+	eventually(t, 10*time.Second, "acknowledged", func() bool {
+		gs, err := q.GroupStats(ctx, "g")
+		return err == nil && gs.Pending == 0
+	})
+	assert.Equal(t, []int{1}, rec.attempts(1), "handled once")
+	assert.Zero(t, reclaims.Load(), "no takeover")
+	assert.Zero(t, dups.Load())
+}
+
+// A message taken over by a peer while its handler still ran (here the
+// test is the peer: XCLAIM, handle, XACK) is acknowledged late by its first
+// consumer, which learns that it ran twice and counts it.
+func TestDuplicateCountedAtAck(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{})
+	require.NoError(t, q.CreateGroup(ctx, "g", false))
+	rec := newRecorder()
+	var dups atomic.Int64
+	release := make(chan struct{})
+	a, err := q.NewConsumer("g", func(_ context.Context, m Msg[job]) error {
+		rec.add(m)
+		<-release
+		return nil
+	}, fast(ConsumerConfig{Name: "a", Hooks: Hooks{OnDuplicate: func(n int) { dups.Add(int64(n)) }}}))
+	require.NoError(t, err)
+	start[job](t, a)
+	id, err := q.Add(ctx, job{N: 1})
+	require.NoError(t, err)
+	_, err = q.Add(ctx, job{N: 2})
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "a runs both", func() bool { return rec.total() == 2 })
+	require.NoError(t, tg.client.XClaim(ctx, &redis.XClaimArgs{Stream: q.StreamKey(), Group: "g", Consumer: "peer", Messages: []string{id}}).Err())
+	require.NoError(t, tg.client.XAck(ctx, q.StreamKey(), "g", id).Err())
+	close(release)
+	eventually(t, 10*time.Second, "a's late ack counted as a duplicate", func() bool { return dups.Load() == 1 })
+	gs, err := q.GroupStats(ctx, "g")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), gs.Duplicates, "one of the two")
+	assert.Zero(t, gs.Pending)
 }

@@ -115,6 +115,16 @@ type Hooks struct {
 	// OnDrop is called when Trim's MaxLen cap removed n messages not yet
 	// acknowledged by every group.
 	OnDrop func(n int64)
+	// OnStranded is called when this consumer found n messages pending
+	// under its own name that it never received (the reply of a read was
+	// lost to a connection failure) and delivered them again. Also counted
+	// in GroupStats.Stranded.
+	OnStranded func(n int)
+	// OnDuplicate is called when acknowledgements found n messages no
+	// longer pending: another consumer had taken them over (after a
+	// visibility timeout, or this consumer looked dead) and they ran at
+	// least twice. Also counted in GroupStats.Duplicates.
+	OnDuplicate func(n int)
 	// OnError is called with background errors (Redis unavailable, a
 	// failed ack flush); the consumer keeps running and retries.
 	OnError func(err error)

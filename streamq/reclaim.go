@@ -76,7 +76,9 @@ func (c *Consumer[T]) heartLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		t0 := time.Now()
 		err := c.q.client.ZAdd(ctx, c.keys.hb, redis.Z{Score: float64(c.q.now().UnixMilli()), Member: c.cfg.name}).Err()
+		c.beaten(t0, err)
 		if err != nil && ctx.Err() == nil {
 			c.report(fmt.Errorf("streamq: heartbeat %s: %w", c.keys.hb, err))
 		}
@@ -127,8 +129,11 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		if r.full {
 			nextDue = c.q.now()
 		}
-		if runCtx.Err() != nil || c.paused.Load() {
-			continue // shutting down or paused: take nobody's messages
+		if runCtx.Err() != nil || c.paused.Load() || !c.trusted() {
+			// Shutting down or paused: take nobody's messages. Not trusted:
+			// Redis was not reachable promptly for DeadAfter, so peers'
+			// missing heartbeats and idle times prove nothing yet.
+			continue
 		}
 		for _, name := range r.stale {
 			if !c.reclaimFrom(ctx, name) {
@@ -204,10 +209,12 @@ func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
 			}
 			// MinIdle makes concurrent reclaimers race safely: once one has
 			// claimed an entry its idle time is reset and the others skip it.
+			c.deliver.RLock() // until dispatched (see reconcile)
 			msgs, err := c.q.client.XClaim(ctx, &redis.XClaimArgs{
 				Stream: s.key, Group: c.group, Consumer: c.cfg.name, MinIdle: max(minIdle, time.Millisecond), Messages: ids,
 			}).Result()
 			if err != nil {
+				c.deliver.RUnlock()
 				c.report(fmt.Errorf("streamq: xclaim %s from %s: %w", s.key, from, err))
 				break
 			}
@@ -221,6 +228,7 @@ func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
 				c.cfg.hooks.OnReclaim(from, len(batch))
 			}
 			c.dispatch(batch)
+			c.deliver.RUnlock()
 			if len(pend) < c.cfg.batch || len(msgs) == 0 {
 				break
 			}
@@ -255,52 +263,59 @@ func (c *Consumer[T]) reclaimIdle(ctx context.Context) {
 		if !c.room() {
 			continue
 		}
-		msgs, next, deleted, err := xautoclaim(ctx, c.q.client, s.key, c.group, c.cfg.name, c.cfg.visibility, start, c.cfg.batch)
-		if err != nil {
-			if !isNoGroup(err) && !errors.Is(err, redis.Nil) {
-				c.report(fmt.Errorf("streamq: xautoclaim %s: %w", s.key, err))
-			}
-			continue
-		}
-		c.cursors[s.key] = next
-		if len(deleted) > 0 {
-			c.q.log.Info("streamq: dropped pending entries of trimmed messages", "stream", s.key, "group", c.group, "n", len(deleted))
-		}
-		// Skip what is still running here: XAUTOCLAIM just extended it.
-		c.flightMu.Lock()
-		fresh := msgs[:0]
-		for _, m := range msgs {
-			if _, running := c.inflight[m.ID]; !running {
-				fresh = append(fresh, m)
-			}
-		}
-		c.flightMu.Unlock()
-		if len(fresh) == 0 {
-			continue
-		}
-		counts := map[string]int{}
-		pend, err := c.q.client.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: s.key, Group: c.group, Start: fresh[0].ID, End: fresh[len(fresh)-1].ID,
-			Count: int64(len(fresh)) + c.out.Load() + 1, Consumer: c.cfg.name,
-		}).Result()
-		if err == nil {
-			for _, p := range pend {
-				counts[p.ID] = int(p.RetryCount)
-			}
-		}
-		batch := make([]delivery, 0, len(fresh))
-		for _, m := range fresh {
-			n := counts[m.ID]
-			if n == 0 {
-				n = 2 // unknown: at least the original delivery and this one
-			}
-			batch = append(batch, c.toDelivery(s.key, s.retry, m, n))
-		}
-		if c.cfg.hooks.OnReclaim != nil {
-			c.cfg.hooks.OnReclaim("", len(batch))
-		}
-		c.dispatch(batch)
+		c.deliver.RLock() // until dispatched (see reconcile)
+		c.reclaimIdleStream(ctx, s.key, s.retry, start)
+		c.deliver.RUnlock()
 	}
+}
+
+// reclaimIdleStream is one XAUTOCLAIM page of reclaimIdle.
+func (c *Consumer[T]) reclaimIdleStream(ctx context.Context, key string, retry bool, start string) {
+	msgs, next, deleted, err := xautoclaim(ctx, c.q.client, key, c.group, c.cfg.name, c.cfg.visibility, start, c.cfg.batch)
+	if err != nil {
+		if !isNoGroup(err) && !errors.Is(err, redis.Nil) {
+			c.report(fmt.Errorf("streamq: xautoclaim %s: %w", key, err))
+		}
+		return
+	}
+	c.cursors[key] = next
+	if len(deleted) > 0 {
+		c.q.log.Info("streamq: dropped pending entries of trimmed messages", "stream", key, "group", c.group, "n", len(deleted))
+	}
+	// Skip what is still running here: XAUTOCLAIM just extended it.
+	c.flightMu.Lock()
+	fresh := msgs[:0]
+	for _, m := range msgs {
+		if _, running := c.inflight[flightKey{retry, m.ID}]; !running {
+			fresh = append(fresh, m)
+		}
+	}
+	c.flightMu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	counts := map[string]int{}
+	pend, err := c.q.client.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: key, Group: c.group, Start: fresh[0].ID, End: fresh[len(fresh)-1].ID,
+		Count: int64(len(fresh)) + c.out.Load() + 1, Consumer: c.cfg.name,
+	}).Result()
+	if err == nil {
+		for _, p := range pend {
+			counts[p.ID] = int(p.RetryCount)
+		}
+	}
+	batch := make([]delivery, 0, len(fresh))
+	for _, m := range fresh {
+		n := counts[m.ID]
+		if n == 0 {
+			n = 2 // unknown: at least the original delivery and this one
+		}
+		batch = append(batch, c.toDelivery(key, retry, m, n))
+	}
+	if c.cfg.hooks.OnReclaim != nil {
+		c.cfg.hooks.OnReclaim("", len(batch))
+	}
+	c.dispatch(batch)
 }
 
 // scanConsumers finds consumers of the group that never heartbeat (crashed
