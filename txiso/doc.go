@@ -23,7 +23,7 @@
 // the next transaction runs at read committed. ReadUncommitted is accepted
 // but PostgreSQL runs it as ReadCommitted. Deferrable needs Serializable and
 // ReadOnly. Invalid options (and nil ctx, db or fn) fail with
-// ErrInvalidOption before anything is sent.
+// ErrInvalid before anything is sent.
 //
 // # Retries
 //
@@ -40,7 +40,9 @@
 // Classify, RetryCodes, Backoff and OnRetry change the policy.
 //
 // If fn panics, Run rolls back and re-panics with the same value; no
-// connection is leaked on any path.
+// connection is leaked on any path. txiso never recovers a panic into an
+// error (so it has no PanicError): a panic in fn is the caller's, exactly as
+// with pgx.BeginTxFunc, and the caller's own recover sees the original value.
 //
 // # Savepoints and nesting
 //

@@ -10,11 +10,12 @@ import (
 )
 
 var (
-	// ErrInvalidOption is matched by the errors Run and Value return for bad
-	// input (nil db or fn, an isolation level PostgreSQL lacks, Deferrable
-	// without Serializable+ReadOnly, MaxAttempts <= 0, ...). Nothing was sent
-	// to the server.
-	ErrInvalidOption = errors.New("txiso: invalid option")
+	// ErrInvalid is matched by every error txiso returns for bad input (a
+	// nil or typed-nil db, a nil fn, an isolation level PostgreSQL lacks,
+	// Deferrable without Serializable+ReadOnly, MaxAttempts <= 0, a pool
+	// too small for Matrix, ...). The message names the input and the fix.
+	// Nothing was sent to the server.
+	ErrInvalid = errors.New("txiso: invalid input")
 
 	// ErrCommitUnknown is matched when COMMIT failed in a way that leaves the
 	// outcome unknown (the connection broke, or ctx ended and the driver

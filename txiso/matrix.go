@@ -45,12 +45,12 @@ type MatrixCell struct {
 	Title    string  // short description
 	Level    Level   // level all sessions ran at
 	Outcome  Outcome // what happened
-	Expected bool    // every step behaved as specs/hermitage-postgres.md says
+	Expected bool    // every step gave the result Hermitage's postgres.md records
 	Steps    []StepResult
 	Err      error // a setup or infrastructure error (then Outcome is "")
 }
 
-// StepResult is one step of a MatrixCell run, in the spec's token grammar
+// StepResult is one step of a MatrixCell run, as a result token
 // ("ok", "n:1", "rows:1=10,2=20", "err:40001", "failed", "blocks>n:1", "-").
 type StepResult struct {
 	N        int
@@ -67,7 +67,7 @@ type MatrixResult struct {
 	Cells  []MatrixCell
 }
 
-// Mismatches returns the cells that did not behave as the spec expects
+// Mismatches returns the cells that did not behave as Hermitage expects
 // (including cells with an Err).
 func (m *MatrixResult) Mismatches() []MatrixCell {
 	var out []MatrixCell
@@ -90,7 +90,7 @@ func (m *MatrixResult) Cell(name string, l Level) (MatrixCell, bool) {
 }
 
 // String renders the matrix as a fixed-width table: one row per case, one
-// column per level; a cell that differed from the spec is marked with "!".
+// column per level; a cell that differed from Hermitage is marked with "!".
 func (m *MatrixResult) String() string {
 	var b strings.Builder
 	cols := allLevels
@@ -125,8 +125,9 @@ func (m *MatrixResult) String() string {
 	return b.String()
 }
 
-// Matrix runs the Hermitage isolation test cases (specs/hermitage-postgres.md:
-// 17 cases, 63 case-level runs) live against db's server and reports, per
+// Matrix runs the Hermitage isolation test cases (the 14 of
+// github.com/ept/hermitage's postgres.md plus 3 of txiso's own, 63 case ×
+// level runs) live against db's server and reports, per
 // case and level, whether the anomaly occurred or how it was prevented.
 //
 // Each case runs on its own freshly created table (a unique name in the
@@ -141,15 +142,15 @@ func (m *MatrixResult) String() string {
 // non-nil only if nothing could run (bad input, no connection).
 func Matrix(ctx context.Context, db *sql.DB) (*MatrixResult, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("%w: nil context", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: nil context", ErrInvalid)
 	}
 	if db == nil {
-		return nil, fmt.Errorf("%w: nil db", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: nil db", ErrInvalid)
 	}
 	workers := 4
 	if maxOpen := db.Stats().MaxOpenConnections; maxOpen > 0 {
 		if maxOpen < 4 {
-			return nil, fmt.Errorf("%w: Matrix needs 4 connections, db.SetMaxOpenConns is %d", ErrInvalidOption, maxOpen)
+			return nil, fmt.Errorf("%w: Matrix needs 4 connections, db.SetMaxOpenConns is %d", ErrInvalid, maxOpen)
 		}
 		workers = min(workers, maxOpen/4)
 	}

@@ -58,7 +58,7 @@ func (l Level) apply(c *config) { c.level = l }
 
 // Option configures Run and Value. Options are applied in order; a later
 // option overrides an earlier one. Invalid values are reported by Run, before
-// any BEGIN, as errors matching ErrInvalidOption.
+// any BEGIN, as errors matching ErrInvalid.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
@@ -69,7 +69,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 // means ReadCommitted (txiso always names the level in BEGIN, so a session
 // default such as default_transaction_isolation never changes what the code
 // asked for). sql.LevelSnapshot, LevelWriteCommitted and LevelLinearizable do
-// not exist in PostgreSQL and make Run fail with ErrInvalidOption (lib/pq
+// not exist in PostgreSQL and make Run fail with ErrInvalid (lib/pq
 // rejects them while pgx silently maps LevelSnapshot to repeatable read).
 func Isolation(l sql.IsolationLevel) Option {
 	return optionFunc(func(c *config) {
@@ -90,13 +90,13 @@ func ReadOnly() Option { return optionFunc(func(c *config) { c.readOnly = true }
 
 // Deferrable makes a Serializable ReadOnly transaction DEFERRABLE: its first
 // query may wait for a safe snapshot, after which it can never fail with
-// 40001. Without Serializable and ReadOnly, Run fails with ErrInvalidOption
+// 40001. Without Serializable and ReadOnly, Run fails with ErrInvalid
 // (PostgreSQL would silently ignore it). database/sql has no field for it, so
 // txiso sends SET TRANSACTION DEFERRABLE as the first statement.
 func Deferrable() Option { return optionFunc(func(c *config) { c.deferrable = true }) }
 
 // MaxAttempts bounds the total number of attempts (first try included).
-// Default 10. n <= 0 makes Run fail with ErrInvalidOption: there is no
+// Default 10. n <= 0 makes Run fail with ErrInvalid: there is no
 // "retry forever"; use a large n and a context deadline instead.
 func MaxAttempts(n int) Option {
 	return optionFunc(func(c *config) { c.maxAttempts = n; c.maxAttemptsSet = true })
@@ -208,27 +208,27 @@ func newConfig(opts []Option) (*config, error) {
 	c := &config{level: ReadCommitted, maxAttempts: defaultMaxAttempts}
 	for _, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalid)
 		}
 		o.apply(c)
 	}
 	if !c.level.valid() {
 		return nil, fmt.Errorf("%w: isolation level %d is not one PostgreSQL has "+
 			"(use ReadCommitted, RepeatableRead or Serializable; sql.LevelSnapshot, "+
-			"LevelWriteCommitted and LevelLinearizable do not exist there)", ErrInvalidOption, int(c.level))
+			"LevelWriteCommitted and LevelLinearizable do not exist there)", ErrInvalid, int(c.level))
 	}
 	if c.deferrable && (c.level != Serializable || !c.readOnly) {
 		return nil, fmt.Errorf("%w: Deferrable needs Serializable and ReadOnly (got %s, read-only %t); "+
-			"PostgreSQL would silently ignore it", ErrInvalidOption, c.level, c.readOnly)
+			"PostgreSQL would silently ignore it", ErrInvalid, c.level, c.readOnly)
 	}
 	if c.maxAttemptsSet && c.maxAttempts <= 0 {
-		return nil, fmt.Errorf("%w: MaxAttempts(%d): want at least 1 (1 means no retry)", ErrInvalidOption, c.maxAttempts)
+		return nil, fmt.Errorf("%w: MaxAttempts(%d): want at least 1 (1 means no retry)", ErrInvalid, c.maxAttempts)
 	}
 	if c.backoffSet && c.backoff == nil {
-		return nil, fmt.Errorf("%w: Backoff(nil): pass a function, or omit the option for the default", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: Backoff(nil): pass a function, or omit the option for the default", ErrInvalid)
 	}
 	if c.classifySet && c.classify == nil {
-		return nil, fmt.Errorf("%w: Classify(nil): pass a function, or omit the option for the default", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: Classify(nil): pass a function, or omit the option for the default", ErrInvalid)
 	}
 	if c.backoff == nil {
 		c.backoff = JitterBackoff(defaultBase, defaultCap)

@@ -33,18 +33,18 @@ type Beginner interface {
 // Run gives up on a retryable error, when ctx ends, or when a retry fails
 // with a non-retryable error, it returns a *RetryError that unwraps to the
 // attempt's error. Bad input (nil ctx,
-// db or fn, invalid options) matches ErrInvalidOption and is reported before
+// db or fn, invalid options) matches ErrInvalid and is reported before
 // any BEGIN.
 //
-// If fn panics, Run rolls back and re-panics with the same value; the
-// connection goes back to the pool. If ctx already carries a transaction
+// If fn panics, Run rolls back and re-panics with the same value (it does
+// not turn the panic into an error); the connection goes back to the pool. If ctx already carries a transaction
 // that Run started on the same db (fn calls code that calls Run again), the
 // nested Run joins it: fn runs inside the outer transaction, and the outer
 // Run owns commit and retries. Run is safe for concurrent use; fn's *Tx
 // must not be used after fn returns.
 func Run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) error, opts ...Option) error {
 	if fn == nil {
-		return fmt.Errorf("%w: nil fn", ErrInvalidOption)
+		return fmt.Errorf("%w: nil fn", ErrInvalid)
 	}
 	return run(ctx, db, fn, opts)
 }
@@ -55,7 +55,7 @@ func Run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) 
 func Value[T any](ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) (T, error), opts ...Option) (T, error) {
 	var zero T
 	if fn == nil {
-		return zero, fmt.Errorf("%w: nil fn", ErrInvalidOption)
+		return zero, fmt.Errorf("%w: nil fn", ErrInvalid)
 	}
 	var v T
 	err := run(ctx, db, func(ctx context.Context, tx *Tx) error {
@@ -95,10 +95,10 @@ func sameBeginner(a, b Beginner) (same bool) {
 
 func run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) error, opts []Option) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: nil context (use context.Background())", ErrInvalidOption)
+		return fmt.Errorf("%w: nil context (use context.Background())", ErrInvalid)
 	}
 	if isNilBeginner(db) {
-		return fmt.Errorf("%w: nil db (pass a *sql.DB or *sql.Conn)", ErrInvalidOption)
+		return fmt.Errorf("%w: nil db (pass a *sql.DB or *sql.Conn)", ErrInvalid)
 	}
 	c, err := newConfig(opts)
 	if err != nil {

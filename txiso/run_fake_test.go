@@ -275,7 +275,7 @@ func TestFakeBadInputBeforeBegin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.run()
-			require.ErrorIs(t, err, txiso.ErrInvalidOption)
+			require.ErrorIs(t, err, txiso.ErrInvalid)
 			assert.Contains(t, err.Error(), tc.msg)
 		})
 	}

@@ -220,7 +220,7 @@ func (s *Stmt) Close() error { return s.stmt.Close() }
 // the caller swallows the error. Panics in fn propagate (Run rolls back).
 func (t *Tx) Savepoint(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	if fn == nil {
-		return fmt.Errorf("%w: nil fn for Savepoint", ErrInvalidOption)
+		return fmt.Errorf("%w: nil fn for Savepoint", ErrInvalid)
 	}
 	t.mu.Lock()
 	t.sp++
