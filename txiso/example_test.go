@@ -81,7 +81,7 @@ func ExampleRun_invalidOptions() {
 	err = txiso.Run(ctx, db, noop, txiso.Isolation(sql.LevelSnapshot))
 	fmt.Println(errors.Is(err, txiso.ErrInvalid))
 	// Output:
-	// txiso: invalid input: Deferrable needs Serializable and ReadOnly (got read committed, read-only false); PostgreSQL would silently ignore it
+	// txiso: invalid input: Deferrable needs Serializable and ReadOnly (got default, read-only false); PostgreSQL would silently ignore it
 	// txiso: invalid input: MaxAttempts(0): want at least 1 (1 means no retry)
 	// true
 }

@@ -13,8 +13,18 @@ import (
 // A Level is also an Option: txiso.Run(ctx, db, fn, txiso.Serializable).
 type Level int
 
-// The isolation levels PostgreSQL implements. ReadCommitted is the default.
+// The isolation levels PostgreSQL implements. ServerDefault, the zero
+// Level, is what Run uses when no level is given.
 const (
+	// ServerDefault begins the transaction without naming a level, so it
+	// runs at the session's default_transaction_isolation (PostgreSQL's
+	// own default is read committed; a database or role configured with
+	// "ALTER DATABASE ... SET default_transaction_isolation = 'serializable'"
+	// gets serializable). Run without a level therefore never runs weaker
+	// than what the server was configured to give. It costs nothing: the
+	// level is not read back (Tx.Level reports ServerDefault), except once
+	// when a nested Run asks for a level and must compare.
+	ServerDefault Level = Level(sql.LevelDefault)
 	// ReadUncommitted is accepted because PostgreSQL accepts it, but
 	// PostgreSQL treats it as ReadCommitted: no dirty read is possible at any
 	// level (the server still reports "read uncommitted"; see the G1a/G1b rows
@@ -34,6 +44,8 @@ const (
 // String returns the level as PostgreSQL spells it ("repeatable read").
 func (l Level) String() string {
 	switch l {
+	case ServerDefault:
+		return "default"
 	case ReadUncommitted:
 		return "read uncommitted"
 	case ReadCommitted:
@@ -48,7 +60,7 @@ func (l Level) String() string {
 
 func (l Level) valid() bool {
 	switch l {
-	case ReadUncommitted, ReadCommitted, RepeatableRead, Serializable:
+	case ServerDefault, ReadUncommitted, ReadCommitted, RepeatableRead, Serializable:
 		return true
 	}
 	return false
@@ -65,20 +77,13 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// Isolation selects the level from a database/sql level. sql.LevelDefault
-// means ReadCommitted (txiso always names the level in BEGIN, so a session
-// default such as default_transaction_isolation never changes what the code
-// asked for). sql.LevelSnapshot, LevelWriteCommitted and LevelLinearizable do
-// not exist in PostgreSQL and make Run fail with ErrInvalid (lib/pq
-// rejects them while pgx silently maps LevelSnapshot to repeatable read).
+// Isolation selects the level from a database/sql level; sql.LevelDefault
+// is ServerDefault. sql.LevelSnapshot, LevelWriteCommitted and
+// LevelLinearizable do not exist in PostgreSQL and make Run fail with
+// ErrInvalid (lib/pq rejects them while pgx silently maps LevelSnapshot to
+// repeatable read).
 func Isolation(l sql.IsolationLevel) Option {
-	return optionFunc(func(c *config) {
-		if l == sql.LevelDefault {
-			c.level = ReadCommitted
-			return
-		}
-		c.level = Level(l)
-	})
+	return optionFunc(func(c *config) { c.level = Level(l) })
 }
 
 // ReadOnly begins the transaction READ ONLY: writes fail with 25006, and with
@@ -205,7 +210,7 @@ type config struct {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{level: ReadCommitted, maxAttempts: defaultMaxAttempts}
+	c := &config{level: ServerDefault, maxAttempts: defaultMaxAttempts}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil Option", ErrInvalid)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
+	"sync"
 	"time"
 )
 
@@ -15,7 +17,9 @@ type Beginner interface {
 }
 
 // Run runs fn in a transaction on db at the chosen isolation level
-// (default ReadCommitted) and commits it if fn returns nil.
+// (default ServerDefault: the session's default_transaction_isolation,
+// never weaker than what the server was configured to give) and commits it
+// if fn returns nil.
 //
 // Every attempt begins with db.BeginTx and sql.TxOptions (never session
 // state). When an attempt fails with an error the classifier retries
@@ -24,8 +28,13 @@ type Beginner interface {
 // the backoff (ctx-aware) and runs the whole transaction again from a fresh
 // BeginTx, so fn must not have effects outside the transaction that cannot
 // be repeated. A statement error that fn swallowed is still found: when
-// COMMIT reports that the server rolled back, the error of the first failed
-// statement run through tx is classified instead.
+// COMMIT fails after a statement run through tx failed (and no ROLLBACK TO
+// SAVEPOINT undid it), the server cannot have committed, and that
+// statement's error is classified instead, by its SQLSTATE (never by a
+// driver's error text, which differs between driver versions). If fn used
+// Raw or the DBTX methods, whose later errors Tx cannot see, Run checks the
+// transaction with one statement before COMMIT and reports ErrAborted if
+// it is failed.
 //
 // Errors: a non-retryable error from fn on the first attempt is returned
 // unchanged; COMMIT errors are wrapped ("txiso: commit: ..."); a broken
@@ -40,8 +49,13 @@ type Beginner interface {
 // not turn the panic into an error); the connection goes back to the pool. If ctx already carries a transaction
 // that Run started on the same db (fn calls code that calls Run again), the
 // nested Run joins it: fn runs inside the outer transaction, and the outer
-// Run owns commit and retries. Run is safe for concurrent use; fn's *Tx
-// must not be used after fn returns.
+// Run owns commit and retries. A Run on a *sql.Conn that is already running
+// one without that ctx (a fresh context, another goroutine) fails with
+// ErrInTransaction before anything is sent (a transaction begun on the Conn
+// outside txiso is not detected). fn must not end the transaction itself:
+// transaction-control statements sent through tx fail with ErrTxControl
+// (see Tx). Run is safe for concurrent use; fn's *Tx must not be used after
+// fn returns.
 func Run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) error, opts ...Option) error {
 	if fn == nil {
 		return fmt.Errorf("%w: nil fn", ErrInvalid)
@@ -72,17 +86,26 @@ func Value[T any](ctx context.Context, db Beginner, fn func(ctx context.Context,
 	return v, nil
 }
 
+// isNilBeginner reports a nil db, including a typed nil (a nil *sql.DB, or
+// a nil pointer of a custom Beginner, whose BeginTx would panic).
 func isNilBeginner(db Beginner) bool {
-	switch d := db.(type) {
-	case nil:
+	if db == nil {
 		return true
-	case *sql.DB:
-		return d == nil
-	case *sql.Conn:
-		return d == nil
+	}
+	v := reflect.ValueOf(db)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
 	}
 	return false
 }
+
+// busyConns holds the *sql.Conns a Run is using (item: one transaction per
+// connection). database/sql lets a second BeginTx reach a connection that is
+// in a transaction: pgx then sends a second BEGIN, which PostgreSQL only
+// warns about, and the inner COMMIT commits the outer transaction's writes.
+// A *sql.DB needs no entry: each Run gets a connection of its own.
+var busyConns sync.Map // *sql.Conn -> struct{}
 
 func sameBeginner(a, b Beginner) (same bool) {
 	defer func() {
@@ -105,10 +128,17 @@ func run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) 
 		return err
 	}
 	if outer, ok := ctx.Value(ctxKey{}).(*Tx); ok && outer.active() && sameBeginner(outer.db, db) {
-		if err := outer.compatible(c); err != nil {
+		if err := outer.compatible(ctx, c); err != nil {
 			return err
 		}
 		return fn(ctx, outer)
+	}
+	if conn, ok := db.(*sql.Conn); ok {
+		if _, busy := busyConns.LoadOrStore(conn, struct{}{}); busy {
+			return fmt.Errorf("%w: this *sql.Conn is running a Run that fn's ctx does not carry; "+
+				"pass the ctx Run gave fn to join it, or use another connection", ErrInTransaction)
+		}
+		defer busyConns.Delete(conn)
 	}
 	for attempt := 1; ; attempt++ {
 		err := c.attempt(ctx, db, fn, attempt)
@@ -197,6 +227,22 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 		}
 		return ferr
 	}
+	if rerr := t.firstRefused(); rerr != nil {
+		_ = stx.Rollback()
+		return rerr
+	}
+	if t.untracked.Load() && t.firstCause() == nil {
+		// Statements ran whose errors Tx could not see (Raw, DBTX methods).
+		// One round trip tells whether the transaction is failed, without
+		// comparing driver error texts: PostgreSQL answers 25P02.
+		if _, perr := stx.ExecContext(ctx, "SELECT 1"); perr != nil {
+			_ = stx.Rollback()
+			if SQLState(perr) == "25P02" {
+				return fmt.Errorf("%w: %w", ErrAborted, perr)
+			}
+			return fmt.Errorf("txiso: checking the transaction before COMMIT (COMMIT not sent): %w", perr)
+		}
+	}
 	doneBefore := ctx.Err() != nil
 	cerr := stx.Commit()
 	if cerr == nil {
@@ -208,6 +254,13 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 // commitError classifies a failed COMMIT (see Run). doneBefore says whether
 // ctx had ended before Commit was called.
 func commitError(ctx context.Context, cerr, cause error, doneBefore bool) error {
+	if cause != nil {
+		// A statement of this transaction failed and no ROLLBACK TO
+		// SAVEPOINT undid it: PostgreSQL cannot have committed it, whatever
+		// COMMIT returned (lib/pq's ErrInFailedTransaction, pgx's
+		// ErrTxCommitRollback, a broken connection). Classify the cause.
+		return &causedError{err: fmt.Errorf("txiso: commit: %w", cerr), cause: cause}
+	}
 	if ctx.Err() != nil && (errors.Is(cerr, sql.ErrTxDone) || (doneBefore && errors.Is(cerr, ctx.Err()))) {
 		// database/sql checks the BeginTx ctx before sending COMMIT and then
 		// rolls back (golang/go#43507): nothing was committed.
@@ -227,12 +280,8 @@ func commitError(ctx context.Context, cerr, cause error, doneBefore bool) error 
 		// the server rolled back.
 		return fmt.Errorf("txiso: commit: %w", cerr)
 	}
-	if isFailedTxSentinel(cerr) {
-		if cause != nil {
-			return &causedError{err: fmt.Errorf("txiso: commit: %w", cerr), cause: cause}
-		}
-		return fmt.Errorf("%w: %w", ErrAborted, cerr)
-	}
+	// No SQLSTATE, no recorded failure, not a connection error: nothing
+	// says what the server did, so the outcome is reported unknown.
 	return fmt.Errorf("%w: %w", ErrCommitUnknown, cerr)
 }
 
@@ -248,7 +297,7 @@ func verifyLevel(ctx context.Context, stx *sql.Tx, c *config) error {
 	if c.readOnly {
 		wantRO = "on"
 	}
-	if level != c.level.String() || ro != wantRO {
+	if (c.level != ServerDefault && level != c.level.String()) || ro != wantRO {
 		return fmt.Errorf("%w: asked for %s (read-only %s), server runs %s (read-only %s)",
 			ErrLevelMismatch, c.level, wantRO, level, ro)
 	}
