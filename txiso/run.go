@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/goplumb/plumb/txiso/internal/link"
 )
 
 // Beginner starts transactions: *sql.DB, *sql.Conn, or anything with the
@@ -140,8 +142,28 @@ func run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) 
 		}
 		defer busyConns.Delete(conn)
 	}
+	return c.loop(ctx, func(ctx context.Context, n int) error { return c.attempt(ctx, db, fn, n) })
+}
+
+func init() {
+	link.Prepare = func(opts any) (link.Settings, link.Loop, error) {
+		o, ok := opts.([]Option)
+		if !ok {
+			return link.Settings{}, nil, fmt.Errorf("%w: options of type %T", ErrInvalid, opts)
+		}
+		c, err := newConfig(o)
+		if err != nil {
+			return link.Settings{}, nil, err
+		}
+		s := link.Settings{Level: int(c.level), ReadOnly: c.readOnly, Deferrable: c.deferrable, Verify: c.verify}
+		return s, c.loop, nil
+	}
+}
+
+// loop runs attempt until it succeeds or the retry policy stops it (see Run).
+func (c *config) loop(ctx context.Context, attemptFn func(ctx context.Context, n int) error) error {
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, db, fn, attempt)
+		err := attemptFn(ctx, attempt)
 		if err == nil {
 			return nil
 		}
