@@ -160,7 +160,9 @@ func attemptNoOptions(ctx context.Context, db Beginner, set link.Settings, fn fu
 
 type beginOnly struct{ db Beginner }
 
-func (b beginOnly) BeginTx(ctx context.Context, _ pgx.TxOptions) (pgx.Tx, error) { return b.db.Begin(ctx) }
+func (b beginOnly) BeginTx(ctx context.Context, _ pgx.TxOptions) (pgx.Tx, error) {
+	return b.db.Begin(ctx)
+}
 
 func txOptions(set link.Settings) pgx.TxOptions {
 	var o pgx.TxOptions
