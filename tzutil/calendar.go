@@ -73,6 +73,28 @@ func EndOfDay(t time.Time) time.Time {
 	return time.Unix(startOf(loc, target), 0).In(loc)
 }
 
+// EndOfDate returns the exclusive end of date d in loc: the start of the
+// next date (see StartOfDate). It fails only for an invalid d.
+func EndOfDate(d Date, loc *time.Location) (time.Time, error) {
+	_, end, err := DateBounds(d, loc)
+	return end, err
+}
+
+// DateBounds returns the first instant of date d in loc and the exclusive
+// end of that date (the start of the next one); end − start is
+// DayLength(d, loc), and start == end for a date that never happens
+// (Pacific/Apia 2011-12-30). It fails only for an invalid d (an error
+// wrapping ErrOutOfRange). A nil loc means UTC. This is the "start, end
+// and length of a day" question asked with a calendar date.
+func DateBounds(d Date, loc *time.Location) (start, end time.Time, err error) {
+	if err := d.Validate(); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("tzutil: bounds of %s: %w", d, err)
+	}
+	loc = locOrUTC(loc)
+	t := d.days() * 86400
+	return time.Unix(startOf(loc, t), 0).In(loc), time.Unix(startOf(loc, t+86400), 0).In(loc), nil
+}
+
 // DayBounds returns the start of t's local day and its exclusive end.
 func DayBounds(t time.Time) (start, end time.Time) { return StartOfDay(t), EndOfDay(t) }
 

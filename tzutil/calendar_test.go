@@ -235,3 +235,51 @@ func TestAnchorsOnOracle(t *testing.T) {
 	assert.Equal(t, 12, prevDate)
 	assert.Equal(t, 24, wrongLen)
 }
+
+func TestDateBoundsAndYearTransitions(t *testing.T) {
+	cases := []struct {
+		zone       string
+		date       Date
+		start, end string
+	}{
+		{"America/Sao_Paulo", Date{2018, 11, 4}, "2018-11-04T01:00:00-02:00", "2018-11-05T00:00:00-02:00"},
+		{"America/New_York", Date{2024, 11, 3}, "2024-11-03T00:00:00-04:00", "2024-11-04T00:00:00-05:00"},
+		{"Pacific/Apia", Date{2011, 12, 30}, "2011-12-31T00:00:00+14:00", "2011-12-31T00:00:00+14:00"},
+		{"Asia/Kolkata", Date{2024, 1, 1}, "2024-01-01T00:00:00+05:30", "2024-01-02T00:00:00+05:30"},
+	}
+	for _, c := range cases {
+		loc := MustLoad(c.zone)
+		s, e, err := DateBounds(c.date, loc)
+		require.NoError(t, err)
+		assert.Equal(t, c.start, s.Format(time.RFC3339), c.zone)
+		assert.Equal(t, c.end, e.Format(time.RFC3339), c.zone)
+		n, _ := DayLength(c.date, loc)
+		assert.Equal(t, n, e.Sub(s), c.zone)
+		e2, err := EndOfDate(c.date, loc)
+		require.NoError(t, err)
+		assert.True(t, e2.Equal(e))
+	}
+	_, _, err := DateBounds(Date{2023, 2, 29}, nil)
+	assert.ErrorIs(t, err, ErrOutOfRange)
+
+	trs, err := YearTransitions(MustLoad("Europe/London"), 2024)
+	require.NoError(t, err)
+	require.Len(t, trs, 2)
+	assert.Equal(t, "2024-03-31T01:00:00Z", trs[0].At.UTC().Format(time.RFC3339))
+	assert.Equal(t, "2024-10-27T01:00:00Z", trs[1].At.UTC().Format(time.RFC3339))
+	// The local year: Apia's 2011 ends at the start of 2012-01-01 in Apia.
+	trs, err = YearTransitions(MustLoad("Pacific/Apia"), 2011)
+	require.NoError(t, err)
+	var got []string
+	for _, tr := range trs {
+		got = append(got, tr.WallBefore().String()+">"+tr.WallAfter().String())
+	}
+	assert.Equal(t, []string{"2011-04-02T04:00:00>2011-04-02T03:00:00", "2011-09-24T03:00:00>2011-09-24T04:00:00", "2011-12-30T00:00:00>2011-12-31T00:00:00"}, got)
+	trs, err = YearTransitions(nil, 2024)
+	require.NoError(t, err)
+	assert.Empty(t, trs)
+	for _, y := range []int{MinYear, MaxYear} {
+		_, err := YearTransitions(MustLoad("America/New_York"), y)
+		assert.NoError(t, err, y)
+	}
+}

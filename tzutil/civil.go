@@ -199,7 +199,7 @@ func (d Date) AddDays(n int) Date { return dateFromDays(d.days() + int64(n)) }
 // could overflow the month count), is an error whatever the day.
 func (d Date) AddMonths(n int, o Overflow) (Date, error) {
 	if o > RejectOverflow {
-		return Date{}, fmt.Errorf("tzutil: unknown Overflow %d (use Clamp, Normalize or RejectOverflow)", o)
+		return Date{}, fmt.Errorf("%w: unknown Overflow %d (use Clamp, Normalize or RejectOverflow)", ErrInvalid, o)
 	}
 	if n > math.MaxInt32 || n < math.MinInt32 {
 		return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w", d, n, ErrOutOfRange)
@@ -221,7 +221,7 @@ func (d Date) AddMonths(n int, o Overflow) (Date, error) {
 		case RejectOverflow:
 			return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w: %04d-%02d has %d days", d, n, ErrOutOfRange, r.Year, int(r.Month), max)
 		default:
-			return Date{}, fmt.Errorf("tzutil: unknown Overflow %d", o)
+			return Date{}, fmt.Errorf("%w: unknown Overflow %d", ErrInvalid, o)
 		}
 	}
 	return r, nil

@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"fmt"
 	"iter"
 	"math"
 	"time"
@@ -137,6 +138,25 @@ func Transitions(loc *time.Location, from, to time.Time) iter.Seq[Transition] {
 			cur = tr.At.Unix()
 		}
 	}
+}
+
+// YearTransitions returns the offset changes of loc during the local year
+// (from the start of 1 January to the start of the next 1 January in loc),
+// in order: the "when does the clock change this year" question. It fails
+// for a year outside [MinYear, MaxYear] (ErrOutOfRange). A nil loc means
+// UTC, which has none.
+func YearTransitions(loc *time.Location, year int) ([]Transition, error) {
+	if year < MinYear || year > MaxYear {
+		return nil, fmt.Errorf("tzutil: transitions of %d: %w: year outside %d..%d", year, ErrOutOfRange, MinYear, MaxYear)
+	}
+	loc = locOrUTC(loc)
+	from := time.Unix(startOf(loc, Date{year, time.January, 1}.days()*86400), 0)
+	to := time.Unix(startOf(loc, Date{year + 1, time.January, 1}.days()*86400), 0)
+	var out []Transition
+	for tr := range Transitions(loc, from, to) {
+		out = append(out, tr)
+	}
+	return out, nil
 }
 
 func floorSec(t time.Time) int64 { return t.Unix() }
