@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -282,4 +283,58 @@ func TestDateBoundsAndYearTransitions(t *testing.T) {
 		_, err := YearTransitions(MustLoad("America/New_York"), y)
 		assert.NoError(t, err, y)
 	}
+}
+
+// TestExtremesOfTime: at the first and last instants time.Time can
+// represent, day boundaries keep their order and transitions never wrap
+// around to the other end of time.
+func TestExtremesOfTime(t *testing.T) {
+	maxT := time.Unix(math.MaxInt64-62135596800, 999999999)
+	minT := time.Date(-292277022400, 3, 3, 0, 0, 0, 0, time.UTC) // Time.Date's calendar starts on 03-01
+	for _, z := range []string{"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe", "Asia/Kathmandu"} {
+		loc := MustLoad(z)
+		for _, x := range []time.Time{maxT, maxT.Add(-36 * time.Hour), minT, minT.Add(36 * time.Hour)} {
+			x = x.In(loc)
+			if d := x.Year() - x.UTC().Year(); d < -1 || d > 1 || (x.Unix() < 0) != (x.Year() < 1970) {
+				// At the very ends of the range, Go's own Time.Date wraps
+				// around for some offsets: there is no wall clock to test.
+				continue
+			}
+			name := z + " " + x.String()
+			s, e := DayBounds(x)
+			assert.False(t, s.After(x), "%s: StartOfDay %s after t", name, s)
+			assert.False(t, e.Before(x), "%s: EndOfDay %s before t", name, e)
+			assert.True(t, e.After(s), "%s: EndOfDay %s not after StartOfDay %s", name, e, s)
+			for _, b := range []time.Time{StartOfWeek(x, time.Monday), StartOfMonth(x), StartOfYear(x)} {
+				assert.False(t, b.After(x), "%s: start %s after t", name, b)
+			}
+			assert.False(t, EndOfMonth(x).Before(x), "%s: EndOfMonth before t", name)
+			if tr, ok := NextTransition(loc, x); ok {
+				assert.True(t, tr.At.After(x), "%s: NextTransition %s not after t", name, tr.At)
+			}
+			if tr, ok := PrevTransition(loc, x); ok {
+				assert.False(t, tr.At.After(x), "%s: PrevTransition %s after t", name, tr.At)
+			}
+			for tr := range Transitions(loc, x.Add(-48*time.Hour), x) {
+				assert.True(t, tr.At.Before(x), "%s: Transitions yields %s", name, tr.At)
+			}
+		}
+	}
+}
+
+// TestAddMonthsInvalidDate: a Date built by hand that is not a calendar
+// date is refused, not normalised into another month.
+func TestAddMonthsInvalidDate(t *testing.T) {
+	for _, d := range []Date{{2024, 8, 32}, {2024, 9, 0}, {2024, 13, 1}, {2023, 2, 29}, {0, 1, 1}} {
+		for _, o := range []Overflow{Clamp, Normalize, RejectOverflow} {
+			got, err := d.AddMonths(0, o)
+			assert.ErrorIs(t, err, ErrInvalid, "%v.AddMonths(0, %v) = %v", d, o, got)
+			assert.ErrorIs(t, err, ErrOutOfRange)
+		}
+	}
+	_, err := (Date{9999, 12, 31}).AddMonths(1, Clamp)
+	assert.ErrorIs(t, err, ErrOutOfRange, "the result leaves MinYear..MaxYear")
+	got, err := (Date{2024, 1, 31}).AddMonths(1, Clamp)
+	require.NoError(t, err)
+	assert.Equal(t, Date{2024, 2, 29}, got)
 }
