@@ -10,7 +10,7 @@ import (
 
 // ID is a resource id. APISIX accepts a string matching ^[a-zA-Z0-9-_.]+$
 // (1–64 chars) or an integer ≥ 1, and returns ids as strings, except an id
-// that came only from a PUT body, which keeps its JSON type (spec §3). ID
+// that came only from a PUT body, which keeps its JSON type. ID
 // decodes both and always encodes as a JSON string.
 type ID string
 

@@ -21,7 +21,8 @@ type StreamProxy struct {
 	TCP       []StreamListener
 	UDP       []StreamListener
 	// StrayTLS is set when a "tls" key sits outside a tcp item (for example
-	// next to "tcp:"), where APISIX silently ignores it (spec §8.2).
+	// next to "tcp:"), where APISIX silently ignores it (apisix/cli/ops.lua
+	// reads tls only from each tcp item).
 	StrayTLS bool
 	// ItemsWithoutAddr counts tcp items written as objects without addr
 	// (e.g. "- tls: true" after "- 9333"); apisix init fails on them.
@@ -248,7 +249,8 @@ type LintInput struct {
 }
 
 // Lint reports each way the stream routes in in cannot match given the
-// listeners in sp (spec §8), and HTTP routes whose proxy-mirror host
+// listeners in sp (apisix/stream/router/ip_port.lua, apisix/cli/ops.lua),
+// and HTTP routes whose proxy-mirror host
 // carries a path. sp may be nil when only HTTP routes are checked. Findings
 // come sorted by resource, then code.
 func Lint(sp *StreamProxy, in LintInput) []Finding {

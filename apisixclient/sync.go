@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -249,7 +250,7 @@ func normalize(v any) (map[string]any, error) {
 }
 
 // serverDefaults are values APISIX before 3.14 wrote back into stored
-// resources (spec §4); a live field with this value and no desired value is
+// resources (apache/apisix#12603 stopped it); a live field with this value and no desired value is
 // not a difference.
 var serverDefaults = map[string]any{
 	"priority": 0.0, "status": 1.0, "hash_on": "vars", "scheme": "http", "pass_host": "pass", "type": "roundrobin",
@@ -408,8 +409,7 @@ func (c *Client) plan(ctx context.Context, desired *State, opts SyncOptions) (*P
 	for _, k := range kinds {
 		live, err := k.list(ctx)
 		if err != nil {
-			var ae *APIError
-			if k.name == "stream_routes" && len(k.desired) == 0 && errors.As(err, &ae) && strings.Contains(ae.Message, "stream mode is disabled") {
+			if k.name == "stream_routes" && len(k.desired) == 0 && streamDisabled(err) {
 				// Stream mode is off: there is nothing to own there.
 				continue
 			}
@@ -521,4 +521,136 @@ func (s *State) LintInput() LintInput {
 		return LintInput{}
 	}
 	return LintInput{StreamRoutes: s.StreamRoutes, SSLs: s.SSLs, Routes: s.Routes}
+}
+
+// Dump reads every resource of the kinds a State holds (upstreams, SSLs,
+// protos, consumer groups, plugin configs, services, routes, stream routes,
+// consumers) from the server, whoever owns them, in etcd key order. SSL
+// objects come without key and keys, which GET strips: set them again
+// before syncing a dumped State. On a server with stream mode off,
+// StreamRoutes is empty. Any answer Dump does not understand is an error.
+func (c *Client) Dump(ctx context.Context) (*State, error) {
+	st := &State{}
+	var err error
+	if st.Upstreams, err = dumpAll(ctx, c.Upstreams); err != nil {
+		return nil, err
+	}
+	if st.SSLs, err = dumpAll(ctx, c.SSLs); err != nil {
+		return nil, err
+	}
+	if st.Protos, err = dumpAll(ctx, c.Protos); err != nil {
+		return nil, err
+	}
+	if st.ConsumerGroups, err = dumpAll(ctx, c.ConsumerGroups); err != nil {
+		return nil, err
+	}
+	if st.PluginConfigs, err = dumpAll(ctx, c.PluginConfigs); err != nil {
+		return nil, err
+	}
+	if st.Services, err = dumpAll(ctx, c.Services); err != nil {
+		return nil, err
+	}
+	if st.Routes, err = dumpAll(ctx, c.Routes); err != nil {
+		return nil, err
+	}
+	if st.StreamRoutes, err = dumpAll(ctx, c.StreamRoutes); err != nil && !streamDisabled(err) {
+		return nil, err
+	}
+	if st.Consumers, err = dumpAll(ctx, c.Consumers); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func dumpAll[T any](ctx context.Context, r *Resource[T]) ([]T, error) {
+	var out []T
+	for it, err := range r.All(ctx, nil) {
+		if err != nil {
+			return nil, fmt.Errorf("dump %s: %w", r.path, err)
+		}
+		out = append(out, it.Value)
+	}
+	return out, nil
+}
+
+// streamDisabled reports APISIX's answer to /stream_routes when
+// apisix.proxy_mode has no stream.
+func streamDisabled(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && strings.Contains(ae.Message, "stream mode is disabled")
+}
+
+// YAML renders the state as YAML that LoadState reads back: the Admin API's
+// field names in their declared order, ids as strings.
+func (s *State) YAML() ([]byte, error) {
+	if s == nil {
+		s = &State{}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("apisixclient: encode state: %w", err)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	n, err := jsonToYAML(d)
+	if err != nil {
+		return nil, fmt.Errorf("apisixclient: encode state: %w", err)
+	}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return nil, fmt.Errorf("apisixclient: encode state: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("apisixclient: encode state: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// jsonToYAML converts the next JSON value of d into a YAML node, keeping
+// object key order.
+func jsonToYAML(d *json.Decoder) (*yaml.Node, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		if t == '[' {
+			n = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		}
+		for d.More() {
+			if t == '{' {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kt.(string)})
+			}
+			v, err := jsonToYAML(d)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, v)
+		}
+		if _, err := d.Token(); err != nil { // closing delimiter
+			return nil, err
+		}
+		return n, nil
+	case string:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}, nil
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(t.String(), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: t.String()}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(t)}, nil
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON token %v", tok)
 }

@@ -138,7 +138,7 @@ func TestSyncUpstreamWithClientCert(t *testing.T) {
 
 func TestSyncStreamModeOff(t *testing.T) {
 	ctx := context.Background()
-	c, _ := newClient(t, apisixtest.WithProxyMode("http"))
+	c, _ := newClient(t, apisixtest.Config{ProxyMode: "http"})
 	plan, err := c.Sync(ctx, desiredState(), apisixclient.SyncOptions{})
 	require.NoError(t, err, "no stream routes desired: stream mode off is fine")
 	assert.Equal(t, 5, plan.Applied)

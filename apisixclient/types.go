@@ -10,7 +10,7 @@ import (
 
 // Timestamps are set by the server on every write. The client never sends
 // them on PUT or POST (APISIX rejects them: "the property is forbidden:
-// create_time", spec §4).
+// create_time", check_forbidden_properties in apisix/admin/utils.lua).
 type Timestamps struct {
 	CreateTime int64 `json:"create_time,omitempty"`
 	UpdateTime int64 `json:"update_time,omitempty"`
@@ -221,7 +221,8 @@ func (n *Nodes) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SSL is a certificate object (/ssls). GET strips key and keys (spec §4), so
+// SSL is a certificate object (/ssls). GET strips key and keys (APISIX
+// 3.17+, apisix/admin/ssl.lua), so
 // never PUT back an SSL read with Get without setting Key again.
 type SSL struct {
 	ID           ID                `json:"id,omitempty"`

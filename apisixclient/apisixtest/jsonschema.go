@@ -15,10 +15,10 @@ import (
 
 // schema is the subset of JSON Schema draft 4/7 that APISIX's schema_def.lua
 // uses. validate reports the first failure with the message templates of
-// api7/jsonschema (spec §7), which is what APISIX puts in error_msg.
+// api7/jsonschema (github.com/api7/jsonschema), which is what APISIX puts in error_msg.
 //
 // Properties are visited in sorted order. APISIX visits them in Lua hash
-// order, which is implementation-defined (spec §7), so only single-fault
+// order, which is implementation-defined, so only single-fault
 // bodies have exact, portable messages.
 type schema struct {
 	Type              any                `json:"type,omitempty"`

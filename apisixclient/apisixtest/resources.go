@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// resourceDef describes one resource of spec §2.
+// resourceDef describes one Admin API resource (apisix/admin/*.lua).
 type resourceDef struct {
 	name        string // path segment, e.g. "stream_routes"
 	kind        string // singular name used in messages, e.g. "stream route"
@@ -205,7 +205,7 @@ var (
 	headerKeyRe = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
 )
 
-// checkUpstream is upstream.lua check_upstream_conf (spec §5.3).
+// checkUpstream is check_upstream_conf of apisix/admin/upstreams.lua.
 func (h *Handler) checkUpstream(up map[string]any, http bool) string {
 	switch nodes := up["nodes"].(type) {
 	case []any:
@@ -277,7 +277,8 @@ func (h *Handler) checkUpstream(up map[string]any, http bool) string {
 	return ""
 }
 
-// checkPlugins checks each plugin conf against its schema (spec §6).
+// checkPlugins checks each plugin conf against its schema, as
+// check_schema in apisix/plugin.lua does.
 func checkPlugins(v any, subsystem string, authOnly bool, prefix string) string {
 	ps, ok := v.(map[string]any)
 	if !ok {
@@ -378,7 +379,7 @@ func parseKey(s string) string {
 	return msg
 }
 
-// checkSSL is ssl.lua check_ssl_conf after the schema (spec §5.4).
+// checkSSL is check_ssl_conf of apisix/admin/ssl.lua after the schema.
 func checkSSL(conf map[string]any) string {
 	if c, ok := conf["cert"].(string); ok {
 		if msg := parseCert(c); msg != "" {
@@ -414,7 +415,8 @@ func checkSSL(conf map[string]any) string {
 	return ""
 }
 
-// Delete checkers (spec §4). They read the store under h.mu.
+// Delete checkers (the delete_checker of each apisix/admin/*.lua). They
+// read the store under h.mu.
 
 func usedBy(h *Handler, resource, field, id string) string {
 	vals := h.children(resource)

@@ -2,8 +2,7 @@ package apisixtest
 
 import "strings"
 
-// The resource schemas below transcribe apisix/schema_def.lua at the spec's
-// snapshot (3.18, spec §5). Shared definitions are spliced in by name.
+// The resource schemas below follow apisix/schema_def.lua of APISIX 3.18. Shared definitions are spliced in by name.
 var defs = strings.NewReplacer(
 	"$ID", `{"anyOf":[{"type":"string","minLength":1,"maxLength":64,"pattern":"^[a-zA-Z0-9-_.]+$"},{"type":"integer","minimum":1}]}`,
 	"$HOST", `{"type":"string","pattern":"^\\*$|^\\*?[0-9a-zA-Z-._\\[\\]:]+$"}`,
@@ -132,7 +131,8 @@ var (
 	cloudSecretSchema = build(`{"type":"object"}`)
 )
 
-// metaSchema is injected as "_meta" into every plugin schema (spec §6).
+// metaSchema is injected as "_meta" into every plugin schema
+// (plugin_injected_schema in apisix/schema_def.lua).
 const metaSrc = `{"type":"object","additionalProperties":false,"properties":{
  "disable":{"type":"boolean"},"error_response":{"type":["string","object"]},"priority":{"type":"integer"},
  "filter":{"type":"array"},"pre_function":{"type":"string"}}}`
