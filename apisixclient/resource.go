@@ -258,12 +258,19 @@ func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value a
 	}
 	path = strings.Trim(path, "/")
 	if path != "" {
-		for _, seg := range strings.Split(path, "/") {
-			if seg == "" {
+		segs := strings.Split(path, "/")
+		for i, seg := range segs {
+			dec, err := url.PathUnescape(seg)
+			switch {
+			case seg == "":
 				return nil, &ValidationError{Kind: r.kind, Field: "path", Msg: fmt.Sprintf("empty segment in sub-path %q", path), Fix: "use a path like \"upstream/nodes\""}
+			case err != nil || dec == "." || dec == ".." || strings.Contains(dec, "/") || dec != seg:
+				return nil, &ValidationError{Kind: r.kind, Field: "path", Msg: fmt.Sprintf("segment %q of sub-path %q would be rewritten by nginx's path normalisation (dots, percent-encoding)", seg, path),
+					Fix: "name fields plainly, e.g. \"plugins/proxy-mirror/sample_ratio\", or PATCH the whole object with Patch"}
 			}
+			segs[i] = url.PathEscape(seg)
 		}
-		p += "/" + path
+		p += "/" + strings.Join(segs, "/")
 	} else if value == nil {
 		return nil, &ValidationError{Kind: r.kind, Field: "patch", Msg: "nil patch", Fix: "pass a map or struct with the fields to change"}
 	}

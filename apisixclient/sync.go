@@ -34,17 +34,29 @@ type State struct {
 // are the Admin API's field names, grouped under the plural resource names
 // ("routes:", "upstreams:", ...). Unknown keys are errors, as APISIX rejects
 // unknown fields.
+//
+// Ids keep their text: "id: 007" is the id "007" and "upstream_id: 0x1F" is
+// "0x1F", not the numbers YAML reads there. A stream route's server_port: 0
+// is an error (leave the field out to match any port), since APISIX's
+// schema has minimum 1 and a dropped 0 would silently widen the route.
 func LoadState(src []byte) (*State, error) {
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
 		return nil, fmt.Errorf("%w: state: %v", ErrInvalid, err)
 	}
-	if v == nil {
+	if len(root.Content) == 0 {
 		return &State{}, nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("%w: state: %v (use string keys only)", ErrInvalid, err)
+	var buf bytes.Buffer
+	if err := yamlToJSON(&buf, root.Content[0], "", 0); err != nil {
+		return nil, fmt.Errorf("%w: state: %v", ErrInvalid, err)
+	}
+	b := buf.Bytes()
+	if bytes.Equal(b, []byte("null")) {
+		return &State{}, nil
+	}
+	if err := checkServerPorts(b); err != nil {
+		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -53,6 +65,94 @@ func LoadState(src []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: state: %v (fields use the Admin API's names, e.g. upstream_id, under routes:, upstreams:, ...)", ErrInvalid, err)
 	}
 	return &s, nil
+}
+
+// idFields are the fields whose YAML scalars are ids: kept as text.
+var idFields = map[string]bool{"id": true, "upstream_id": true, "service_id": true, "plugin_config_id": true, "group_id": true,
+	"script_id": true, "client_cert_id": true, "superior_id": true, "proto_id": true}
+
+// yamlToJSON writes n as JSON. Scalars under an id field are written as
+// strings with their source text; other scalars by their resolved tag.
+func yamlToJSON(w *bytes.Buffer, n *yaml.Node, key string, depth int) error {
+	if depth > 100 {
+		return errors.New("nested too deeply")
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return yamlToJSON(w, n.Alias, key, depth+1)
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			w.WriteString("null")
+			return nil
+		}
+		return yamlToJSON(w, n.Content[0], key, depth+1)
+	case yaml.MappingNode:
+		w.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				return fmt.Errorf("line %d: use plain string keys", k.Line)
+			}
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			kb, _ := json.Marshal(k.Value)
+			w.Write(kb)
+			w.WriteByte(':')
+			if err := yamlToJSON(w, n.Content[i+1], k.Value, depth+1); err != nil {
+				return err
+			}
+		}
+		w.WriteByte('}')
+		return nil
+	case yaml.SequenceNode:
+		w.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			if err := yamlToJSON(w, c, key, depth+1); err != nil {
+				return err
+			}
+		}
+		w.WriteByte(']')
+		return nil
+	case yaml.ScalarNode:
+		if idFields[key] && n.Tag != "!!null" {
+			b, _ := json.Marshal(n.Value)
+			w.Write(b)
+			return nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return fmt.Errorf("line %d: %v", n.Line, err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("line %d: %v", n.Line, err)
+		}
+		w.Write(b)
+		return nil
+	}
+	return fmt.Errorf("line %d: unexpected YAML node", n.Line)
+}
+
+// checkServerPorts refuses stream_routes[].server_port: 0.
+func checkServerPorts(b []byte) error {
+	var doc struct {
+		StreamRoutes []map[string]json.RawMessage `json:"stream_routes"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return nil // the typed decode reports the real error
+	}
+	for i, sr := range doc.StreamRoutes {
+		if p, ok := sr["server_port"]; ok && string(bytes.TrimSpace(p)) == "0" {
+			id := strings.Trim(string(sr["id"]), `"`)
+			return &ValidationError{Kind: "stream route", Field: fmt.Sprintf("stream_routes[%d] (id %s).server_port", i, id), Msg: "0 is not a port: APISIX refuses it, and a dropped 0 would match every port",
+				Fix: "set the listener port (1-65535), or leave server_port out to match any port"}
+		}
+	}
+	return nil
 }
 
 // SyncOptions configures Diff and Sync.

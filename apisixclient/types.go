@@ -45,7 +45,7 @@ type Route struct {
 	FilterFunc      string            `json:"filter_func,omitempty"`
 	Script          string            `json:"script,omitempty"`
 	ScriptID        ID                `json:"script_id,omitempty"`
-	Plugins         Plugins           `json:"plugins,omitempty"`
+	Plugins         Plugins           `json:"plugins,omitzero"`
 	PluginConfigID  ID                `json:"plugin_config_id,omitempty"`
 	Upstream        *Upstream         `json:"upstream,omitempty"`
 	ServiceID       ID                `json:"service_id,omitempty"`
@@ -61,7 +61,7 @@ type Service struct {
 	Name            string            `json:"name,omitempty"`
 	Desc            string            `json:"desc,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
-	Plugins         Plugins           `json:"plugins,omitempty"`
+	Plugins         Plugins           `json:"plugins,omitzero"`
 	Upstream        *Upstream         `json:"upstream,omitempty"`
 	UpstreamID      ID                `json:"upstream_id,omitempty"`
 	Script          string            `json:"script,omitempty"`
@@ -267,7 +267,7 @@ type StreamRoute struct {
 	Upstream       *Upstream       `json:"upstream,omitempty"`
 	UpstreamID     ID              `json:"upstream_id,omitempty"`
 	ServiceID      ID              `json:"service_id,omitempty"`
-	Plugins        Plugins         `json:"plugins,omitempty"`
+	Plugins        Plugins         `json:"plugins,omitzero"`
 	Protocol       *StreamProtocol `json:"protocol,omitempty"`
 	Timestamps
 }
@@ -286,7 +286,7 @@ type Consumer struct {
 	Desc     string            `json:"desc,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	GroupID  ID                `json:"group_id,omitempty"`
-	Plugins  Plugins           `json:"plugins,omitempty"`
+	Plugins  Plugins           `json:"plugins,omitzero"`
 	Timestamps
 }
 
@@ -296,7 +296,7 @@ type Credential struct {
 	Name    string            `json:"name,omitempty"`
 	Desc    string            `json:"desc,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"`
-	Plugins Plugins           `json:"plugins,omitempty"`
+	Plugins Plugins           `json:"plugins,omitzero"`
 	Timestamps
 }
 

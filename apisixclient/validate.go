@@ -213,10 +213,10 @@ func (r *Route) Validate() error {
 			return invalid(k, "methods", fmt.Sprintf("%q is not an HTTP method APISIX routes", m), "use upper case: "+strings.Join(httpMethods, ", "))
 		}
 	}
-	if len(r.Plugins) == 0 && r.Upstream == nil && r.UpstreamID == "" && r.ServiceID == "" && r.Script == "" {
+	if r.Plugins == nil && r.Upstream == nil && r.UpstreamID == "" && r.ServiceID == "" && r.Script == "" {
 		return invalid(k, "upstream", "nothing to serve the route", "set Upstream, UpstreamID, ServiceID, Plugins or Script")
 	}
-	if r.Script != "" && (len(r.Plugins) > 0 || r.PluginConfigID != "") {
+	if r.Script != "" && (r.Plugins != nil || r.PluginConfigID != "") {
 		return invalid(k, "script", "script cannot be combined with plugins or plugin_config_id", "use either a script or plugins")
 	}
 	if r.FilterFunc != "" && !strings.HasPrefix(r.FilterFunc, "function") {

@@ -2,6 +2,7 @@ package apisixtest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -146,4 +147,41 @@ func newHandler(t testing.TB, cfg Config) *Handler {
 	h, err := NewHandler(cfg)
 	require.NoError(t, err)
 	return h
+}
+
+// TestDotIDsRefusedByServer: the server refuses paths nginx would
+// normalise into another resource, and ".." ids in a body, instead of
+// storing them.
+func TestDotIDsRefusedByServer(t *testing.T) {
+	h := newHandler(t, Config{})
+	rec := do(t, h, "PUT", "/apisix/admin/consumers/jack", []byte(`{"username":"jack"}`), nil)
+	require.Equal(t, 201, rec.Code)
+	for _, tc := range []struct{ method, path, body string }{
+		{"DELETE", "/apisix/admin/consumers/jack/credentials/..", ""},
+		{"PUT", "/apisix/admin/consumers/jack/credentials/.", `{"plugins":{"key-auth":{"key":"k"}}}`},
+		{"PUT", "/apisix/admin/routes/%2e%2e", `{"uri":"/a","upstream":{"nodes":{}}}`},
+		{"PUT", "/apisix/admin/routes/a%2Fb", `{"uri":"/a","upstream":{"nodes":{}}}`},
+		{"GET", "/apisix/admin//routes", ""},
+		{"PUT", "/apisix/admin/upstreams", `{"id":"..","nodes":{}}`},
+		{"PUT", "/apisix/admin/secrets/vault/..", `{"uri":"http://v:8200","prefix":"p","token":"t"}`},
+	} {
+		rec := do(t, h, tc.method, tc.path, []byte(tc.body), nil)
+		assert.Equal(t, 400, rec.Code, "%s %s: %s", tc.method, tc.path, rec.Body)
+		assert.Contains(t, rec.Body.String(), "normalised path", "%s %s", tc.method, tc.path)
+	}
+	assert.Equal(t, 1, h.Len("consumers"), "jack is still there")
+	assert.Zero(t, h.Len("upstreams"))
+	assert.Zero(t, h.Len("routes"))
+}
+
+// TestNilBody: a request built by hand with a nil Body must not panic.
+func TestNilBody(t *testing.T) {
+	h := newHandler(t, Config{})
+	for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"} {
+		req := httptest.NewRequest(m, "/apisix/admin/routes/1", nil)
+		req.Body = nil
+		rec := httptest.NewRecorder()
+		assert.NotPanics(t, func() { h.ServeHTTP(rec, req) }, m)
+		assert.NotZero(t, rec.Code)
+	}
 }

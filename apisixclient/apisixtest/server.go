@@ -338,6 +338,9 @@ func (h *Handler) serve(r *http.Request) resp {
 	if rs, ok := h.checkAuth(r); !ok {
 		return rs
 	}
+	if msg := checkRawPath(r.URL.EscapedPath()); msg != "" {
+		return bad(msg)
+	}
 	p = strings.TrimPrefix(p, "/apisix/admin")
 	if p == "" || p == "/" {
 		if r.Method == http.MethodHead {
@@ -352,9 +355,13 @@ func (h *Handler) serve(r *http.Request) resp {
 		segs = segs[:len(segs)-1]
 	}
 	q := r.URL.Query()
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		return bad("invalid request body: " + err.Error())
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			return bad("invalid request body: " + err.Error())
+		}
+		body = b
 	}
 	switch segs[0] {
 	case "plugins":
@@ -406,6 +413,28 @@ func (h *Handler) serve(r *http.Request) resp {
 		}
 	}
 	return req.serve()
+}
+
+// pathFix is the advice for a path nginx would rewrite.
+const pathFix = "APISIX routes on nginx's normalised path, where \".\" and \"..\" segments, percent-encoded dots and slashes and empty segments are resolved first, so the request would address another resource; use ids matching ^[a-zA-Z0-9-_.]+$ other than \".\" and \"..\""
+
+// checkRawPath refuses a request path that nginx would normalise into a
+// different one (apisixtest answers instead of silently serving the other
+// resource, as APISIX would).
+func checkRawPath(raw string) string {
+	segs := strings.Split(strings.TrimPrefix(raw, "/"), "/")
+	for i, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("invalid path segment %q: %v", seg, err)
+		case seg == "" && i != len(segs)-1:
+			return fmt.Sprintf("invalid path %q: empty segment; %s", raw, pathFix)
+		case dec == "." || dec == ".." || strings.Contains(dec, "/"):
+			return fmt.Sprintf("invalid id or path segment %q; %s", seg, pathFix)
+		}
+	}
+	return ""
 }
 
 func isManager(m string) bool { return m == "vault" || m == "aws" || m == "gcp" }
@@ -546,6 +575,11 @@ func (rq *request) put() resp {
 			if rq.manager == "" && !strings.Contains(id, "/") {
 				return bad("invalid secret manager: " + id)
 			}
+		}
+	}
+	for _, seg := range strings.Split(id, "/") {
+		if seg == "." || seg == ".." {
+			return bad(fmt.Sprintf("invalid %s id %q; %s", rq.rd.kind, id, pathFix))
 		}
 	}
 	if msg := h.check(rq, id, conf); msg != "" {
