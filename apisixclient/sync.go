@@ -3,6 +3,8 @@ package apisixclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,8 +251,23 @@ type kindSync struct {
 
 type desiredItem struct {
 	id   ID
-	norm map[string]any
+	norm map[string]any // without the fingerprint label
+	hash string         // fingerprint of norm, stored in the label Label+"-hash"
 }
+
+// fingerprint is a short hash of a normalised resource: encoding/json
+// sorts map keys, so equal values give equal text.
+func fingerprint(norm map[string]any) (string, error) {
+	b, err := json.Marshal(norm)
+	if err != nil {
+		return "", fmt.Errorf("apisixclient: fingerprint: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// hashLabel is the label that holds the fingerprint of what Sync wrote.
+func hashLabel(label string) string { return label + "-hash" }
 
 type labeled interface {
 	resourceValue
@@ -271,6 +288,7 @@ func syncKindOf[T any, P interface {
 	*T
 	labeled
 }](r *Resource[T], items []T, label, owner string, writeOnly ...string) (*kindSync, error) {
+	hashKey := hashLabel(label)
 	ks := &kindSync{name: r.path, writeOnly: writeOnly}
 	vals := make([]T, len(items))
 	seen := map[ID]bool{}
@@ -291,6 +309,7 @@ func syncKindOf[T any, P interface {
 			nl[k] = v
 		}
 		nl[label] = owner
+		delete(nl, hashKey)
 		*lm = nl
 		if ts, ok := any(p).(interface{ clearTimestamps() }); ok {
 			ts.clearTimestamps()
@@ -302,7 +321,12 @@ func syncKindOf[T any, P interface {
 		if err != nil {
 			return nil, err
 		}
-		ks.desired = append(ks.desired, desiredItem{id: id, norm: norm})
+		h, err := fingerprint(norm)
+		if err != nil {
+			return nil, err
+		}
+		nl[hashKey] = h // vals[i] now carries it: Put writes it
+		ks.desired = append(ks.desired, desiredItem{id: id, norm: norm, hash: h})
 	}
 	ks.list = func(ctx context.Context) (map[ID]map[string]any, error) {
 		out := map[ID]map[string]any{}
@@ -349,30 +373,71 @@ func normalize(v any) (map[string]any, error) {
 	return m, nil
 }
 
-// serverDefaults are values APISIX before 3.14 wrote back into stored
-// resources (apache/apisix#12603 stopped it); a live field with this value and no desired value is
-// not a difference.
-var serverDefaults = map[string]any{
-	"priority": 0.0, "status": 1.0, "hash_on": "vars", "scheme": "http", "pass_host": "pass", "type": "roundrobin",
+// defTree holds the defaults a pre-3.14 server writes into an object: a
+// scalar value is a field's default, a nested defTree the defaults inside
+// an object field.
+type defTree map[string]any
+
+var upstreamDefaults = defTree{"type": "roundrobin", "hash_on": "vars", "scheme": "http", "pass_host": "pass",
+	"tls": defTree{"verify": false}, "keepalive_pool": defTree{"size": 320.0, "idle_timeout": 60.0, "requests": 1000.0}}
+
+// kindDefaults are the resource schema defaults of apisix/schema_def.lua
+// that APISIX 3.2-3.13 stored (apache/apisix#12603 stopped it in 3.14).
+var kindDefaults = map[string]defTree{
+	"routes":        {"priority": 0.0, "status": 1.0, "upstream": upstreamDefaults},
+	"services":      {"upstream": upstreamDefaults},
+	"upstreams":     upstreamDefaults,
+	"ssls":          {"type": "server", "status": 1.0, "client": defTree{"depth": 1.0}},
+	"stream_routes": {"upstream": upstreamDefaults},
 }
 
-// diffFields returns the top-level fields whose values differ.
-func diffFields(want, got map[string]any, writeOnly []string) []string {
+// changedFields decides whether the live value got needs an update to
+// become d, and names the top-level fields that differ.
+//
+// Servers before 3.14 write schema defaults back into what they store, for
+// the resource and for every plugin. The resource defaults and those of
+// the plugins this package types are known (kindDefaults, pluginDefaults):
+// a live field missing from d that holds its default is no change. No
+// client knows the defaults of every plugin, so Sync also stores a
+// fingerprint of what it wrote in the label Label+"-hash". While the live
+// fingerprint equals the desired one, the desired state has not changed
+// since Sync wrote it, and a plugin field with no known default that only
+// the server has is taken for a default. Everything else that differs is
+// a change: a field set by hand (top-level, or a plugin field with a known
+// default), a plugin added by hand, a desired field changed or removed.
+func changedFields(kind string, d desiredItem, got map[string]any, hashKey string, writeOnly []string) []string {
+	liveHash := ""
+	if l, ok := got["labels"].(map[string]any); ok {
+		liveHash, _ = l[hashKey].(string)
+		cp := make(map[string]any, len(got))
+		for k, v := range got {
+			cp[k] = v
+		}
+		ls := make(map[string]any, len(l))
+		for k, v := range l {
+			if k != hashKey {
+				ls[k] = v
+			}
+		}
+		cp["labels"] = ls
+		got = cp
+	}
+	lenient := liveHash == d.hash
+	defs := kindDefaults[kind]
 	var out []string
-	keys := map[string]bool{}
-	for k := range want {
-		keys[k] = true
-	}
-	for k := range got {
-		keys[k] = true
-	}
-	for k := range keys {
+	for k := range union(d.norm, got) {
 		if contains(writeOnly, k) {
 			continue
 		}
-		w, wok := want[k]
+		w, wok := d.norm[k]
 		g, gok := got[k]
-		if !equalIgnoringDefaults(w, wok, g, gok, k) {
+		var same bool
+		if k == "plugins" {
+			same = samePlugins(w, wok, g, gok, lenient)
+		} else {
+			same = sameWithDefaults(w, wok, g, gok, defs[k], false)
+		}
+		if !same {
 			out = append(out, k)
 		}
 	}
@@ -380,43 +445,55 @@ func diffFields(want, got map[string]any, writeOnly []string) []string {
 	return out
 }
 
-func equalIgnoringDefaults(w any, wok bool, g any, gok bool, key string) bool {
-	if !wok && gok {
-		if d, ok := serverDefaults[key]; ok && reflect.DeepEqual(d, g) {
+// sameWithDefaults compares a desired value (w, present when wok) with a
+// live one. A live-only value equal to its default is the same; with
+// lenient, so is a live-only value that has no known default.
+func sameWithDefaults(w any, wok bool, g any, gok bool, def any, lenient bool) bool {
+	switch {
+	case !wok && !gok:
+		return true
+	case wok && !gok:
+		return false
+	case !wok:
+		if dt, ok := def.(defTree); ok {
+			gm, ok := g.(map[string]any)
+			if !ok {
+				return false
+			}
+			for k, gv := range gm {
+				if !sameWithDefaults(nil, false, gv, true, dt[k], lenient) {
+					return false
+				}
+			}
 			return true
 		}
-		return false
-	}
-	if wok != gok {
-		return false
+		if def == nil {
+			return lenient
+		}
+		return reflect.DeepEqual(def, g)
 	}
 	wm, wIsMap := w.(map[string]any)
 	gm, gIsMap := g.(map[string]any)
-	switch {
-	case wIsMap && gIsMap && key == "upstream":
-		return len(diffFields(wm, gm, nil)) == 0
-	case wIsMap && gIsMap && key == "plugins":
-		if len(wm) != len(gm) {
+	if wIsMap && gIsMap {
+		dt, _ := def.(defTree)
+		for k := range union(wm, gm) {
+			wv, wok := wm[k]
+			gv, gok := gm[k]
+			if !sameWithDefaults(wv, wok, gv, gok, dt[k], lenient) {
+				return false
+			}
+		}
+		return true
+	}
+	wa, wIsArr := w.([]any)
+	ga, gIsArr := g.([]any)
+	if wIsArr && gIsArr {
+		if len(wa) != len(ga) {
 			return false
 		}
-		for name, wc := range wm {
-			wcm, ok1 := wc.(map[string]any)
-			gcm, ok2 := gm[name].(map[string]any)
-			if !ok1 || !ok2 {
-				if !reflect.DeepEqual(wc, gm[name]) {
-					return false
-				}
-				continue
-			}
-			for k := range union(wcm, gcm) {
-				wv, wok := wcm[k]
-				gv, gok := gcm[k]
-				if !wok && gok && reflect.DeepEqual(pluginDefaults[name][k], gv) {
-					continue
-				}
-				if wok != gok || !reflect.DeepEqual(wv, gv) {
-					return false
-				}
+		for i := range wa {
+			if !sameWithDefaults(wa[i], true, ga[i], true, nil, lenient) {
+				return false
 			}
 		}
 		return true
@@ -424,15 +501,44 @@ func equalIgnoringDefaults(w any, wok bool, g any, gok bool, key string) bool {
 	return reflect.DeepEqual(w, g)
 }
 
+// samePlugins compares plugin maps: the same plugin names, each config the
+// same up to its defaults.
+func samePlugins(w any, wok bool, g any, gok bool, lenient bool) bool {
+	wm, _ := w.(map[string]any)
+	gm, _ := g.(map[string]any)
+	if wok != gok && len(wm)+len(gm) > 0 {
+		return false
+	}
+	if len(wm) != len(gm) {
+		return false
+	}
+	for name, wc := range wm {
+		gc, ok := gm[name]
+		if !ok {
+			return false
+		}
+		var dt defTree
+		if d, ok := pluginDefaults[name]; ok {
+			dt = defTree(d)
+		}
+		if !sameWithDefaults(wc, true, gc, true, dt, lenient) {
+			return false
+		}
+	}
+	return true
+}
+
 // pluginDefaults are the schema defaults APISIX before 3.14 wrote into
-// stored plugin configurations, for the plugins this package types.
+// stored plugin configurations, for the plugins this package types (read
+// from apisix/plugins/<name>.lua).
 var pluginDefaults = map[string]map[string]any{
-	"proxy-mirror":   {"path_concat_mode": "replace", "sample_ratio": 1.0},
-	"limit-count":    {"key": "remote_addr", "key_type": "var", "rejected_code": 503.0, "policy": "local", "show_limit_quota_header": true, "allow_degradation": false},
-	"limit-req":      {"key_type": "var", "rejected_code": 503.0, "nodelay": false, "allow_degradation": false},
+	"proxy-mirror": {"path_concat_mode": "replace", "sample_ratio": 1.0},
+	"limit-count": {"key": "remote_addr", "key_type": "var", "rejected_code": 503.0, "policy": "local", "show_limit_quota_header": true,
+		"allow_degradation": false, "window_type": "fixed"},
+	"limit-req":      {"key_type": "var", "rejected_code": 503.0, "nodelay": false, "allow_degradation": false, "policy": "local"},
 	"key-auth":       {"header": "apikey", "query": "apikey", "hide_credentials": false},
 	"basic-auth":     {"hide_credentials": false},
-	"ip-restriction": {"message": "Your IP address is not allowed"},
+	"ip-restriction": {"message": "Your IP address is not allowed", "response_code": 403.0},
 	"proxy-rewrite":  {"use_real_request_uri_unsafe": false},
 }
 
@@ -526,7 +632,7 @@ func (c *Client) plan(ctx context.Context, desired *State, opts SyncOptions) (*P
 			if !ownedBy(got, label, owner) {
 				return nil, nil, fmt.Errorf("%w: %s/%s has no label %s=%s; delete or label it, or choose another id", ErrNotOwned, k.name, d.id, label, owner)
 			}
-			if f := diffFields(d.norm, got, k.writeOnly); len(f) > 0 {
+			if f := changedFields(k.name, d, got, hashLabel(label), k.writeOnly); len(f) > 0 {
 				writes = append(writes, plannedChange{Change{Action: Update, Kind: k.name, ID: d.id, Fields: f}, k, i})
 			} else {
 				p.Unchanged++

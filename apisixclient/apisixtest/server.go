@@ -585,12 +585,37 @@ func (rq *request) put() resp {
 	if msg := h.check(rq, id, conf); msg != "" {
 		return bad(msg)
 	}
+	h.writeBack(rq.rd, conf)
 	key := rq.key(id)
 	if rq.rd.name == "secrets" && rq.manager != "" && !strings.Contains(id, "/") {
 		key = rq.key(rq.manager + "/" + id)
 	}
 	status := h.set(key, conf, rq.ttl())
 	return resp{status: status, body: map[string]any{"key": key, "value": conf}}
+}
+
+// writeBack stores the schema defaults of the resource and of its plugins
+// into conf when the modelled version is 3.2-3.13: those releases validated
+// the conf in place and wrote it to etcd with the defaults filled in
+// (apache/apisix#12603 stopped it in 3.14).
+func (h *Handler) writeBack(rd *resourceDef, conf map[string]any) {
+	if !h.cfg.writeBack {
+		return
+	}
+	rd.schema.applyDefaults(conf)
+	ps, _ := conf["plugins"].(map[string]any)
+	for _, name := range sortedKeys(ps) {
+		p, ok := plugins[name]
+		pc, isObj := ps[name].(map[string]any)
+		if !ok || !isObj {
+			continue
+		}
+		s := p.schema
+		if (rd.name == "consumers" || rd.name == "credentials") && p.consumer != nil {
+			s = p.consumer
+		}
+		s.applyDefaults(pc)
+	}
 }
 
 func (rq *request) ttl() time.Duration {
@@ -652,6 +677,7 @@ func (rq *request) patch() resp {
 	if msg := h.check(rq, rq.id, conf); msg != "" {
 		return bad(msg)
 	}
+	h.writeBack(rq.rd, conf)
 	h.set(key, conf, rq.ttl())
 	return resp{status: http.StatusOK, body: map[string]any{"key": key, "value": conf}}
 }
