@@ -80,7 +80,7 @@ type endpointAcc struct {
 // NewDiffer validates cfg.
 func NewDiffer(cfg DiffConfig) (*Differ, error) {
 	if cfg.MaxBodyBytes < 0 || cfg.RelativeThreshold < 0 || cfg.AbsoluteThreshold < 0 {
-		return nil, fmt.Errorf("%w: DiffConfig: negative MaxBodyBytes or threshold", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: DiffConfig: negative MaxBodyBytes or threshold", ErrInvalid)
 	}
 	if cfg.Headers == nil {
 		cfg.Headers = []string{"Content-Type"}
@@ -100,7 +100,7 @@ func NewDiffer(cfg DiffConfig) (*Differ, error) {
 	d := &Differ{cfg: cfg, eps: map[string]*endpointAcc{}}
 	for _, p := range cfg.IgnoreJSONPaths {
 		if p == "" {
-			return nil, fmt.Errorf("%w: DiffConfig: empty IgnoreJSONPaths entry", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: DiffConfig: empty IgnoreJSONPaths entry", ErrInvalid)
 		}
 		d.ignore = append(d.ignore, strings.Split(p, "."))
 	}

@@ -13,7 +13,7 @@
 //		SampleKey: mirror.HeaderKey("X-User-Id"), // same users every time
 //	})
 //	if err != nil { ... }
-//	defer m.Close(ctx)
+//	defer m.Shutdown(ctx)
 //	http.ListenAndServe(":8080", m.Handler(app))
 //
 // On the request path a Mirror only decides (method, Filter, sample),
@@ -62,6 +62,14 @@
 // structurally with ignore paths, groups by endpoint (method + templated
 // path) and applies Diffy's noise cancellation when a baseline is given.
 //
-// The package uses the standard library only. It publishes Stats with
-// Mirror.Publish (expvar) and calls Config.OnResult after every send.
+// # Observing
+//
+// Stats is a plain struct (JSON-ready); Config.OnResult is called after
+// every send. Importing mirror registers nothing anywhere: to serve Stats
+// at /debug/vars, use the mirrorexpvar sub-package, whose doc says what
+// expvar then exposes.
+//
+// Errors about bad input wrap ErrInvalid; panics recovered from user code
+// on the package's goroutines are *PanicError. The package uses the
+// standard library only.
 package mirror

@@ -32,11 +32,11 @@ func ExampleNew() {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = m.Close(ctx) // waits for in-flight copies up to the deadline
+		_ = m.Shutdown(ctx) // waits for in-flight copies up to the deadline
 	}()
-	if err := m.Publish("mirror"); err != nil { // Stats at /debug/vars
-		log.Print(err)
-	}
+	// m.Stats() is JSON-ready; mirrorexpvar.Publish("mirror", m) serves it
+	// at /debug/vars (read that package's doc first: expvar serves the
+	// process's command line too).
 	srv := &http.Server{Addr: ":8080", Handler: m.Handler(app)}
 	_ = srv // srv.ListenAndServe()
 }
@@ -68,7 +68,7 @@ func ExampleMirror_Stats() {
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/a", nil))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/a", nil)) // writes are off by default
-	_ = m.Close(context.Background())
+	_ = m.Shutdown(context.Background())
 	s := m.Stats()
 	fmt.Println("seen", s.Seen, "sent", s.Sent, "dropped (method)", s.Dropped[mirror.DropMethod], "balanced", s.Balanced())
 	// Output: seen 2 sent 1 dropped (method) 1 balanced true
@@ -80,7 +80,7 @@ func ExampleNewGorReader() {
 		"2 000000000000000000abc000 1700000000050000000 0\n" +
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + string(mirror.GorSeparator) +
 		"1 broken\n" + string(mirror.GorSeparator)
-	r := mirror.NewGorReader(strings.NewReader(gor))
+	r := mirror.NewGorReader(strings.NewReader(gor), mirror.ReadConfig{})
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -165,6 +165,6 @@ func ExampleNewRecorder() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	handler := mirror.Chain(rec.Handler)(app)
 	_ = handler
-	_ = rec.Close(context.Background())
+	_ = rec.Shutdown(context.Background())
 	_ = f.Close()
 }

@@ -11,19 +11,52 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Errors returned by New, Close and Publish.
+// Errors of the package.
 var (
-	// ErrInvalidConfig is wrapped by every validation error of New.
-	ErrInvalidConfig = errors.New("mirror: invalid config")
-	// ErrClosed is returned by Close when called twice.
+	// ErrInvalid is wrapped by every error about bad input: a Config field
+	// out of range (New, NewRecorder, NewDiffer, Replay, OpenGor,
+	// CreateGor), a nil reader or writer, a record a writer cannot write
+	// (ErrInvalidRecord and ErrSeparatorInPayload also match it). The
+	// message names the field and the fix.
+	ErrInvalid = errors.New("mirror: invalid input")
+	// ErrClosed is returned by Shutdown when called twice.
 	ErrClosed = errors.New("mirror: closed")
 )
+
+// PanicError is a panic recovered from user code that runs on a goroutine
+// the package owns (Config.Rewrite, Config.OnResult, ReplayConfig.Rewrite):
+// the copy or request is counted as failed with this error instead of the
+// process crashing. Stack is the panicking goroutine's stack.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error returns "mirror: panic: <value>".
+func (e *PanicError) Error() string { return fmt.Sprintf("mirror: panic: %v", e.Value) }
+
+// Unwrap returns Value when it is an error, else nil.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// recovered turns a recover() value into a *PanicError (nil for no panic).
+func recovered(v any) error {
+	if v == nil {
+		return nil
+	}
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
 
 // HostPolicy says which Host header a shadow copy carries.
 type HostPolicy uint8
@@ -65,7 +98,7 @@ const (
 	DropBodyIncomplete                   // the primary never read the body to EOF
 	DropQueueFull                        // the target's queue was full
 	DropBreakerOpen                      // the target's circuit breaker was open
-	DropClosed                           // arrived after Close, or still queued at Close's deadline
+	DropClosed                           // arrived after Shutdown began, or still queued at its deadline
 	numDropReasons
 )
 
@@ -80,7 +113,7 @@ func (d DropReason) String() string {
 	return fmt.Sprintf("DropReason(%d)", uint8(d))
 }
 
-// MarshalText makes DropReason a readable JSON map key (expvar).
+// MarshalText makes DropReason a readable JSON map key (Stats in JSON).
 func (d DropReason) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // DropReasons lists every reason in order.
@@ -153,7 +186,8 @@ type Config struct {
 	// is an error.
 	MaxBodyBytes int64
 	// Rewrite, if set, edits each copy (never the primary request) on a
-	// worker goroutine, just before it is sent.
+	// worker goroutine, just before it is sent. A panic in it is recovered:
+	// the copy counts as Sent with a *PanicError in Errors.
 	Rewrite func(*http.Request)
 	// Host is the Host header policy (default HostKeep).
 	Host HostPolicy
@@ -166,9 +200,12 @@ type Config struct {
 	// response; results go to Result.Diff and Mirror.DiffSummary.
 	Compare *DiffConfig
 	// OnResult, if set, is called on a worker goroutine after every send. It
-	// must not block: it holds a worker.
+	// must not block: it holds a worker. A panic in it is recovered and
+	// logged at error level.
 	OnResult func(Result)
-	// Logger receives send errors at debug level. Default: discard.
+	// Logger receives send errors at debug level and recovered panics at
+	// error level. Nil means slog.Default(); slog.New(slog.DiscardHandler)
+	// silences it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -219,9 +256,9 @@ type Result struct {
 }
 
 // Mirror copies requests to shadow targets. Create with New; install with
-// Handler or RoundTripper; stop with Close. All methods are safe for
+// Handler or RoundTripper; stop with Shutdown. All methods are safe for
 // concurrent use. It owns its worker goroutines (Workers per target), which
-// end in Close.
+// end in Shutdown.
 type Mirror struct {
 	cfg        Config
 	targets    []*target
@@ -302,20 +339,20 @@ func (b *sharedBody) release() {
 // New validates cfg and starts the targets' workers.
 func New(cfg Config) (*Mirror, error) {
 	if len(cfg.Targets) == 0 {
-		return nil, fmt.Errorf("%w: no Targets (add at least one mirror.Target{URL: \"http://shadow:8080\"})", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: no Targets (add at least one mirror.Target{URL: \"http://shadow:8080\"})", ErrInvalid)
 	}
 	if math.IsNaN(cfg.Sample) || cfg.Sample < 0 || cfg.Sample > 1 {
-		return nil, fmt.Errorf("%w: Sample %v outside [0, 1] (0.01 copies 1%%)", ErrInvalidConfig, cfg.Sample)
+		return nil, fmt.Errorf("%w: Sample %v outside [0, 1] (0.01 copies 1%%)", ErrInvalid, cfg.Sample)
 	}
 	if cfg.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("%w: MaxBodyBytes %d is negative (0 means 1 MiB)", ErrInvalidConfig, cfg.MaxBodyBytes)
+		return nil, fmt.Errorf("%w: MaxBodyBytes %d is negative (0 means 1 MiB)", ErrInvalid, cfg.MaxBodyBytes)
 	}
 	if cfg.Host > HostShadowSuffix {
-		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalidConfig, cfg.Host)
+		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalid, cfg.Host)
 	}
 	if cfg.MarkerHeader != "" && cfg.MarkerHeader != "-" && !validHeaderName(cfg.MarkerHeader) {
 		// Every copy would otherwise fail in the transport, one by one.
-		return nil, fmt.Errorf("%w: MarkerHeader %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; \"-\" disables it)", ErrInvalidConfig, cfg.MarkerHeader)
+		return nil, fmt.Errorf("%w: MarkerHeader %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; \"-\" disables it)", ErrInvalid, cfg.MarkerHeader)
 	}
 	if cfg.Sample == 0 {
 		cfg.Sample = 1
@@ -334,17 +371,17 @@ func New(cfg Config) (*Mirror, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	m := &Mirror{cfg: cfg, log: log, now: cfg.Now, stop: make(chan struct{})}
 	for _, meth := range cfg.Methods {
 		if meth == "" || strings.ContainsAny(meth, " \t\r\n") {
-			return nil, fmt.Errorf("%w: method %q: want a method name such as GET", ErrInvalidConfig, meth)
+			return nil, fmt.Errorf("%w: method %q: want a method name such as GET", ErrInvalid, meth)
 		}
 		// Methods are case-sensitive (RFC 9110 §9.1): "get" would be
 		// accepted here and then never match a request.
 		if up := strings.ToUpper(meth); up != meth && isStandardMethod(up) {
-			return nil, fmt.Errorf("%w: method %q never matches: methods are case-sensitive; use %q", ErrInvalidConfig, meth, up)
+			return nil, fmt.Errorf("%w: method %q never matches: methods are case-sensitive; use %q", ErrInvalid, meth, up)
 		}
 		if m.nMethods < len(m.methods) {
 			m.methods[m.nMethods] = meth
@@ -368,10 +405,10 @@ func New(cfg Config) (*Mirror, error) {
 	for i, tc := range cfg.Targets {
 		t, err := newTarget(m, tc)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Targets[%d]: %v", ErrInvalidConfig, i, err)
+			return nil, fmt.Errorf("%w: Targets[%d]: %v", ErrInvalid, i, err)
 		}
 		if names[t.name] {
-			return nil, fmt.Errorf("%w: Targets[%d]: duplicate target name %q (set Target.Name)", ErrInvalidConfig, i, t.name)
+			return nil, fmt.Errorf("%w: Targets[%d]: duplicate target name %q (set Target.Name)", ErrInvalid, i, t.name)
 		}
 		names[t.name] = true
 		m.targets = append(m.targets, t)
@@ -690,13 +727,14 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tee.finish()
 }
 
-// Close stops accepting copies (later ones count as DropClosed), lets the
-// workers send what is queued, and waits for them until ctx is done. At
-// the deadline in-flight sends are cancelled (counted as Sent with an
-// error) and still-queued copies are counted as DropClosed; Close then
-// returns ctx.Err(). Idle connections of targets' own transports are
-// closed. A second Close returns ErrClosed.
-func (m *Mirror) Close(ctx context.Context) error {
+// Shutdown stops accepting copies (later ones count as DropClosed), lets
+// the workers send what is queued, and waits for them until ctx is done.
+// When ctx ends first, in-flight sends are cancelled (counted as Sent with
+// an error) and still-queued copies are counted as DropClosed; Shutdown
+// then returns an error wrapping ctx.Err() that says how many copies were
+// abandoned. Idle connections of the targets' own transports are closed.
+// A second Shutdown returns ErrClosed.
+func (m *Mirror) Shutdown(ctx context.Context) error {
 	first := false
 	m.closeOnce.Do(func() { first = true })
 	if !first {
@@ -715,9 +753,13 @@ func (m *Mirror) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
+		var left int64
+		for _, t := range m.targets {
+			left += t.queued.Load() + t.inflight.Load()
+		}
 		m.cancel()
 		<-done
+		err = fmt.Errorf("mirror: shutdown: %d copies abandoned (queued or in flight): %w", left, ctx.Err())
 	}
 	m.cancel()
 	for _, t := range m.targets {

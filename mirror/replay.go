@@ -70,7 +70,8 @@ type ReplayConfig struct {
 	Loops int
 	// Filter, if set, must return true for a request to be sent.
 	Filter func(Record, *http.Request) bool
-	// Rewrite, if set, edits each request before it is sent.
+	// Rewrite, if set, edits each request before it is sent. A panic in it
+	// is recovered and the request counts as an error (*PanicError).
 	Rewrite func(*http.Request)
 	// Host is the Host header policy (default HostKeep: the recorded Host).
 	Host HostPolicy
@@ -91,7 +92,8 @@ type ReplayConfig struct {
 	Out RecordWriter
 	// Name labels type-3 records (default: the target's host).
 	Name string
-	// Logger receives per-request errors at debug level. Default: discard.
+	// Logger receives per-request errors at debug level. Nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -151,30 +153,30 @@ type statser interface{ Stats() ReadStats }
 // Concurrency) and waits for them before returning. The caller owns src.
 func Replay(ctx context.Context, src RecordSource, cfg ReplayConfig) (*Report, error) {
 	if src == nil {
-		return nil, fmt.Errorf("%w: Replay: nil source", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: nil source", ErrInvalid)
 	}
 	if cfg.Target == "" {
-		return nil, fmt.Errorf("%w: Replay: empty Target (want http://host:port)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: empty Target (want http://host:port)", ErrInvalid)
 	}
 	base, err := parseTargetURL(cfg.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Replay: %v", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: Replay: %v", ErrInvalid, err)
 	}
 	var baseline *url.URL
 	if cfg.Baseline != "" {
 		if baseline, err = parseTargetURL(cfg.Baseline); err != nil {
-			return nil, fmt.Errorf("%w: Replay Baseline: %v", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: Replay Baseline: %v", ErrInvalid, err)
 		}
 	}
 	switch {
 	case math.IsNaN(cfg.Speed) || math.IsInf(cfg.Speed, 0) || cfg.Speed < 0:
-		return nil, fmt.Errorf("%w: Replay: Speed %v must be > 0 (use Unpaced for no waiting)", ErrInvalidConfig, cfg.Speed)
+		return nil, fmt.Errorf("%w: Replay: Speed %v must be > 0 (use Unpaced for no waiting)", ErrInvalid, cfg.Speed)
 	case math.IsNaN(cfg.RPS) || math.IsInf(cfg.RPS, 0) || cfg.RPS < 0:
-		return nil, fmt.Errorf("%w: Replay: RPS %v must be >= 0", ErrInvalidConfig, cfg.RPS)
+		return nil, fmt.Errorf("%w: Replay: RPS %v must be >= 0", ErrInvalid, cfg.RPS)
 	case cfg.RPS > 0 && cfg.Unpaced:
-		return nil, fmt.Errorf("%w: Replay: set RPS or Unpaced, not both", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: set RPS or Unpaced, not both", ErrInvalid)
 	case cfg.Concurrency < 0 || cfg.Timeout < 0 || cfg.Loops < -1:
-		return nil, fmt.Errorf("%w: Replay: negative Concurrency or Timeout, or Loops < -1", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: negative Concurrency or Timeout, or Loops < -1", ErrInvalid)
 	}
 	if cfg.Speed == 0 {
 		cfg.Speed = 1
@@ -196,11 +198,11 @@ func Replay(ctx context.Context, src RecordSource, cfg ReplayConfig) (*Report, e
 	}
 	rs, canReset := src.(Resetter)
 	if cfg.Loops != 1 && !canReset {
-		return nil, fmt.Errorf("%w: Replay: Loops %d needs a source that implements Resetter (OpenGor, Records)", ErrInvalidConfig, cfg.Loops)
+		return nil, fmt.Errorf("%w: Replay: Loops %d needs a source that implements Resetter (OpenGor, Records)", ErrInvalid, cfg.Loops)
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	var differ *Differ
 	if cfg.Compare != nil {
@@ -448,7 +450,9 @@ func (rp *replayer) do(ctx context.Context, base *url.URL, rec Record, req *http
 		out.Host = shadowHost(req.Host)
 	}
 	if cfg.Rewrite != nil {
-		cfg.Rewrite(out)
+		if err := callRewrite(cfg.Rewrite, out); err != nil {
+			return Response{}, 0, err
+		}
 	}
 	t0 := time.Now()
 	resp, err := rp.client.Do(out)
@@ -515,6 +519,13 @@ func (rp *replayer) send(ctx context.Context, rec Record, req *http.Request, com
 		}
 		rp.tryCompareLocked(rec.ID, p)
 	}
+}
+
+// callRewrite runs a user's Rewrite, turning a panic into a *PanicError.
+func callRewrite(f func(*http.Request), r *http.Request) (err error) {
+	defer func() { err = recovered(recover()) }()
+	f(r)
+	return nil
 }
 
 func sanitizeField(s string) string {

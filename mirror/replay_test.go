@@ -81,7 +81,7 @@ func (a *arrivalServer) span() time.Duration {
 
 func openVector(t testing.TB, name string) *GorSource {
 	t.Helper()
-	src, err := OpenGor(vector(t, name), 0)
+	src, err := OpenGor(vector(t, name), ReadConfig{})
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })
 	return src
@@ -203,7 +203,7 @@ func TestReplayFilterRewriteOutAndErrors(t *testing.T) {
 	assert.Equal(t, 4, rep.Sent)
 	assert.Equal(t, 1, rep.Skipped)
 	assert.ElementsMatch(t, []string{"/v2/hello", "/v2/echo", "/v2/status/404", "/v2/time?x=1"}, srv.paths)
-	recs := readAll(t, NewGorReader(&out, Strict()))
+	recs := readAll(t, NewGorReader(&out, ReadConfig{Strict: true}))
 	require.Len(t, recs, 4)
 	for _, r := range recs {
 		assert.Equal(t, KindReplayedResponse, r.Kind)
@@ -244,12 +244,12 @@ func TestReplayBadInput(t *testing.T) {
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := Replay(context.Background(), src, cfg)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorIs(t, err, ErrInvalid)
 		})
 	}
 	_, err := Replay(context.Background(), nil, ReplayConfig{Target: "http://x"})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
-	f := NewGorReader(strings.NewReader(""))
+	assert.ErrorIs(t, err, ErrInvalid)
+	f := NewGorReader(strings.NewReader(""), ReadConfig{})
 	_, err = Replay(context.Background(), f, ReplayConfig{Target: "http://x", Loops: 2})
 	assert.ErrorContains(t, err, "Resetter")
 }

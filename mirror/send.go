@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// work is a target's sender loop; it ends when Close stops it.
+// work is a target's sender loop; it ends when Shutdown stops it.
 func (t *target) work() {
 	defer t.m.wg.Done()
 	for {
@@ -80,9 +80,21 @@ func (t *target) process(j *job) {
 		t.lat.observe(res.Latency)
 	}
 	if m.cfg.OnResult != nil {
-		m.cfg.OnResult(res)
+		m.onResult(res)
 	}
 	m.doneJob(j)
+}
+
+// onResult calls Config.OnResult, recovering a panic so that it cannot
+// kill the worker (and the process with it).
+func (m *Mirror) onResult(res Result) {
+	defer func() {
+		if err := recovered(recover()); err != nil {
+			m.log.Error("mirror: Config.OnResult panicked", "target", res.Target, "err", err,
+				"stack", string(err.(*PanicError).Stack))
+		}
+	}()
+	m.cfg.OnResult(res)
 }
 
 // seenDropLocked moves a queued job to a drop (Seen was counted at offer).
@@ -173,14 +185,19 @@ func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http
 
 // send performs one copy (and its baseline) with the target's own timeout,
 // detached from the primary's cancellation but keeping its values.
-func (t *target) send(j *job) Result {
+func (t *target) send(j *job) (res Result) {
 	m := t.m
+	defer func() {
+		if err := recovered(recover()); err != nil { // from Config.Rewrite
+			res.Err = err
+		}
+	}()
 	ctx := context.WithoutCancel(j.ctx)
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
-	stopAfter := context.AfterFunc(m.baseCtx, cancel) // Close's deadline aborts sends
+	stopAfter := context.AfterFunc(m.baseCtx, cancel) // Shutdown's deadline aborts sends
 	defer stopAfter()
-	res := Result{Target: t.name, ID: NewID(), Method: j.method, Primary: j.primary}
+	res = Result{Target: t.name, ID: NewID(), Method: j.method, Primary: j.primary}
 	limit := int64(64 << 10)
 	if m.differ != nil {
 		limit = m.differ.cfg.MaxBodyBytes

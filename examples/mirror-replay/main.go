@@ -64,7 +64,7 @@ func replayFile(ctx context.Context, pattern string, cfg mirror.ReplayConfig) er
 	if cfg.Target == "" {
 		return errors.New("-target is required with -file (e.g. -target http://127.0.0.1:8080)")
 	}
-	src, err := mirror.OpenGor(pattern, 0)
+	src, err := mirror.OpenGor(pattern, mirror.ReadConfig{})
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func demo(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		fmt.Printf("\n== %s\n", r.title)
-		src, err := mirror.OpenGor(path, 0)
+		src, err := mirror.OpenGor(path, mirror.ReadConfig{})
 		if err != nil {
 			return err
 		}

@@ -179,10 +179,10 @@ func run(ctx context.Context) error {
 
 	closeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := m.Close(closeCtx); err != nil {
+	if err := m.Shutdown(closeCtx); err != nil {
 		fmt.Println("mirror close:", err)
 	}
-	if err := rec.Close(closeCtx); err != nil {
+	if err := rec.Shutdown(closeCtx); err != nil {
 		return err
 	}
 	if err := file.Close(); err != nil {
@@ -208,7 +208,7 @@ func run(ctx context.Context) error {
 	// 2. Offline: replay the capture at 2× against v2, diff against the
 	// recorded responses, with a second v1 as noise baseline.
 	fmt.Println("\n== 2. offline replay of the .gor file at 2× against v2")
-	src, err := mirror.OpenGor(gorPath, 0)
+	src, err := mirror.OpenGor(gorPath, mirror.ReadConfig{})
 	if err != nil {
 		return err
 	}
