@@ -439,7 +439,7 @@ func (g *GorReader) Next() (Record, error) {
 			// bad timestamp: GoReplay uses 0; we do too, and report it.
 			g.stats.BadTimestamp++
 			fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrBadTimestamp,
-				Hint: "timestamp taken as 0; replay caps the gap with MaxWait"}
+				Hint: "timestamp taken as 0; replay skips gaps longer than ReplayConfig.MaxGap"}
 			g.problem(fe)
 			if g.opts.strict {
 				return Record{}, fe

@@ -608,7 +608,7 @@ func refGorRead(r io.Reader, maxBytes int, strict bool) ([]refEvent, ReadStats) 
 		if err != nil {
 			rec.Time = 0
 			st.BadTimestamp++
-			fe.Err, fe.Hint = ErrBadTimestamp, "timestamp taken as 0; replay caps the gap with MaxWait"
+			fe.Err, fe.Hint = ErrBadTimestamp, "timestamp taken as 0; replay skips gaps longer than ReplayConfig.MaxGap"
 			problem(fe)
 			if strict {
 				continue // the error takes the record's place

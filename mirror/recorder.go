@@ -239,7 +239,7 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 				r.skipped.Add(1)
 				return
 			}
-			body = tb.buf.Bytes()
+			body = tb.buf
 		}
 		id := NewID()
 		rec, err := RecordRequest(req, id, start, body)
@@ -276,7 +276,7 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 
 type recTee struct {
 	rc    io.ReadCloser
-	buf   bytes.Buffer
+	buf   []byte
 	limit int64
 	eof   bool
 	over  bool
@@ -285,10 +285,10 @@ type recTee struct {
 func (t *recTee) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
 	if n > 0 && !t.over {
-		if int64(t.buf.Len()+n) > t.limit {
+		if int64(len(t.buf)+n) > t.limit {
 			t.over = true
 		} else {
-			t.buf.Write(p[:n])
+			t.buf = appendCapped(t.buf, p[:n], t.limit)
 		}
 	}
 	if err == io.EOF {
