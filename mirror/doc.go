@@ -34,7 +34,9 @@
 // MaxBodyBytes of body (buffers grow by doubling but never past the cap,
 // and a known Content-Length is allocated exactly) plus its header, so
 // copies hold at most Σ targets (Queue + Workers) × (MaxBodyBytes + header
-// size); a copy queued for several targets is shared, not duplicated. Add
+// size), where the Go runtime rounds an allocation above 32 KiB up to a
+// multiple of 8 KiB (100,000 B takes 106,496); a copy queued for several
+// targets is shared, not duplicated. Add
 // MaxBodyBytes for each request whose body a primary handler is still
 // reading (Stats.Pending), per worker the shadow response it reads (up to
 // 64 KiB, only with OnResult), and with Compare the captured primary
