@@ -37,7 +37,7 @@ import (
 	"strings"
 )
 
-// pins are the oldest versions users pin (issue 11's consumer); the check
+// pins are the oldest versions users pin; the check
 // also imports them so that tidy keeps them as direct requirements.
 var pins = []struct{ mod, ver, pkg string }{
 	{"github.com/redis/go-redis/v9", "v9.7.0", "github.com/redis/go-redis/v9"},
