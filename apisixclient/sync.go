@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"strconv"
@@ -345,8 +346,28 @@ func syncKindOf[T any, P interface {
 		return out, nil
 	}
 	ks.put = func(ctx context.Context, i int) error {
-		_, err := r.Put(ctx, ks.desired[i].id, &vals[i])
-		return err
+		// Validated above; encode once and check only the envelope of the
+		// answer (Sync does not need the stored value decoded).
+		b, err := json.Marshal(&vals[i])
+		if err != nil {
+			return fmt.Errorf("apisixclient: encode %s: %w", r.kind, err)
+		}
+		p, err := r.itemPath(ks.desired[i].id)
+		if err != nil {
+			return err
+		}
+		resp, err := r.c.do(ctx, http.MethodPut, p, nil, b)
+		if err != nil {
+			return err
+		}
+		m, why := object(resp.body)
+		if why == "" {
+			_, why = parseItem(m)
+		}
+		if why != "" {
+			return resp.unexpected(why)
+		}
+		return nil
 	}
 	ks.del = func(ctx context.Context, id ID) error { return r.Delete(ctx, id) }
 	return ks, nil
