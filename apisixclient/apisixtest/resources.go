@@ -144,6 +144,15 @@ func (h *Handler) check(rq *request, id string, conf map[string]any) string {
 			if !known {
 				return "unknown protocol [" + name + "]"
 			}
+			// xrpc.check_schema: the protocol's own schema for conf
+			// (apisix/stream/xrpc/protocols/<name>/schema.lua).
+			if c, ok := p["conf"]; ok && c != nil {
+				if ps, ok := xrpcSchemas[name]; ok {
+					if msg := ps.validate(c); msg != "" {
+						return msg
+					}
+				}
+			}
 			if sup, ok := p["superior_id"]; ok {
 				sid := idString(sup)
 				if sid == id {
@@ -320,7 +329,7 @@ func checkPluginsAs(v any, subsystem string, authOnly bool, prefix string, consu
 			return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
 		}
 		if p.check != nil {
-			if msg := p.check(conf, consumer); msg != "" {
+			if msg := p.check(withDefaults, consumer); msg != "" {
 				return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
 			}
 		}

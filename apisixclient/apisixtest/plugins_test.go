@@ -1,0 +1,68 @@
+package apisixtest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestEveryBundledPluginIsKnown: no bundled plugin gets a false "unknown
+// plugin"; an empty conf either passes or fails on the plugin's own schema.
+func TestEveryBundledPluginIsKnown(t *testing.T) {
+	h := newHandler(t, Config{})
+	require.GreaterOrEqual(t, len(bundled), 115)
+	for _, b := range bundled {
+		if !b.http {
+			continue
+		}
+		body, _ := json.Marshal(map[string]any{"uri": "/a", "plugins": map[string]any{b.name: map[string]any{}}})
+		rec := do(t, h, "PUT", "/apisix/admin/routes/1", body, nil)
+		assert.NotContains(t, rec.Body.String(), "unknown plugin", b.name)
+	}
+	for _, name := range []string{"ip-restriction", "limit-conn", "mqtt-proxy", "prometheus", "syslog", "traffic-split"} {
+		assert.True(t, plugins[name].stream, "%s is a stream plugin", name)
+	}
+	rec := do(t, h, "PUT", "/apisix/admin/stream_routes/1", []byte(`{"server_port":9100,"upstream":{"nodes":{"a:1":1}},"plugins":{"limit-count":{"count":1,"time_window":1}}}`), nil)
+	assert.Equal(t, 400, rec.Code)
+	assert.Contains(t, rec.Body.String(), "unknown plugin [limit-count]", "limit-count has no stream version")
+}
+
+func TestPluginCheckSchemaRules(t *testing.T) {
+	h := newHandler(t, Config{})
+	cases := []struct{ name, plugins, want string }{
+		{"cors credential with default *", `{"cors":{"allow_credential":true}}`, "you can not set '*' for other option when 'allow_credential' is true"},
+		{"proxy-rewrite odd regex_uri", `{"proxy-rewrite":{"regex_uri":["^/a","/b","^/c"]}}`, "The length of regex_uri should be an even number"},
+		{"limit-count redis without host", `{"limit-count":{"count":1,"time_window":1,"policy":"redis"}}`, "failed to check the configuration of plugin limit-count"},
+		{"grpc-transcode missing method", `{"grpc-transcode":{"proto_id":"1","service":"s"}}`, `property \"method\" is required`},
+		{"redirect with nothing", `{"redirect":{}}`, "value should match only one schema, but matches none"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := do(t, h, "PUT", "/apisix/admin/routes/1", []byte(`{"uri":"/a","upstream":{"nodes":{"a:1":1}},"plugins":`+tc.plugins+`}`), nil)
+			assert.Equal(t, 400, rec.Code, "%s", rec.Body)
+			assert.Contains(t, rec.Body.String(), tc.want)
+		})
+	}
+	rec := do(t, h, "PUT", "/apisix/admin/routes/1", []byte(`{"uri":"/a","upstream":{"nodes":{"a:1":1}},"plugins":{"limit-count":{"count":1,"time_window":1,"policy":"redis","redis_host":"127.0.0.1"}}}`), nil)
+	assert.Equal(t, 201, rec.Code, "%s", rec.Body)
+}
+
+// TestStreamProtocolConf: xrpc.check_schema applies the protocol's own
+// schema to protocol.conf (apisix/stream/xrpc/protocols/redis/schema.lua).
+func TestStreamProtocolConf(t *testing.T) {
+	h := newHandler(t, Config{})
+	put := func(conf string) (int, string) {
+		rec := do(t, h, "PUT", "/apisix/admin/stream_routes/1", []byte(`{"upstream":{"nodes":{"a:6379":1},"type":"roundrobin"},"protocol":{"name":"redis","conf":`+conf+`}}`), nil)
+		return rec.Code, rec.Body.String()
+	}
+	code, body := put(`{"faults":[{"commands":["get"],"key":"bogus"}]}`)
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, `property \"faults\" validation failed: failed to validate item 1: property \"delay\" is required`)
+	code, body = put(`{"faults":[]}`)
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "expect array to have at least 1 items")
+	code, body = put(`{"faults":[{"commands":["get"],"key":"bogus","delay":0.1}]}`)
+	assert.Equal(t, 201, code, body)
+}
