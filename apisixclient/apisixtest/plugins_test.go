@@ -2,6 +2,7 @@ package apisixtest
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,4 +66,18 @@ func TestStreamProtocolConf(t *testing.T) {
 	assert.Contains(t, body, "expect array to have at least 1 items")
 	code, body = put(`{"faults":[{"commands":["get"],"key":"bogus","delay":0.1}]}`)
 	assert.Equal(t, 201, code, body)
+}
+
+// TestDependencyMessages: api7/jsonschema quotes both names
+// (t/plugin/ai-rate-limiting.t: property "limit" is required when
+// "time_window" is set).
+func TestDependencyMessages(t *testing.T) {
+	s := mustSchema(`{"type":"object","properties":{"a":{"type":"string"}},"dependencies":{"a":["b"],"c":["d"],"e":{"required":["f"]}}}`)
+	assert.Equal(t, `property "b" is required when "a" is set`, s.validate(map[string]any{"a": "x"}))
+	assert.Equal(t, `property "d" is required when "c" is set`, s.validate(map[string]any{"c": 1}))
+	assert.Equal(t, `failed to validate dependent schema for "e": property "f" is required`, s.validate(map[string]any{"e": 1}))
+	assert.Empty(t, s.validate(map[string]any{"a": "x", "b": 1, "c": 1, "d": 1, "e": 1, "f": 1}))
+	h := newHandler(t, Config{})
+	rec := do(t, h, "PUT", "/apisix/admin/upstreams/1", []byte(`{"nodes":{"a:1":1},"tls":{"client_cert":"`+strings.Repeat("c", 200)+`"}}`), nil)
+	assert.Contains(t, rec.Body.String(), `property \"client_key\" is required when \"client_cert\" is set`)
 }
