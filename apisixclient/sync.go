@@ -191,11 +191,11 @@ const (
 
 // Change is one planned write.
 type Change struct {
-	Action Action
-	Kind   string // plural resource name, e.g. "routes"
-	ID     ID
+	Action Action `json:"action"`
+	Kind   string `json:"kind"` // plural resource name, e.g. "routes"
+	ID     ID     `json:"id"`
 	// Fields lists the top-level fields that differ, for updates.
-	Fields []string
+	Fields []string `json:"fields,omitempty"`
 }
 
 // String renders the change as a plan line: "+ kind/id", "- kind/id" or
@@ -214,11 +214,11 @@ func (ch Change) String() string {
 // them (creates and updates with dependencies first, then deletes with
 // dependents first).
 type Plan struct {
-	Changes []Change
+	Changes []Change `json:"changes"`
 	// Unchanged counts desired resources that already match.
-	Unchanged int
+	Unchanged int `json:"unchanged"`
 	// Applied counts changes Sync made (0 for DryRun and Diff).
-	Applied int
+	Applied int `json:"applied"`
 }
 
 // String renders the plan for a person: one line per change and a summary.
