@@ -93,7 +93,7 @@ func ExampleResource_All() {
 	defer srv.Close()
 	c, _ := apisixclient.New(srv.URL, apisixclient.Config{})
 	for i := 1; i <= 12; i++ {
-		_, _ = c.Routes.Put(ctx, apisixclient.IntID(int64(i)), &apisixclient.Route{URI: fmt.Sprintf("/r%d", i), UpstreamID: "", Plugins: apisixclient.Plugins{"echo": map[string]any{}}})
+		_, _ = c.Routes.Put(ctx, apisixclient.IntID(int64(i)), &apisixclient.Route{URI: fmt.Sprintf("/r%d", i), UpstreamID: "", Plugins: apisixclient.Plugins{"echo": map[string]any{"body": "hi"}}})
 	}
 	n := 0
 	for it, err := range c.Routes.All(ctx, &apisixclient.ListOptions{PageSize: 10}) {

@@ -228,6 +228,26 @@ var morePlugins = map[string]pluginDef{
 	"real-ip": plugin(23000, true, false, false, `{"type":"object","properties":{
   "trusted_addresses":{"type":"array","items":$IP,"minItems":1},"source":{"type":"string","minLength":1},"recursive":{"type":"boolean","default":false}},
  "required":["source"]}`),
+	"udp-logger": plugin(400, true, false, false, `{"type":"object","properties":{
+  "host":{"type":"string"},"port":{"type":"integer","minimum":0},"timeout":{"type":"integer","minimum":1,"default":3},"log_format":{"type":"object"},
+  "include_req_body":{"type":"boolean","default":false},"include_resp_body":{"type":"boolean","default":false},
+  "max_req_body_bytes":{"type":"integer","minimum":1,"default":524288},"max_resp_body_bytes":{"type":"integer","minimum":1,"default":524288}},
+ "required":["host","port"]}`),
+	"zipkin": plugin(12011, true, false, false, `{"type":"object","properties":{
+  "endpoint":{"type":"string"},"sample_ratio":{"type":"number","minimum":0.00001,"maximum":1},"service_name":{"type":"string","default":"APISIX"},
+  "server_addr":{"type":"string","pattern":"^[0-9]{1,3}.[0-9]{1,3}.[0-9]{1,3}.[0-9]{1,3}$"},"span_version":{"enum":[1,2],"default":2}},
+ "required":["endpoint","sample_ratio"]}`),
+	"gzip": plugin(995, true, false, false, `{"type":"object","properties":{
+  "types":{"anyOf":[{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},{"enum":["*"]}],"default":["text/html"]},
+  "min_length":{"type":"integer","minimum":1,"default":20},"comp_level":{"type":"integer","minimum":1,"maximum":9,"default":1},
+  "http_version":{"enum":[1.1,1.0],"default":1.1},
+  "buffers":{"type":"object","properties":{"number":{"type":"integer","minimum":1,"default":32},"size":{"type":"integer","minimum":1,"default":4096}},
+   "default":{"number":32,"size":4096}},"vary":{"type":"boolean"}}}`),
+	"mocking": plugin(10900, true, false, false, `{"type":"object","properties":{
+  "delay":{"type":"integer","default":0},"response_status":{"type":"integer","default":200,"minimum":100},
+  "content_type":{"type":"string","default":"application/json;charset=utf8"},"response_example":{"type":"string"},"response_schema":{"type":"object"},
+  "with_mock_header":{"type":"boolean","default":true},"response_headers":{"type":"object","minProperties":1}},
+ "anyOf":[{"required":["response_example"]},{"required":["response_schema"]}]}`),
 	"serverless-post-function": plugin(-2000, true, false, false, `{"type":"object","properties":{
   "phase":{"type":"string","default":"access","enum":["rewrite","access","header_filter","body_filter","log","before_proxy"]},
   "functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),

@@ -38,6 +38,9 @@ func TestPluginCheckSchemaRules(t *testing.T) {
 		{"limit-count redis without host", `{"limit-count":{"count":1,"time_window":1,"policy":"redis"}}`, "failed to check the configuration of plugin limit-count"},
 		{"grpc-transcode missing method", `{"grpc-transcode":{"proto_id":"1","service":"s"}}`, `property \"method\" is required`},
 		{"redirect with nothing", `{"redirect":{}}`, "value should match only one schema, but matches none"},
+		{"echo with nothing", `{"echo":{}}`, "failed to check the configuration of plugin echo err:"},
+		{"http-logger without scheme", `{"http-logger":{"uri":"127.0.0.1"}}`, "failed to match pattern"},
+		{"limit-conn redis without host", `{"limit-conn":{"conn":1,"burst":0,"default_conn_delay":0.1,"key":"remote_addr","policy":"redis"}}`, "then clause did not match"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
