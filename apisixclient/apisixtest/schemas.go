@@ -239,7 +239,7 @@ var plugins = map[string]pluginDef{
   "status_code":{"type":"integer","minimum":200,"maximum":598},"body":{"type":"string"},"body_base64":{"type":"boolean","default":false},"headers":{"type":"object"},"vars":{"type":"array"},
   "filters":{"type":"array","minItems":1,"items":{"type":"object","required":["regex","replace"],"properties":{"regex":{"type":"string","minLength":1},"scope":{"type":"string","enum":["once","global"],"default":"once"},"replace":{"type":"string"},"options":{"type":"string","default":"jo"}}}}},
  "dependencies":{"body":{"not":{"required":["filters"]}},"filters":{"not":{"required":["body"]}}}}`),
-	"prometheus":              plugin(500, true, true, false, `{"type":"object","properties":{"prefer_name":{"type":"boolean","default":false}}}`),
+	"prometheus": plugin(500, true, true, false, `{"type":"object","properties":{"prefer_name":{"type":"boolean","default":false}}}`),
 	"echo": plugin(412, true, false, false, `{"type":"object","properties":{"before_body":{"type":"string"},"body":{"type":"string"},
   "after_body":{"type":"string"},"headers":{"type":"object","minProperties":1}},
  "anyOf":[{"required":["before_body"]},{"required":["body"]},{"required":["after_body"]}],"minProperties":1}`),
