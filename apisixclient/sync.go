@@ -163,6 +163,9 @@ type SyncOptions struct {
 	// Label is the ownership label key (default "managed-by") and Owner its
 	// value (default "plumb"). Sync adds it to every desired resource and
 	// deletes only live resources that carry it; others are never touched.
+	// Sync also writes the label Label+"-hash" (default "managed-by-hash"),
+	// a fingerprint of what it wrote, so that defaults a 3.2-3.13 server
+	// writes back are not mistaken for changes; do not set it yourself.
 	Label, Owner string
 	// DryRun computes the plan without writing.
 	DryRun bool
