@@ -248,6 +248,44 @@ var morePlugins = map[string]pluginDef{
   "content_type":{"type":"string","default":"application/json;charset=utf8"},"response_example":{"type":"string"},"response_schema":{"type":"object"},
   "with_mock_header":{"type":"boolean","default":true},"response_headers":{"type":"object","minProperties":1}},
  "anyOf":[{"required":["response_example"]},{"required":["response_schema"]}]}`),
+	"forward-auth": plugin(2002, true, false, false, `{"type":"object","properties":{
+  "uri":{"type":"string"},"allow_degradation":{"type":"boolean","default":false},"status_on_error":{"type":"integer","minimum":200,"maximum":599,"default":403},
+  "ssl_verify":{"type":"boolean","default":true},"request_method":{"type":"string","default":"GET","enum":["GET","POST"]},
+  "max_req_body_size":{"type":"integer","minimum":1,"default":67108864},"request_headers":{"type":"array","items":{"type":"string"}},
+  "extra_headers":{"type":"object","minProperties":1,"patternProperties":{"^[^:]+$":{"type":"string"}}},
+  "upstream_headers":{"type":"array","items":{"type":"string"}},"client_headers":{"type":"array","items":{"type":"string"}},
+  "timeout":{"type":"integer","minimum":1,"maximum":60000,"default":3000},"keepalive":{"type":"boolean","default":true},
+  "keepalive_timeout":{"type":"integer","minimum":1000,"default":60000},"keepalive_pool":{"type":"integer","minimum":1,"default":5}},
+ "required":["uri"]}`),
+	"csrf": plugin(2980, true, false, false, `{"type":"object","properties":{
+  "key":{"type":"string"},"expires":{"type":"integer","default":7200},"name":{"type":"string","default":"apisix-csrf-token"}},"required":["key"]}`),
+	"openid-connect": withPrecheck(plugin(2599, true, false, false, `{"type":"object","properties":{
+  "client_id":{"type":"string"},"client_secret":{"type":"string"},"discovery":{"type":"string"},"scope":{"type":"string","default":"openid"},
+  "ssl_verify":{"type":"boolean","default":true},"timeout":{"type":"integer","minimum":1,"default":3},
+  "introspection_endpoint":{"type":"string"},"bearer_only":{"type":"boolean","default":false},
+  "introspection_endpoint_auth_method":{"type":"string","default":"client_secret_basic"},
+  "token_endpoint_auth_method":{"type":"string","default":"client_secret_basic"},"use_jwks":{"type":"boolean","default":false},
+  "session":{"type":"object","properties":{"secret":{"type":"string","minLength":16}},"required":["secret"]},
+  "realm":{"type":"string","default":"apisix"},"logout_path":{"type":"string","default":"/logout"},"redirect_uri":{"type":"string"},
+  "public_key":{"type":"string"},"use_pkce":{"type":"boolean","default":false},"unauth_action":{"type":"string","default":"auth","enum":["auth","deny","pass"]}},
+ "required":["client_id","discovery"]}`),
+		// check_schema of apisix/plugins/openid-connect.lua tests these
+		// before the schema.
+		func(conf map[string]any) string {
+			if conf["bearer_only"] != true && conf["session"] == nil {
+				return `property "session.secret" is required when "bearer_only" is false`
+			}
+			var optional bool
+			if conf["bearer_only"] == true {
+				optional = conf["public_key"] != nil || conf["use_jwks"] == true || conf["introspection_endpoint_auth_method"] == "private_key_jwt"
+			} else {
+				optional = conf["token_endpoint_auth_method"] == "private_key_jwt" || conf["use_pkce"] == true
+			}
+			if !optional && conf["client_secret"] == nil {
+				return `property "client_secret" is required`
+			}
+			return ""
+		}),
 	"serverless-post-function": plugin(-2000, true, false, false, `{"type":"object","properties":{
   "phase":{"type":"string","default":"access","enum":["rewrite","access","header_filter","body_filter","log","before_proxy"]},
   "functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),
@@ -259,6 +297,12 @@ var xrpcSchemas = map[string]*schema{
   "commands":{"type":"array","minItems":1,"items":{"type":"string"}},"key":{"type":"string","minLength":1},"delay":{"type":"number"}},
   "required":["commands","delay"]}}}}`),
 	"dubbo": build(`{"type":"object"}`),
+}
+
+// withPrecheck sets check_schema rules that run before the JSON schema.
+func withPrecheck(p pluginDef, check func(map[string]any) string) pluginDef {
+	p.precheck = check
+	return p
 }
 
 // withCheck sets a plugin's check_schema rules.

@@ -39,6 +39,8 @@ func TestPluginCheckSchemaRules(t *testing.T) {
 		{"grpc-transcode missing method", `{"grpc-transcode":{"proto_id":"1","service":"s"}}`, `property \"method\" is required`},
 		{"redirect with nothing", `{"redirect":{}}`, "value should match only one schema, but matches none"},
 		{"echo with nothing", `{"echo":{}}`, "failed to check the configuration of plugin echo err:"},
+		{"openid-connect without session", `{"openid-connect":{"client_id":"c","client_secret":"s","discovery":"http://d"}}`, `property \"session.secret\" is required when \"bearer_only\" is false`},
+		{"openid-connect bearer without secret", `{"openid-connect":{"client_id":"c","discovery":"http://d","bearer_only":true}}`, `property \"client_secret\" is required`},
 		{"http-logger without scheme", `{"http-logger":{"uri":"127.0.0.1"}}`, "failed to match pattern"},
 		{"limit-conn redis without host", `{"limit-conn":{"conn":1,"burst":0,"default_conn_delay":0.1,"key":"remote_addr","policy":"redis"}}`, "then clause did not match"},
 	}

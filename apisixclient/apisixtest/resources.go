@@ -321,6 +321,11 @@ func checkPluginsAs(v any, subsystem string, authOnly bool, prefix string, consu
 		if consumer && p.consumer != nil {
 			s = p.consumer
 		}
+		if p.precheck != nil {
+			if msg := p.precheck(conf); msg != "" {
+				return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
+			}
+		}
 		// api7/jsonschema fills defaults while it validates, so an if/then
 		// on a defaulted field (limit-count's policy) sees the default.
 		withDefaults := deepCopy(conf).(map[string]any)

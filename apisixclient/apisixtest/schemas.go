@@ -153,6 +153,9 @@ type pluginDef struct {
 	// check is the plugin's check_schema beyond its JSON schema: the rules
 	// that matter for the Admin API. It returns APISIX's message or "".
 	check func(conf map[string]any, consumer bool) string
+	// precheck runs before the JSON schema, for plugins whose check_schema
+	// tests fields first (openid-connect).
+	precheck func(conf map[string]any) string
 }
 
 func plugin(priority int, http, stream, auth bool, src string) pluginDef {
