@@ -286,6 +286,26 @@ var morePlugins = map[string]pluginDef{
 			}
 			return ""
 		}),
+	"traffic-split": withCheck(plugin(966, true, true, false, `{"type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{
+  "match":{"type":"array","items":{"type":"object","properties":{"vars":{"type":"array"}}}},
+  "weighted_upstreams":{"type":"array","minItems":1,"maxItems":20,"default":[{"weight":1}],
+   "items":{"type":"object","properties":{"upstream_id":$ID,"upstream":$UPSTREAM,"weight":{"type":"integer","default":1,"minimum":0}}}}}}}}}`),
+		func(conf map[string]any, _ bool) string {
+			rules, _ := conf["rules"].([]any)
+			for _, r := range rules {
+				rm, _ := r.(map[string]any)
+				match, _ := rm["match"].([]any)
+				for _, m := range match {
+					mm, _ := m.(map[string]any)
+					if vars, ok := mm["vars"].([]any); ok {
+						if msg := checkVars(vars); msg != "" {
+							return "failed to validate the 'vars' expression: " + msg
+						}
+					}
+				}
+			}
+			return ""
+		}),
 	"serverless-post-function": plugin(-2000, true, false, false, `{"type":"object","properties":{
   "phase":{"type":"string","default":"access","enum":["rewrite","access","header_filter","body_filter","log","before_proxy"]},
   "functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),

@@ -39,6 +39,8 @@ func TestPluginCheckSchemaRules(t *testing.T) {
 		{"grpc-transcode missing method", `{"grpc-transcode":{"proto_id":"1","service":"s"}}`, `property \"method\" is required`},
 		{"redirect with nothing", `{"redirect":{}}`, "value should match only one schema, but matches none"},
 		{"echo with nothing", `{"echo":{}}`, "failed to check the configuration of plugin echo err:"},
+		{"traffic-split bad vars", `{"traffic-split":{"rules":[{"match":[{"vars":[["arg_x","bogus","1"]]}],"weighted_upstreams":[{"weight":1}]}]}}`, "failed to validate the 'vars' expression: invalid operator 'bogus'"},
+		{"traffic-split bad inline upstream", `{"traffic-split":{"rules":[{"weighted_upstreams":[{"upstream":{"nodes":{"a:1":1},"scheme":"ftp"},"weight":1}]}]}}`, "matches none of the enum values"},
 		{"openid-connect without session", `{"openid-connect":{"client_id":"c","client_secret":"s","discovery":"http://d"}}`, `property \"session.secret\" is required when \"bearer_only\" is false`},
 		{"openid-connect bearer without secret", `{"openid-connect":{"client_id":"c","discovery":"http://d","bearer_only":true}}`, `property \"client_secret\" is required`},
 		{"http-logger without scheme", `{"http-logger":{"uri":"127.0.0.1"}}`, "failed to match pattern"},
