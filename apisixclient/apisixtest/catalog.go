@@ -306,6 +306,29 @@ var morePlugins = map[string]pluginDef{
 			}
 			return ""
 		}),
+	"kafka-logger": plugin(403, true, false, false, `{"type":"object","properties":{
+  "meta_format":{"type":"string","default":"default","enum":["default","origin"]},"log_format":{"type":"object"},
+  "broker_list":{"type":"object","minProperties":1,"patternProperties":{".*":{"type":"integer","minimum":1,"maximum":65535}}},
+  "brokers":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"object","properties":{"host":{"type":"string"},
+    "port":{"type":"integer","minimum":1,"maximum":65535},
+    "sasl_config":{"type":"object","properties":{"mechanism":{"type":"string","default":"PLAIN","enum":["PLAIN","SCRAM-SHA-256","SCRAM-SHA-512"]},
+      "user":{"type":"string"},"password":{"type":"string"}},"required":["user","password"]}},"required":["host","port"]}},
+  "kafka_topic":{"type":"string"},"producer_type":{"type":"string","default":"async","enum":["async","sync"]},
+  "required_acks":{"type":"integer","default":1,"enum":[1,-1]},"key":{"type":"string"},"timeout":{"type":"integer","minimum":1,"default":3},
+  "include_req_body":{"type":"boolean","default":false},"include_resp_body":{"type":"boolean","default":false}},
+ "oneOf":[{"required":["broker_list","kafka_topic"]},{"required":["brokers","kafka_topic"]}]}`),
+	"loki-logger": plugin(414, true, false, false, `{"type":"object","properties":{
+  "endpoint_addrs":{"type":"array","minItems":1,"items":$URI},"endpoint_uri":{"type":"string","minLength":1,"default":"/loki/api/v1/push"},
+  "tenant_id":{"type":"string","default":"fake"},"headers":{"type":"object","patternProperties":{".*":{"type":"string","minLength":1}}},
+  "log_labels":{"type":"object","patternProperties":{".*":{"type":"string","minLength":1}},"default":{"job":"apisix"}},
+  "ssl_verify":{"type":"boolean","default":false},"timeout":{"type":"integer","minimum":1,"maximum":60000,"default":3000},
+  "keepalive":{"type":"boolean","default":true},"keepalive_timeout":{"type":"integer","minimum":1000,"default":60000}},
+ "required":["endpoint_addrs"]}`),
+	"clickhouse-logger": plugin(398, true, false, false, `{"type":"object","properties":{
+  "endpoint_addr":$URI,"endpoint_addrs":{"items":$URI,"type":"array","minItems":1},"user":{"type":"string","default":""},
+  "password":{"type":"string","default":""},"database":{"type":"string","default":""},"logtable":{"type":"string","default":""},
+  "timeout":{"type":"integer","minimum":1,"default":3},"name":{"type":"string","default":"clickhouse logger"},"ssl_verify":{"type":"boolean","default":true}},
+ "oneOf":[{"required":["endpoint_addr","user","password","database","logtable"]},{"required":["endpoint_addrs","user","password","database","logtable"]}]}`),
 	"serverless-post-function": plugin(-2000, true, false, false, `{"type":"object","properties":{
   "phase":{"type":"string","default":"access","enum":["rewrite","access","header_filter","body_filter","log","before_proxy"]},
   "functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),

@@ -10,6 +10,8 @@ var defs = strings.NewReplacer(
 	"$DESC", `{"type":"string","maxLength":256}`,
 	"$LABELS", `{"type":"object","patternProperties":{".*":{"type":"string","pattern":"^\\S+$","minLength":1,"maxLength":256}}}`,
 	"$TS", `{"type":"integer"}`,
+	// uri_def in apisix/schema_def.lua.
+	"$URI", `{"type":"string","pattern":"^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?"}`,
 	// get_realm_schema in apisix/schema_def.lua, with its default.
 	"$REALM_KEY", `{"type":"string","minLength":1,"maxLength":128,"default":"key"}`,
 	"$REALM_BASIC", `{"type":"string","minLength":1,"maxLength":128,"default":"basic"}`,
