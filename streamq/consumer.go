@@ -317,6 +317,9 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		return err
 	}
 	c.reset()
+	if d, err := c.q.CheckDurability(ctx); err == nil && !d.AppendOnly {
+		c.report(fmt.Errorf("%w: the Redis holding queue %s runs with appendonly no: a restart or crash loses every message not yet handled, acknowledged Adds included; set appendonly yes (appendfsync everysec or always), see Config.WaitReplicas and WaitAOF", ErrNotDurable, c.q.name))
+	}
 	// Heartbeat before the first read, so the reaper never mistakes this
 	// consumer for a dead one.
 	t0 := time.Now()
@@ -585,6 +588,7 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			// retry; never fatal. The lost reply may have delivered entries
 			// nobody here saw: reconcile.
 			c.report(fmt.Errorf("streamq: xreadgroup %s: %w", c.q.stream, err))
+			c.q.reloadOnError(err)
 			c.reconcileSoon()
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)

@@ -13,27 +13,49 @@ import (
 )
 
 // Add appends v to the stream (one XADD) and returns its stream ID. When Add
-// returns nil the message is stored and will be delivered at least once to
-// every consumer group of the queue. On error nothing was stored unless the
-// error is a network failure after the command was sent (the usual
-// at-least-once caveat: retrying may duplicate).
+// returns nil the message is stored on the Redis master and will be
+// delivered at least once to every consumer group of the queue, as long as
+// Redis keeps it: what an acknowledged Add survives (a restart, a crash, a
+// failover) depends on the server's persistence and replicas and on
+// Config.WaitReplicas and WaitAOF, as the package documentation's
+// Durability section says. On error nothing was stored unless the error is
+// a network failure after the command was sent (the usual at-least-once
+// caveat: retrying may duplicate), or wraps ErrNotDurable (stored, the
+// returned ID is valid, the wait for replicas or fsync fell short).
 func (q *Queue[T]) Add(ctx context.Context, v T) (string, error) {
 	payload, err := q.encode(v)
 	if err != nil {
 		return "", err
 	}
-	id, err := q.client.XAdd(ctx, &redis.XAddArgs{Stream: q.stream, Values: []string{"d", payload}}).Result()
+	args := &redis.XAddArgs{Stream: q.stream, Values: []string{payloadField, payload}}
+	if q.waitReplicas == 0 && !q.waitAOF {
+		id, err := q.client.XAdd(ctx, args).Result()
+		if err != nil {
+			q.reloadOnError(err)
+			return "", fmt.Errorf("streamq: xadd %s: %w", q.stream, err)
+		}
+		return id, nil
+	}
+	var cmd *redis.StringCmd
+	werr := q.durable(ctx, func(p redis.Pipeliner) { cmd = p.XAdd(ctx, args) })
+	if cmd == nil {
+		return "", werr
+	}
+	id, err := cmd.Result()
 	if err != nil {
+		q.reloadOnError(err)
 		return "", fmt.Errorf("streamq: xadd %s: %w", q.stream, err)
 	}
-	return id, nil
+	return id, werr
 }
 
 // AddBatch appends all values in one pipelined round trip and returns their
 // stream IDs in order. Every value is encoded first: if one fails to encode
 // or is too large, nothing is written. If Redis rejects some commands, the
 // returned slice has "" for those and the error (an errors.Join of
-// *BatchError) says which indexes failed; the others were stored.
+// *BatchError) says which indexes failed; the others were stored. With
+// Config.WaitReplicas or WaitAOF one wait covers the whole batch; falling
+// short adds an error wrapping ErrNotDurable.
 func (q *Queue[T]) AddBatch(ctx context.Context, vs []T) ([]string, error) {
 	if len(vs) == 0 {
 		return nil, nil
@@ -46,23 +68,32 @@ func (q *Queue[T]) AddBatch(ctx context.Context, vs []T) ([]string, error) {
 		}
 		payloads[i] = p
 	}
-	pipe := q.client.Pipeline()
 	cmds := make([]*redis.StringCmd, len(vs))
-	for i, p := range payloads {
-		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.stream, Values: []string{"d", p}})
+	queue := func(pipe redis.Pipeliner) {
+		for i, p := range payloads {
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.stream, Values: []string{payloadField, p}})
+		}
 	}
-	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	var werr error
+	if q.waitReplicas == 0 && !q.waitAOF {
+		pipe := q.client.Pipeline()
+		queue(pipe)
+		_, _ = pipe.Exec(ctx) // per-command errors are read below
+	} else if werr = q.durable(ctx, queue); cmds[0] == nil {
+		return make([]string, len(vs)), werr
+	}
 	ids := make([]string, len(vs))
 	var errs []error
 	for i, c := range cmds {
 		id, err := c.Result()
 		if err != nil {
+			q.reloadOnError(err)
 			errs = append(errs, &BatchError{Index: i, Err: fmt.Errorf("xadd %s: %w", q.stream, err)})
 			continue
 		}
 		ids[i] = id
 	}
-	return ids, errors.Join(errs...)
+	return ids, errors.Join(append(errs, werr)...)
 }
 
 // BatchError reports the failure of one element of a batch operation.
@@ -93,8 +124,23 @@ func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	member := delayedMember(binary.LittleEndian.Uint64(b[:]), payload)
-	if err := q.client.ZAdd(ctx, q.delayed, redis.Z{Score: float64(ceilMilli(at)), Member: member}).Err(); err != nil {
-		return fmt.Errorf("streamq: zadd %s: %w", q.delayed, err)
+	z := redis.Z{Score: float64(ceilMilli(at)), Member: member}
+	var err2 error
+	if q.waitReplicas == 0 && !q.waitAOF {
+		err2 = q.client.ZAdd(ctx, q.delayed, z).Err()
+	} else {
+		var cmd *redis.IntCmd
+		werr := q.durable(ctx, func(p redis.Pipeliner) { cmd = p.ZAdd(ctx, q.delayed, z) })
+		if cmd == nil {
+			return werr
+		}
+		if err2 = cmd.Err(); err2 == nil {
+			return werr
+		}
+	}
+	if err2 != nil {
+		q.reloadOnError(err2)
+		return fmt.Errorf("streamq: zadd %s: %w", q.delayed, err2)
 	}
 	return nil
 }
@@ -136,9 +182,22 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 	if err != nil {
 		return "", false, err
 	}
-	res, err := addUniqueScript.Run(ctx, q.client, []string{q.stream, q.stream + ":dedup:" + key},
-		strconv.FormatInt(ttl.Milliseconds(), 10), payload).Slice()
+	keys := []string{q.stream, q.stream + ":dedup:" + key}
+	ttlArg := strconv.FormatInt(ttl.Milliseconds(), 10)
+	var res []any
+	var werr error
+	if q.waitReplicas == 0 && !q.waitAOF {
+		res, err = addUniqueScript.Run(ctx, q.client, keys, ttlArg, payload).Slice()
+	} else {
+		var cmd *redis.Cmd
+		werr = q.durable(ctx, func(p redis.Pipeliner) { cmd = addUniqueScript.Eval(ctx, p, keys, ttlArg, payload) })
+		if cmd == nil {
+			return "", false, werr
+		}
+		res, err = cmd.Slice()
+	}
 	if err != nil {
+		q.reloadOnError(err)
 		return "", false, fmt.Errorf("streamq: add unique %s: %w", q.stream, err)
 	}
 	if len(res) != 2 {
@@ -146,5 +205,5 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 	}
 	added, _ := res[0].(int64)
 	id, _ := res[1].(string)
-	return id, added == 1, nil
+	return id, added == 1, werr
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -112,6 +113,20 @@ type Config struct {
 	// slog.Default(), as net/http.Server falls back to log.Default();
 	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
+	// WaitReplicas makes every write of a message (Add, AddBatch,
+	// AddUnique, ProcessAt, ProcessIn) wait, on the same connection, until
+	// that many replicas acknowledged it (WAIT), for at most WaitTimeout.
+	// Fewer in time: the call returns the ID with an error wrapping
+	// ErrNotDurable (the message is stored on the master). Default 0: no
+	// wait. See the package documentation's Durability section.
+	WaitReplicas int
+	// WaitAOF makes those writes wait, with WAITAOF (Redis 7.2+), until the
+	// master (and WaitReplicas replicas) fsynced them to the AOF. It needs
+	// appendonly yes. On a server without WAITAOF, detected once, it logs a
+	// warning and uses WAIT alone.
+	WaitAOF bool
+	// WaitTimeout bounds WaitReplicas and WaitAOF. Default 1s.
+	WaitTimeout time.Duration
 	// Clock returns the current time; due times of delayed messages and
 	// retries and heartbeats use it. Default time.Now.
 	Clock func() time.Time
@@ -142,6 +157,12 @@ type Queue[T any] struct {
 	stream  string // the stream key, also the hash-tagged base of every key
 	delayed string
 	dropped string
+
+	waitReplicas int
+	waitAOF      bool
+	waitTimeout  time.Duration
+	wait         waitState
+	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
 }
 
 // New returns the Queue called name on client. name must be 1-200 printable
@@ -174,6 +195,14 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.DeadLetterMaxLen < 0 {
 		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
+	switch {
+	case cfg.WaitReplicas < 0:
+		return nil, fmt.Errorf("%w: WaitReplicas %d is negative (0 means no wait)", ErrInvalid, cfg.WaitReplicas)
+	case cfg.WaitTimeout < 0:
+		return nil, fmt.Errorf("%w: WaitTimeout %v is negative (0 means 1s)", ErrInvalid, cfg.WaitTimeout)
+	case cfg.WaitTimeout == 0:
+		cfg.WaitTimeout = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -193,6 +222,10 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		stream:     stream,
 		delayed:    stream + ":delayed",
 		dropped:    stream + ":dropped",
+
+		waitReplicas: cfg.WaitReplicas,
+		waitAOF:      cfg.WaitAOF,
+		waitTimeout:  cfg.WaitTimeout,
 	}, nil
 }
 
