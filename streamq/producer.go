@@ -22,12 +22,17 @@ import (
 // a network failure after the command was sent (the usual at-least-once
 // caveat: retrying may duplicate), or wraps ErrNotDurable (stored, the
 // returned ID is valid, the wait for replicas or fsync fell short).
-func (q *Queue[T]) Add(ctx context.Context, v T) (string, error) {
-	payload, err := q.encode(v)
+// opts set headers, a deadline or a timeout for this message.
+func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error) {
+	meta, err := metaOf(opts)
 	if err != nil {
 		return "", err
 	}
-	args := &redis.XAddArgs{Stream: q.stream, Values: []string{payloadField, payload}}
+	payload, err := q.encode(v, meta)
+	if err != nil {
+		return "", err
+	}
+	args := &redis.XAddArgs{Stream: q.stream, Values: fields(payload, meta)}
 	if q.waitReplicas == 0 && !q.waitAOF {
 		id, err := q.client.XAdd(ctx, args).Result()
 		if err != nil {
@@ -55,14 +60,18 @@ func (q *Queue[T]) Add(ctx context.Context, v T) (string, error) {
 // returned slice has "" for those and the error (an errors.Join of
 // *BatchError) says which indexes failed; the others were stored. With
 // Config.WaitReplicas or WaitAOF one wait covers the whole batch; falling
-// short adds an error wrapping ErrNotDurable.
-func (q *Queue[T]) AddBatch(ctx context.Context, vs []T) ([]string, error) {
+// short adds an error wrapping ErrNotDurable. opts apply to every message.
+func (q *Queue[T]) AddBatch(ctx context.Context, vs []T, opts ...Option) ([]string, error) {
+	meta, err := metaOf(opts)
+	if err != nil {
+		return nil, err
+	}
 	if len(vs) == 0 {
 		return nil, nil
 	}
 	payloads := make([]string, len(vs))
 	for i, v := range vs {
-		p, err := q.encode(v)
+		p, err := q.encode(v, meta)
 		if err != nil {
 			return nil, fmt.Errorf("streamq: AddBatch value %d: %w", i, err)
 		}
@@ -71,7 +80,7 @@ func (q *Queue[T]) AddBatch(ctx context.Context, vs []T) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(vs))
 	queue := func(pipe redis.Pipeliner) {
 		for i, p := range payloads {
-			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.stream, Values: []string{payloadField, p}})
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.stream, Values: fields(p, meta)})
 		}
 	}
 	var werr error
@@ -112,18 +121,23 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // delivery). The message waits in a sorted set and is moved to the stream,
 // atomically, by the first running consumer of any group that sees it due
 // (within about a second of at). A time in the past means "as soon as
-// possible". Messages still waiting are counted in Stats.Delayed.
-func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time) error {
+// possible". Messages still waiting are counted in Stats.Delayed. opts
+// (headers, deadline, timeout) travel with the message.
+func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time, opts ...Option) error {
 	if at.IsZero() {
 		return fmt.Errorf("%w: ProcessAt with the zero time", ErrInvalid)
 	}
-	payload, err := q.encode(v)
+	meta, err := metaOf(opts)
+	if err != nil {
+		return err
+	}
+	payload, err := q.encode(v, meta)
 	if err != nil {
 		return err
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	member := delayedMember(binary.LittleEndian.Uint64(b[:]), payload)
+	member := delayedMember(binary.LittleEndian.Uint64(b[:]), meta, payload)
 	z := redis.Z{Score: float64(ceilMilli(at)), Member: member}
 	var err2 error
 	if q.waitReplicas == 0 && !q.waitAOF {
@@ -158,11 +172,11 @@ func ceilMilli(t time.Time) int64 {
 
 // ProcessIn schedules v to be appended to the stream after d (see
 // ProcessAt). d must not be negative.
-func (q *Queue[T]) ProcessIn(ctx context.Context, v T, d time.Duration) error {
+func (q *Queue[T]) ProcessIn(ctx context.Context, v T, d time.Duration, opts ...Option) error {
 	if d < 0 {
 		return fmt.Errorf("%w: ProcessIn with negative delay %v", ErrInvalid, d)
 	}
-	return q.ProcessAt(ctx, v, q.now().Add(d))
+	return q.ProcessAt(ctx, v, q.now().Add(d), opts...)
 }
 
 // AddUnique appends v unless a message with the same key was added within
@@ -171,14 +185,18 @@ func (q *Queue[T]) ProcessIn(ctx context.Context, v T, d time.Duration) error {
 // false. key is any non-empty string up to 200 bytes; ttl must be positive.
 // Deduplication covers the producer side only; delivery stays at least once,
 // so handlers should still be idempotent.
-func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration, v T) (string, bool, error) {
+func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration, v T, opts ...Option) (string, bool, error) {
 	if key == "" || len(key) > maxNameLen {
 		return "", false, fmt.Errorf("%w: dedup key must be 1-%d bytes, got %d", ErrInvalid, maxNameLen, len(key))
 	}
 	if ttl < time.Millisecond {
 		return "", false, fmt.Errorf("%w: dedup ttl %v must be at least 1ms", ErrInvalid, ttl)
 	}
-	payload, err := q.encode(v)
+	meta, err := metaOf(opts)
+	if err != nil {
+		return "", false, err
+	}
+	payload, err := q.encode(v, meta)
 	if err != nil {
 		return "", false, err
 	}
@@ -187,10 +205,10 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 	var res []any
 	var werr error
 	if q.waitReplicas == 0 && !q.waitAOF {
-		res, err = addUniqueScript.Run(ctx, q.client, keys, ttlArg, payload).Slice()
+		res, err = addUniqueScript.Run(ctx, q.client, keys, ttlArg, payload, meta).Slice()
 	} else {
 		var cmd *redis.Cmd
-		werr = q.durable(ctx, func(p redis.Pipeliner) { cmd = addUniqueScript.Eval(ctx, p, keys, ttlArg, payload) })
+		werr = q.durable(ctx, func(p redis.Pipeliner) { cmd = addUniqueScript.Eval(ctx, p, keys, ttlArg, payload, meta) })
 		if cmd == nil {
 			return "", false, werr
 		}

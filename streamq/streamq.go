@@ -37,6 +37,9 @@ var (
 	// ErrDecode wraps a codec failure while decoding a message. Such a
 	// message goes to the dead-letter stream at once.
 	ErrDecode = errors.New("streamq: decode")
+	// ErrDeadline is the dead-letter reason of a message whose Deadline
+	// passed before a delivery started: it is never handled late.
+	ErrDeadline = errors.New("streamq: deadline passed")
 	// ErrSkipRetry can be returned (or wrapped) by a handler to send the
 	// message to the dead-letter stream at once, without further retries.
 	ErrSkipRetry = errors.New("streamq: skip retry")
@@ -267,16 +270,29 @@ func validName(kind, s string) error {
 	return nil
 }
 
-// encode marshals v and enforces the payload limit.
-func (q *Queue[T]) encode(v T) (string, error) {
+// encode marshals v and enforces the payload limit (payload plus
+// metadata).
+func (q *Queue[T]) encode(v T, meta string) (string, error) {
 	b, err := q.codec.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrEncode, err)
 	}
-	if len(b) > q.maxPayload {
-		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b), q.maxPayload)
+	if len(b)+len(meta) > q.maxPayload {
+		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b)+len(meta), q.maxPayload)
 	}
 	return string(b), nil
+}
+
+// metaField is the stream entry field holding the encoded metadata
+// (headers, deadline, timeout), present only when there is some.
+const metaField = "h"
+
+// fields are the stream entry's fields for a payload and its metadata.
+func fields(payload, meta string) []string {
+	if meta == "" {
+		return []string{payloadField, payload}
+	}
+	return []string{payloadField, payload, metaField, meta}
 }
 
 // payloadField is the stream entry field holding the encoded value.
