@@ -57,18 +57,20 @@ type job struct {
 type jobState struct {
 	paused atomic.Bool
 
-	mu        sync.Mutex
-	lastTick  time.Time    // watermark: a tick at or before it is not run again
-	gate      *overlapGate // the current job's gate; kept by Replace when compatible
-	gateMax   int
-	lastStart time.Time
-	lastEnd   time.Time
-	lastErr   error
-	lastFence uint64
-	running   int
-	runs      uint64
-	failures  uint64
-	skips     uint64
+	mu         sync.Mutex
+	lastTick   time.Time    // watermark: a tick at or before it is not run again
+	gate       *overlapGate // the current job's gate; kept by Replace when compatible
+	gateMax    int
+	lastStart  time.Time
+	lastEnd    time.Time
+	lastErr    error
+	lastFence  uint64
+	running    int
+	runs       uint64
+	failures   uint64
+	skips      uint64
+	lastSkip   SkipReason
+	lastSkipAt time.Time
 }
 
 // New returns a stopped Scheduler configured by cfg (the zero Config is
@@ -216,7 +218,7 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, erro
 		})
 	}
 	if c.once {
-		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}, s.cfg.claimTimeout, sched.Next))
+		mws = append(mws, claimMW(s.cfg.coord, c.noOverlap, s.cfg.claimTimeout, sched.Next))
 	}
 	if c.jitter != nil {
 		mws = append(mws, jitterMW(c.jitter))
@@ -283,7 +285,7 @@ func (s *Scheduler) observe(j *job) Middleware {
 				h(ctx, ri)
 			}
 			s.logRun(ctx, slog.LevelDebug, "cronx: run started", ri, "fence", ri.Fence)
-			err := next(ctx)
+			err := finishRun(ctx, next(ctx))
 			took := time.Since(start)
 			var skip *SkipError
 			st.mu.Lock()
@@ -387,6 +389,7 @@ func (s *Scheduler) execute(ctx context.Context, j *job, ri RunInfo) error {
 func (s *Scheduler) reportSkip(ctx context.Context, j *job, ri RunInfo, skip *SkipError) {
 	j.st.mu.Lock()
 	j.st.skips++
+	j.st.lastSkip, j.st.lastSkipAt = skip.Reason, ri.Tick
 	j.st.mu.Unlock()
 	level := slog.LevelInfo
 	switch skip.Reason {
@@ -480,19 +483,37 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) error {
 
 // Entry describes a job, as returned by Entries.
 type Entry struct {
-	Name      string
-	Spec      string
-	Next      time.Time // next activation after now (also computed when paused)
-	Prev      time.Time // last tick this scheduler dispatched (zero if none)
-	LastStart time.Time // start of the last run executed here
-	LastEnd   time.Time // end of the last run executed here
-	LastErr   error     // error of the last completed run (nil: success)
-	LastFence uint64    // fencing token of the last run executed here
-	Running   int       // runs in progress here
-	Runs      uint64    // runs completed here
-	Failures  uint64    // of which failed
-	Skips     uint64    // ticks skipped here (any SkipReason)
-	Paused    bool
+	Name       string
+	Spec       string
+	Next       time.Time  // next activation after now (also computed when paused)
+	Prev       time.Time  // last tick this scheduler dispatched (zero if none)
+	LastStart  time.Time  // start of the last run executed here
+	LastEnd    time.Time  // end of the last run executed here
+	LastErr    error      // error of the last completed run (nil: success)
+	LastFence  uint64     // fencing token of the last run executed here
+	Running    int        // runs in progress here
+	Runs       uint64     // runs completed here
+	Failures   uint64     // of which failed
+	Skips      uint64     // ticks skipped here (any SkipReason)
+	LastSkip   SkipReason // reason of the last skipped tick ("" if none)
+	LastSkipAt time.Time  // that tick
+	Paused     bool
+
+	sched Schedule
+}
+
+// NextRuns returns the job's next n activations, starting with e.Next,
+// computed from its schedule (fewer if the schedule ends; nil for n < 1).
+// Pausing does not change them.
+func (e Entry) NextRuns(n int) []time.Time {
+	if n < 1 || e.sched == nil || e.Next.IsZero() {
+		return nil
+	}
+	out := make([]time.Time, 0, n)
+	for t := e.Next; !t.IsZero() && len(out) < n; t = e.sched.Next(t) {
+		out = append(out, t)
+	}
+	return out
 }
 
 // Entries lists the jobs sorted by Next, then name.
@@ -534,7 +555,7 @@ func (j *job) entry(now time.Time) Entry {
 		Name: j.name, Spec: j.spec, Next: j.sched.Next(now), Prev: st.lastTick,
 		LastStart: st.lastStart, LastEnd: st.lastEnd, LastErr: st.lastErr, LastFence: st.lastFence,
 		Running: st.running, Runs: st.runs, Failures: st.failures, Skips: st.skips,
-		Paused: st.paused.Load(),
+		LastSkip: st.lastSkip, LastSkipAt: st.lastSkipAt, Paused: st.paused.Load(), sched: j.sched,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -164,6 +165,11 @@ func TestEntries(t *testing.T) {
 		assert.Equal(t, uint64(1), f.Failures)
 		assert.True(t, es[1].Paused)
 		assert.True(t, es[2].Prev.IsZero())
+		h := es[2].NextRuns(3)
+		require.Len(t, h, 3)
+		assert.Equal(t, es[2].Next, h[0])
+		assert.Equal(t, []time.Duration{time.Hour, time.Hour}, []time.Duration{h[1].Sub(h[0]), h[2].Sub(h[1])})
+		assert.Nil(t, es[2].NextRuns(0))
 		shutdown(t, s)
 	})
 }
@@ -232,6 +238,10 @@ func TestOverlapSkipInScheduler(t *testing.T) {
 		slow := func(ctx context.Context) error { _ = r.fn(nil)(ctx); return sleep(ctx, 2500*time.Millisecond) }
 		require.NoError(t, s.Add("slow", "* * * * * *", slow))
 		time.Sleep(6*time.Second + time.Millisecond)
+		e, err := s.Entry("slow")
+		require.NoError(t, err)
+		assert.Equal(t, SkipOverlap, e.LastSkip, "Entries say why the last tick was skipped")
+		assert.True(t, time.Now().Truncate(time.Second).Equal(e.LastSkipAt), "last skipped tick %v", e.LastSkipAt)
 		shutdown(t, s)
 		runs, _ := r.snapshot()
 		// ticks 1..6: runs at 1 (busy until 3.5), 4 (until 6.5); 2,3,5,6 skipped
@@ -556,4 +566,54 @@ func TestClaimDeadline(t *testing.T) {
 			})
 		})
 	}
+}
+
+// lostLease is a lease whose Release finds it gone, as redislock does when
+// the process was frozen past the lease's TTL.
+type lostLease struct{}
+
+func (lostLease) Fence() uint64         { return 7 }
+func (lostLease) Lost() <-chan struct{} { return nil }
+func (lostLease) Release(context.Context, error) error {
+	return fmt.Errorf("%w: lease taken over", ErrLeaseLost)
+}
+
+type lostCoordinator struct{}
+
+func (lostCoordinator) Claim(context.Context, string, time.Time, string, ClaimOptions) (Lease, error) {
+	return lostLease{}, nil
+}
+
+// TestLeaseLostAtRelease: a run that returned nil but whose lease was gone
+// at release is a failure (ErrLeaseLost) in hooks and Entries, not a
+// success.
+func TestLeaseLostAtRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var failures []error
+		var successes int
+		s := newTestScheduler(t, Config{Coordinator: lostCoordinator{}, Hooks: Hooks{
+			OnSuccess: func(context.Context, RunInfo, time.Duration) { mu.Lock(); successes++; mu.Unlock() },
+			OnFailure: func(_ context.Context, _ RunInfo, err error, _ time.Duration) {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			},
+		}})
+		require.NoError(t, s.Add("j", "* * * * * *", func(context.Context) error { return nil }, NoClusterOverlap()))
+		time.Sleep(2*time.Second + time.Millisecond)
+		e, err := s.Entry("j")
+		require.NoError(t, err)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Zero(t, successes)
+		require.Len(t, failures, 2)
+		for _, err := range failures {
+			assert.ErrorIs(t, err, ErrLeaseLost)
+		}
+		assert.ErrorIs(t, e.LastErr, ErrLeaseLost)
+		assert.Equal(t, uint64(2), e.Failures)
+		assert.Equal(t, uint64(7), e.LastFence)
+	})
 }
