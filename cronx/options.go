@@ -47,6 +47,10 @@ type Config struct {
 	ClaimTimeout time.Duration
 	// Defaults are job options applied to every job before its own.
 	Defaults []Option
+	// Parser parses the specs given to Add and Replace. Nil means the
+	// default (5 or 6 fields and descriptors, see Parse); use NewParser
+	// to port a robfig cron.WithParser(cron.NewParser(...)) setting.
+	Parser *Parser
 }
 
 // config is a validated Config with its defaults filled in.
@@ -59,6 +63,7 @@ type config struct {
 	coord        Coordinator
 	claimTimeout time.Duration
 	defaults     []Option
+	parser       *Parser
 }
 
 // defaultClaimTimeout is Config.ClaimTimeout's default.
@@ -95,6 +100,10 @@ func (c Config) validate() (config, error) {
 		}
 	}
 	cfg.defaults = slices.Clone(c.Defaults)
+	cfg.parser = c.Parser
+	if cfg.parser == nil {
+		cfg.parser = defaultParser
+	}
 	return cfg, nil
 }
 

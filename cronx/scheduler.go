@@ -121,7 +121,57 @@ func validName(what, name string) error {
 // ErrDuplicateName (use Replace). The job starts ticking when the scheduler
 // is started (at once if it already is).
 func (s *Scheduler) Add(name, spec string, fn Func, opts ...Option) error {
-	j, err := s.build(name, spec, fn, opts)
+	sched, err := s.parse(name, spec)
+	if err != nil {
+		return err
+	}
+	return s.add(name, spec, sched, fn, opts)
+}
+
+// AddSchedule adds a job like Add, with any Schedule instead of a spec:
+// a robfig cron.Schedule (cron.ConstantDelaySchedule, a *cron.SpecSchedule
+// from a parser of your own, or a type of yours) works as is. Next must be
+// a pure function of its argument: the tick of a run is the latest
+// activation at or before the moment the engine woke up, computed from
+// Next, and replicas compute the same ticks only if their schedules agree.
+// The job's Entry.Spec is "" for such jobs.
+func (s *Scheduler) AddSchedule(name string, sched Schedule, fn Func, opts ...Option) error {
+	if sched == nil {
+		return fmt.Errorf("%w: job %q: nil Schedule", ErrInvalid, name)
+	}
+	return s.add(name, "", sched, fn, opts)
+}
+
+// AddJob adds a robfig cron.Job (anything with Run()) under name, like Add
+// with FromJob(j): code written for robfig's (*cron.Cron).AddJob ports
+// unchanged, and gets a name, panic recovery and the rest.
+func (s *Scheduler) AddJob(name, spec string, j cron.Job, opts ...Option) error {
+	if j == nil {
+		return fmt.Errorf("%w: job %q: nil cron.Job", ErrInvalid, name)
+	}
+	return s.Add(name, spec, FromJob(j), opts...)
+}
+
+// FromJob adapts a robfig cron.Job to a Func that calls j.Run() and
+// returns nil; a panic in Run becomes a *PanicError as for any Func. The
+// job cannot see the context: it is not cancelled by Timeout or Shutdown.
+func FromJob(j cron.Job) Func {
+	return func(context.Context) error {
+		j.Run()
+		return nil
+	}
+}
+
+func (s *Scheduler) parse(name, spec string) (Schedule, error) {
+	sched, err := s.cfg.parser.Parse(spec, s.cfg.loc)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: %w", name, err)
+	}
+	return sched, nil
+}
+
+func (s *Scheduler) add(name, spec string, sched Schedule, fn Func, opts []Option) error {
+	j, err := s.build(name, spec, sched, fn, opts)
 	if err != nil {
 		return err
 	}
@@ -145,7 +195,11 @@ func (s *Scheduler) Add(name, spec string, fn Func, opts ...Option) error {
 // the old job already started is not run again by the new one. A run of
 // the old job in progress continues. A missing name is ErrNotFound.
 func (s *Scheduler) Replace(name, spec string, fn Func, opts ...Option) error {
-	j, err := s.build(name, spec, fn, opts)
+	sched, err := s.parse(name, spec)
+	if err != nil {
+		return err
+	}
+	j, err := s.build(name, spec, sched, fn, opts)
 	if err != nil {
 		return err
 	}
@@ -185,16 +239,12 @@ func (s *Scheduler) schedule(j *job) {
 	s.jobs[j.name] = j
 }
 
-func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, error) {
+func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Option) (*job, error) {
 	if err := validName("job name", name); err != nil {
 		return nil, err
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("%w: job %q: nil func", ErrInvalid, name)
-	}
-	sched, err := Parse(spec, s.cfg.loc)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: %w", name, err)
 	}
 	var c jobConfig
 	for i, o := range append(slices.Clone(s.cfg.defaults), opts...) {

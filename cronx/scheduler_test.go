@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -616,4 +617,67 @@ func TestLeaseLostAtRelease(t *testing.T) {
 		assert.Equal(t, uint64(2), e.Failures)
 		assert.Equal(t, uint64(7), e.LastFence)
 	})
+}
+
+// TestDSTScheduler runs a scheduler in New York under synctest through a
+// fall-back fold and a spring-forward gap, and checks when each job ran,
+// in UTC: a job with a wildcard or step hour field keeps its real-time
+// cadence through both (as in Vixie cron); a fixed-hour job runs once in
+// the fold (first reading) and once right after the gap.
+func TestDSTScheduler(t *testing.T) {
+	ny := mustLoad(t, "America/New_York")
+	every15 := func(from, to string) []string {
+		a, _ := time.Parse(time.RFC3339, from)
+		b, _ := time.Parse(time.RFC3339, to)
+		var out []string
+		for x := a; !x.After(b); x = x.Add(15 * time.Minute) {
+			out = append(out, x.Format(time.RFC3339))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		start, end string // UTC
+		jobs       map[string][]string
+	}{
+		{"fold 2024-11-03", "2024-11-03T04:40:00Z", "2024-11-03T08:00:00Z", map[string][]string{
+			"*/15 * * * *": every15("2024-11-03T04:45:00Z", "2024-11-03T08:00:00Z"), // 00:45 EDT ... 01:45 EDT, 01:00 EST ... 03:00 EST
+			"0 * * * *":    {"2024-11-03T05:00:00Z", "2024-11-03T06:00:00Z", "2024-11-03T07:00:00Z", "2024-11-03T08:00:00Z"},
+			"30 1 * * *":   {"2024-11-03T05:30:00Z"}, // 01:30 EDT only
+		}},
+		{"gap 2024-03-10", "2024-03-10T06:40:00Z", "2024-03-10T08:00:00Z", map[string][]string{
+			"*/15 * * * *": every15("2024-03-10T06:45:00Z", "2024-03-10T08:00:00Z"), // 01:45 EST, 03:00 EDT, ...
+			"30 2 * * *":   {"2024-03-10T07:00:00Z"},                                // 02:30 does not exist: 03:00 EDT
+			"0 2 * * *":    {"2024-03-10T07:00:00Z"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start, _ := time.Parse(time.RFC3339, tc.start)
+				end, _ := time.Parse(time.RFC3339, tc.end)
+				time.Sleep(time.Until(start))
+				s := newTestScheduler(t, Config{Location: ny})
+				var mu sync.Mutex
+				got := map[string][]string{}
+				for spec := range tc.jobs {
+					name := strings.NewReplacer(" ", "_", "*", "x", "/", "-").Replace(spec)
+					require.NoError(t, s.Add(name, spec, func(ctx context.Context) error {
+						ri, _ := InfoFrom(ctx)
+						mu.Lock()
+						defer mu.Unlock()
+						assert.True(t, ri.Tick.Equal(time.Now()), "tick %v at %v", ri.Tick, time.Now())
+						got[spec] = append(got[spec], time.Now().UTC().Format(time.RFC3339))
+						return nil
+					}))
+				}
+				time.Sleep(time.Until(end) + time.Millisecond)
+				shutdown(t, s)
+				mu.Lock()
+				defer mu.Unlock()
+				for spec, want := range tc.jobs {
+					assert.Equal(t, want, got[spec], spec)
+				}
+			})
+		})
+	}
 }
