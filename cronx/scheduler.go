@@ -37,6 +37,7 @@ type Scheduler struct {
 	closed  bool
 	runs    sync.WaitGroup
 	running map[*RunInfo]struct{}
+	limit   chan struct{} // Config.MaxConcurrent slots; nil: no limit
 }
 
 type job struct {
@@ -48,6 +49,7 @@ type job struct {
 	st    *jobState
 
 	startPaused bool
+	tags        []string
 	allow       bool         // AllowOverlap
 	delayMax    int          // DelayIfRunning bound
 	gate        *overlapGate // set under s.mu before the job is scheduled
@@ -88,7 +90,23 @@ func newScheduler(cfg config) *Scheduler {
 	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}, closing: make(chan struct{})}
 	s.base, s.cancel = context.WithCancelCause(context.Background())
 	s.cron = cron.New(cron.WithLocation(cfg.loc), cron.WithLogger(robfigLogger{cfg.logger}))
+	if cfg.maxRuns > 0 {
+		s.limit = make(chan struct{}, cfg.maxRuns)
+	}
 	return s
+}
+
+// limitMW skips a run when Config.MaxConcurrent runs are in progress.
+func (s *Scheduler) limitMW(next Func) Func {
+	return func(ctx context.Context) error {
+		select {
+		case s.limit <- struct{}{}:
+		default:
+			return &SkipError{Reason: SkipConcurrencyLimit, Err: fmt.Errorf("cronx: %d runs in progress (Config.MaxConcurrent)", cap(s.limit))}
+		}
+		defer func() { <-s.limit }()
+		return next(ctx)
+	}
 }
 
 // robfigLogger maps robfig/cron's chatty Info to Debug.
@@ -140,6 +158,56 @@ func (s *Scheduler) AddSchedule(name string, sched Schedule, fn Func, opts ...Op
 		return fmt.Errorf("%w: job %q: nil Schedule", ErrInvalid, name)
 	}
 	return s.add(name, "", sched, fn, opts)
+}
+
+// AddOnce adds a job that runs once, at at (a one-time job). A time in
+// the past never fires. After its run the job stays registered, with a
+// zero Entry.Next, until removed; with OncePerTick it runs on one replica.
+func (s *Scheduler) AddOnce(name string, at time.Time, fn Func, opts ...Option) error {
+	if at.IsZero() {
+		return fmt.Errorf("%w: job %q: AddOnce at the zero time", ErrInvalid, name)
+	}
+	return s.add(name, "@once "+at.Format(time.RFC3339Nano), onceSchedule{at}, fn, opts)
+}
+
+// RemoveTag removes every job tagged tag (see Tags) and returns how many.
+func (s *Scheduler) RemoveTag(tag string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for name, j := range s.jobs {
+		if slices.Contains(j.tags, tag) {
+			s.cron.Remove(j.id)
+			delete(s.jobs, name)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PauseTag pauses every job tagged tag and returns how many.
+func (s *Scheduler) PauseTag(tag string) (int, error) { return s.setPausedTag(tag, true) }
+
+// ResumeTag resumes every job tagged tag and returns how many.
+func (s *Scheduler) ResumeTag(tag string) (int, error) { return s.setPausedTag(tag, false) }
+
+func (s *Scheduler) setPausedTag(tag string, paused bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, j := range s.jobs {
+		if slices.Contains(j.tags, tag) {
+			j.st.paused.Store(paused)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // AddJob adds a robfig cron.Job (anything with Run()) under name, like Add
@@ -258,7 +326,13 @@ func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Opt
 	if c.once && s.cfg.coord == nil {
 		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; set Config.Coordinator (e.g. to a cronx/redislock Coordinator)", ErrInvalid, name)
 	}
-	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax}
+	if !c.start.IsZero() && !c.end.IsZero() && c.end.Before(c.start) {
+		return nil, fmt.Errorf("%w: job %q: StopAt %v is before StartAt %v", ErrInvalid, name, c.end, c.start)
+	}
+	if !c.start.IsZero() || !c.end.IsZero() {
+		sched = windowSchedule{inner: sched, start: c.start, end: c.end}
+	}
+	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax, tags: c.tags}
 	mws := []Middleware{Recover()}
 	mws = append(mws, s.cfg.mws...)
 	mws = append(mws, s.precheck(j))
@@ -266,6 +340,9 @@ func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Opt
 		mws = append(mws, func(next Func) Func {
 			return func(ctx context.Context) error { return j.gate.run(ctx, next) }
 		})
+	}
+	if s.limit != nil {
+		mws = append(mws, s.limitMW)
 	}
 	if c.once {
 		mws = append(mws, claimMW(s.cfg.coord, c.noOverlap, s.cfg.claimTimeout, sched.Next))
@@ -547,6 +624,7 @@ type Entry struct {
 	Skips      uint64     // ticks skipped here (any SkipReason)
 	LastSkip   SkipReason // reason of the last skipped tick ("" if none)
 	LastSkipAt time.Time  // that tick
+	Tags       []string   // from the Tags option
 	Paused     bool
 
 	sched Schedule
@@ -605,7 +683,7 @@ func (j *job) entry(now time.Time) Entry {
 		Name: j.name, Spec: j.spec, Next: j.sched.Next(now), Prev: st.lastTick,
 		LastStart: st.lastStart, LastEnd: st.lastEnd, LastErr: st.lastErr, LastFence: st.lastFence,
 		Running: st.running, Runs: st.runs, Failures: st.failures, Skips: st.skips,
-		LastSkip: st.lastSkip, LastSkipAt: st.lastSkipAt, Paused: st.paused.Load(), sched: j.sched,
+		LastSkip: st.lastSkip, LastSkipAt: st.lastSkipAt, Paused: st.paused.Load(), sched: j.sched, Tags: slices.Clone(j.tags),
 	}
 }
 

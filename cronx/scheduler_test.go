@@ -330,6 +330,7 @@ func TestBadInput(t *testing.T) {
 		"nil default":       {Defaults: []Option{nil}},
 		"bad default":       {Defaults: []Option{Timeout(-time.Second)}},
 		"negative deadline": {ClaimTimeout: -time.Second},
+		"negative limit":    {MaxConcurrent: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, err := New(cfg)
@@ -362,6 +363,10 @@ func TestBadInput(t *testing.T) {
 		{"nil middleware", "j", "* * * * *", fn, []Option{Use(nil)}, ErrInvalid},
 		{"nil option", "j", "* * * * *", fn, []Option{nil}, ErrInvalid},
 		{"once without coordinator", "j", "* * * * *", fn, []Option{OncePerTick()}, ErrInvalid},
+		{"empty tag", "j", "* * * * *", fn, []Option{Tags("")}, ErrInvalid},
+		{"zero start", "j", "* * * * *", fn, []Option{StartAt(time.Time{})}, ErrInvalid},
+		{"zero stop", "j", "* * * * *", fn, []Option{StopAt(time.Time{})}, ErrInvalid},
+		{"stop before start", "j", "* * * * *", fn, []Option{StartAt(time.Unix(2e9, 0)), StopAt(time.Unix(1e9, 0))}, ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,6 +375,9 @@ func TestBadInput(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalid, "every bad input matches ErrInvalid")
 		})
 	}
+	assert.ErrorIs(t, s.AddOnce("j", time.Time{}, fn), ErrInvalid)
+	assert.ErrorIs(t, s.AddSchedule("j", nil, fn), ErrInvalid)
+	assert.ErrorIs(t, s.AddJob("j", "* * * * *", nil), ErrInvalid)
 	assert.Empty(t, s.Entries(), "nothing was added")
 	//lint:ignore SA1012 a nil context is the bad input under test
 	assert.ErrorIs(t, s.Shutdown(nil), ErrInvalid)
@@ -680,4 +688,98 @@ func TestDSTScheduler(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOneTimeAndWindows: AddOnce runs once; StartAt and StopAt bound a
+// job's ticks.
+func TestOneTimeAndWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestScheduler(t, Config{})
+		var once, win recorder
+		t0 := time.Now().UTC().Truncate(time.Second)
+		require.NoError(t, s.AddOnce("once", t0.Add(3*time.Second), once.fn(nil)))
+		require.NoError(t, s.AddOnce("past", t0.Add(-time.Hour), once.fn(nil)))
+		require.NoError(t, s.Add("window", "* * * * * *", win.fn(nil), StartAt(t0.Add(5*time.Second)), StopAt(t0.Add(8*time.Second))))
+		e, err := s.Entry("window")
+		require.NoError(t, err)
+		assert.Equal(t, []time.Time{t0.Add(5 * time.Second), t0.Add(6 * time.Second), t0.Add(7 * time.Second), t0.Add(8 * time.Second)}, e.NextRuns(10))
+		time.Sleep(20 * time.Second)
+		e, err = s.Entry("once")
+		require.NoError(t, err)
+		assert.True(t, e.Next.IsZero(), "a one-time job has no next run")
+		shutdown(t, s)
+		runs, at := once.snapshot()
+		require.Len(t, runs, 1)
+		assert.Equal(t, "once", runs[0].Job)
+		assert.True(t, at[0].Equal(t0.Add(3*time.Second)))
+		_, at = win.snapshot()
+		assert.Equal(t, []time.Time{t0.Add(5 * time.Second), t0.Add(6 * time.Second), t0.Add(7 * time.Second), t0.Add(8 * time.Second)}, utcAll(at))
+	})
+}
+
+// TestTags: pause, resume and remove by tag.
+func TestTags(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestScheduler(t, Config{})
+		var a, b, c recorder
+		require.NoError(t, s.Add("a", "* * * * * *", a.fn(nil), Tags("billing")))
+		require.NoError(t, s.Add("b", "* * * * * *", b.fn(nil), Tags("billing", "reports", "billing")))
+		require.NoError(t, s.Add("c", "* * * * * *", c.fn(nil), Tags("reports")))
+		n, err := s.PauseTag("billing")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		time.Sleep(3*time.Second + time.Millisecond)
+		ra, _ := a.snapshot()
+		rc, _ := c.snapshot()
+		assert.Empty(t, ra, "paused by tag")
+		assert.Len(t, rc, 3)
+		n, _ = s.ResumeTag("billing")
+		assert.Equal(t, 2, n)
+		time.Sleep(2 * time.Second)
+		ra, _ = a.snapshot()
+		assert.Len(t, ra, 2, "resumed by tag")
+		n, _ = s.RemoveTag("reports")
+		assert.Equal(t, 2, n)
+		es := s.Entries()
+		require.Len(t, es, 1)
+		assert.Equal(t, "a", es[0].Name)
+		assert.Equal(t, []string{"billing"}, es[0].Tags)
+		n, _ = s.RemoveTag("nothing")
+		assert.Zero(t, n)
+		shutdown(t, s)
+	})
+}
+
+// TestMaxConcurrent: with Config.MaxConcurrent 1, two slow jobs never run
+// at the same time on the scheduler; the other's ticks are skipped.
+func TestMaxConcurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		skips := map[SkipReason]int{}
+		s := newTestScheduler(t, Config{MaxConcurrent: 1, Hooks: Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+			mu.Lock()
+			skips[why]++
+			mu.Unlock()
+		}}})
+		var active, maxActive int
+		slow := func(ctx context.Context) error {
+			mu.Lock()
+			active++
+			maxActive = max(maxActive, active)
+			mu.Unlock()
+			err := sleep(ctx, 1500*time.Millisecond)
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return err
+		}
+		require.NoError(t, s.Add("x", "* * * * * *", slow))
+		require.NoError(t, s.Add("y", "* * * * * *", slow))
+		time.Sleep(6*time.Second + time.Millisecond)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, 1, maxActive)
+		assert.Positive(t, skips[SkipConcurrencyLimit])
+	})
 }

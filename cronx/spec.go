@@ -371,3 +371,30 @@ func Validate(spec string, loc *time.Location, from time.Time, n int) ([]time.Ti
 	}
 	return out, nil
 }
+
+// windowSchedule limits inner to activations in [start, end] (zero: open).
+type windowSchedule struct {
+	inner      Schedule
+	start, end time.Time
+}
+
+func (w windowSchedule) Next(t time.Time) time.Time {
+	if !w.start.IsZero() && t.Before(w.start) {
+		t = w.start.Add(-time.Nanosecond)
+	}
+	n := w.inner.Next(t)
+	if !w.end.IsZero() && n.After(w.end) {
+		return time.Time{}
+	}
+	return n
+}
+
+// onceSchedule fires once, at at.
+type onceSchedule struct{ at time.Time }
+
+func (o onceSchedule) Next(t time.Time) time.Time {
+	if t.Before(o.at) {
+		return o.at
+	}
+	return time.Time{}
+}
