@@ -23,6 +23,14 @@ type Coordinator interface {
 	Claim(ctx context.Context, job string, tick time.Time, replica string, o ClaimOptions) (Lease, error)
 }
 
+// LastTicker is implemented by Coordinators that remember the last tick
+// claimed for each job (cronx/redislock does). The CatchUp option needs it
+// to find the ticks missed while every replica was down. ok is false when
+// the job was never claimed.
+type LastTicker interface {
+	LastTick(ctx context.Context, job string) (tick time.Time, ok bool, err error)
+}
+
 // ClaimOptions are passed to Coordinator.Claim.
 type ClaimOptions struct {
 	// NoClusterOverlap asks for a running lease, renewed while the run

@@ -143,6 +143,7 @@ type jobConfig struct {
 	startPause bool
 	tags       []string
 	start, end time.Time // StartAt, StopAt
+	catchUp    *CatchUpPolicy
 }
 
 // Timeout bounds each attempt of a run: its context ends after d with cause
@@ -286,6 +287,39 @@ func StopAt(t time.Time) Option {
 			return fmt.Errorf("%w: StopAt(zero time); omit the option to run forever", ErrInvalid)
 		}
 		c.end = t
+		return nil
+	}
+}
+
+// CatchUpPolicy configures the CatchUp option.
+type CatchUpPolicy struct {
+	// MaxAge is how far back missed ticks are run; older ones are
+	// dropped. It must be positive.
+	MaxAge time.Duration
+	// Each runs every missed tick, oldest first; false runs only the
+	// latest one.
+	Each bool
+	// Max bounds the ticks run with Each. Zero means 100.
+	Max int
+}
+
+// CatchUp runs, when the scheduler starts (or the job is added to a
+// started scheduler), the ticks of the job that no replica claimed while
+// all were down: activations after the last tick the Coordinator recorded
+// and at most p.MaxAge old. Each is claimed like any tick, so it runs once
+// across replicas; its RunInfo has Trigger TriggerSchedule and the missed
+// Tick. A job that was never claimed catches nothing up. CatchUp needs
+// OncePerTick (or NoClusterOverlap) and a Coordinator that implements
+// LastTicker (cronx/redislock does); otherwise Add fails with ErrInvalid.
+func CatchUp(p CatchUpPolicy) Option {
+	return func(c *jobConfig) error {
+		if p.MaxAge <= 0 || p.Max < 0 {
+			return fmt.Errorf("%w: CatchUp: MaxAge %v must be positive and Max %d not negative", ErrInvalid, p.MaxAge, p.Max)
+		}
+		if p.Max == 0 {
+			p.Max = 100
+		}
+		c.catchUp = &p
 		return nil
 	}
 }

@@ -37,7 +37,8 @@ type Scheduler struct {
 	closed  bool
 	runs    sync.WaitGroup
 	running map[*RunInfo]struct{}
-	limit   chan struct{} // Config.MaxConcurrent slots; nil: no limit
+	limit   chan struct{}  // Config.MaxConcurrent slots; nil: no limit
+	bg      sync.WaitGroup // catch-up goroutines
 }
 
 type job struct {
@@ -50,6 +51,7 @@ type job struct {
 
 	startPaused bool
 	tags        []string
+	catchUp     *CatchUpPolicy
 	allow       bool         // AllowOverlap
 	delayMax    int          // DelayIfRunning bound
 	gate        *overlapGate // set under s.mu before the job is scheduled
@@ -305,6 +307,70 @@ func (s *Scheduler) setGate(j *job) {
 func (s *Scheduler) schedule(j *job) {
 	j.id = s.cron.Schedule(j.sched, cron.FuncJob(func() { s.fire(j) }))
 	s.jobs[j.name] = j
+	if s.started && j.catchUp != nil {
+		s.startCatchUp(j)
+	}
+}
+
+// startCatchUp finds j's missed ticks (one Coordinator call, bounded by
+// Config.ClaimTimeout) before j's first live tick can be claimed, and runs
+// them on a goroutine that Shutdown waits for; s.mu is held.
+func (s *Scheduler) startCatchUp(j *job) {
+	ticks := s.missedTicks(j, time.Now())
+	if len(ticks) == 0 {
+		return
+	}
+	s.bg.Add(1)
+	go func() { // ends when the missed ticks have run
+		defer s.bg.Done()
+		for _, tk := range ticks {
+			if s.base.Err() != nil {
+				return
+			}
+			ctx := context.WithValue(s.base, catchUpKey{}, true)
+			_ = s.execute(ctx, j, RunInfo{Job: j.name, Tick: tk, Trigger: TriggerSchedule, Attempt: 1, Replica: s.cfg.replica})
+		}
+	}()
+}
+
+// catchUpKey marks the context of a catch-up run: the tick watermark
+// neither stops nor moves for it.
+type catchUpKey struct{}
+
+// missedTicks returns the ticks of j missed before now (see CatchUp).
+func (s *Scheduler) missedTicks(j *job, now time.Time) []time.Time {
+	p := j.catchUp
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.claimTimeout)
+	last, ok, err := s.cfg.coord.(LastTicker).LastTick(ctx, j.name)
+	cancel()
+	if err != nil {
+		s.cfg.logger.Warn("cronx: catch-up skipped: the coordinator could not say the last tick", "job", j.name, "err", err)
+		return nil
+	}
+	if !ok {
+		return nil // never claimed: nothing was missed
+	}
+	from := now.Add(-p.MaxAge)
+	if last.After(from) {
+		from = last
+	}
+	var ticks []time.Time
+	for t := j.sched.Next(from); !t.IsZero() && !t.After(now); t = j.sched.Next(t) {
+		ticks = append(ticks, t)
+		if !p.Each && len(ticks) > 1 {
+			ticks = ticks[1:]
+		}
+		if p.Each && len(ticks) == p.Max {
+			break
+		}
+		if len(ticks) > 100000 { // a schedule that does not advance
+			break
+		}
+	}
+	if len(ticks) > 0 {
+		s.cfg.logger.Info("cronx: catching up missed ticks", "job", j.name, "last", last, "ticks", len(ticks))
+	}
+	return ticks
 }
 
 func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Option) (*job, error) {
@@ -326,13 +392,18 @@ func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Opt
 	if c.once && s.cfg.coord == nil {
 		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; set Config.Coordinator (e.g. to a cronx/redislock Coordinator)", ErrInvalid, name)
 	}
+	if c.catchUp != nil {
+		if _, ok := s.cfg.coord.(LastTicker); !ok || !c.once {
+			return nil, fmt.Errorf("%w: job %q uses CatchUp, which needs OncePerTick and a Coordinator that implements cronx.LastTicker (cronx/redislock does)", ErrInvalid, name)
+		}
+	}
 	if !c.start.IsZero() && !c.end.IsZero() && c.end.Before(c.start) {
 		return nil, fmt.Errorf("%w: job %q: StopAt %v is before StartAt %v", ErrInvalid, name, c.end, c.start)
 	}
 	if !c.start.IsZero() || !c.end.IsZero() {
 		sched = windowSchedule{inner: sched, start: c.start, end: c.end}
 	}
-	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax, tags: c.tags}
+	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax, tags: c.tags, catchUp: c.catchUp}
 	mws := []Middleware{Recover()}
 	mws = append(mws, s.cfg.mws...)
 	mws = append(mws, s.precheck(j))
@@ -378,6 +449,9 @@ func (s *Scheduler) precheck(j *job) Middleware {
 			}
 			if j.st.paused.Load() {
 				return &SkipError{Reason: SkipPaused}
+			}
+			if ctx.Value(catchUpKey{}) != nil {
+				return next(ctx)
 			}
 			j.st.mu.Lock()
 			if !ri.Tick.After(j.st.lastTick) {
@@ -687,8 +761,10 @@ func (j *job) entry(now time.Time) Entry {
 	}
 }
 
-// Start starts ticking. It returns at once; the engine runs on a goroutine
-// of its own until Shutdown. Starting a started scheduler does nothing;
+// Start starts ticking. It returns at once (after asking the Coordinator
+// for the last tick of each job with CatchUp, each call bounded by
+// Config.ClaimTimeout); the engine runs on a goroutine of its own until
+// Shutdown. Starting a started scheduler does nothing;
 // starting one that was shut down is ErrClosed.
 func (s *Scheduler) Start() error {
 	s.mu.Lock()
@@ -699,6 +775,11 @@ func (s *Scheduler) Start() error {
 	if !s.started {
 		s.started = true
 		s.cron.Start()
+		for _, j := range s.jobs {
+			if j.catchUp != nil {
+				s.startCatchUp(j)
+			}
+		}
 	}
 	return nil
 }
@@ -727,6 +808,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.cron.Stop()
 	done := make(chan struct{})
 	go func() { // ends when the last run ends
+		s.bg.Wait()
 		s.runs.Wait()
 		close(done)
 	}()

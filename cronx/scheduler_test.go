@@ -783,3 +783,15 @@ func TestMaxConcurrent(t *testing.T) {
 		assert.Positive(t, skips[SkipConcurrencyLimit])
 	})
 }
+
+// TestCatchUpNeedsLastTicker: CatchUp without a coordinator that records
+// ticks is refused when the job is added.
+func TestCatchUpNeedsLastTicker(t *testing.T) {
+	s := newTestScheduler(t, Config{Coordinator: failingCoordinator{}})
+	defer shutdown(t, s)
+	fn := func(context.Context) error { return nil }
+	err := s.Add("j", "* * * * *", fn, OncePerTick(), CatchUp(CatchUpPolicy{MaxAge: time.Hour}))
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "LastTicker")
+	assert.ErrorIs(t, s.Add("k", "* * * * *", fn, OncePerTick(), CatchUp(CatchUpPolicy{})), ErrInvalid)
+}

@@ -326,6 +326,20 @@ func (c *Coordinator) Last(ctx context.Context, job string) (LastClaim, error) {
 	return lc, err
 }
 
+// LastTick returns the tick of the most recent won claim of job (ok false
+// if none): it implements cronx.LastTicker, which the cronx.CatchUp option
+// uses to find the ticks missed while every replica was down.
+func (c *Coordinator) LastTick(ctx context.Context, job string) (time.Time, bool, error) {
+	lc, err := c.Last(ctx, job)
+	if errors.Is(err, cronx.ErrNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return lc.Tick, true, nil
+}
+
 // parseState parses "fence|tick|next|guard|replica"; fence 0 means no
 // claim was won since the state was created.
 func parseState(key, v string) (LastClaim, error) {
@@ -451,4 +465,7 @@ func (l *lease) release(ctx context.Context, runErr error) error {
 	return nil
 }
 
-var _ cronx.Coordinator = (*Coordinator)(nil)
+var (
+	_ cronx.Coordinator = (*Coordinator)(nil)
+	_ cronx.LastTicker  = (*Coordinator)(nil)
+)

@@ -727,3 +727,66 @@ func historyAndJobs(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	_, err = coord.History(ctx, "report", 0)
 	assert.ErrorIs(t, err, cronx.ErrInvalid)
 }
+
+// TestCatchUp: ticks missed while every replica was down run on restart
+// with cronx.CatchUp, once across replicas: each of them (Each), or only
+// the latest.
+func TestCatchUp(t *testing.T) {
+	t.Parallel()
+	env := testenv.Redis(t)
+	ta := newTally()
+	newScheduler := func(replica string, catchUp bool) *cronx.Scheduler {
+		coord, err := redislock.New(env.NewClient(t), redislock.Config{Prefix: env.Prefix, SkewBudget: time.Second, Logger: quietLogger})
+		require.NoError(t, err)
+		s, err := cronx.New(cronx.Config{Replica: replica, Coordinator: coord, Location: time.UTC, Logger: quietLogger})
+		require.NoError(t, err)
+		var eachOpts, latestOpts []cronx.Option
+		if catchUp {
+			eachOpts = []cronx.Option{cronx.CatchUp(cronx.CatchUpPolicy{MaxAge: time.Minute, Each: true})}
+			latestOpts = []cronx.Option{cronx.CatchUp(cronx.CatchUpPolicy{MaxAge: time.Minute})}
+		}
+		require.NoError(t, s.Add("each", "* * * * * *", ta.fn(time.Millisecond), append(eachOpts, cronx.OncePerTick())...))
+		if replica != "r2" {
+			require.NoError(t, s.Add("latest", "* * * * * *", ta.fn(time.Millisecond), append(latestOpts, cronx.OncePerTick())...))
+		}
+		return s
+	}
+	s1 := newScheduler("r0", false)
+	require.NoError(t, s1.Start())
+	require.Eventually(t, func() bool {
+		a, _ := ta.job("each")
+		b, _ := ta.job("latest")
+		return len(a) >= 2 && len(b) >= 2
+	}, time.Minute, 20*time.Millisecond, "the first replica ran both jobs")
+	shutdownAll(t, s1)
+	lastEach, _ := ta.job("each")
+	lastLatest, _ := ta.job("latest")
+	last := max(lastEach[len(lastEach)-1], lastLatest[len(lastLatest)-1])
+	// Every replica is down while four more ticks pass.
+	time.Sleep(time.Until(time.Unix(last, 0).Add(4*time.Second + 100*time.Millisecond)))
+
+	now := time.Now().Truncate(time.Second).Unix()
+	s2, s3 := newScheduler("r1", true), newScheduler("r2", true)
+	defer shutdownAll(t, s2, s3)
+	require.NoError(t, s2.Start())
+	require.NoError(t, s3.Start())
+	require.Eventually(t, func() bool {
+		ticks, _ := ta.job("each")
+		return slices.Contains(ticks, now)
+	}, time.Minute, 20*time.Millisecond, "the missed ticks ran")
+	shutdownAll(t, s2, s3)
+
+	_, each := ta.job("each")
+	for tk := lastEach[len(lastEach)-1] + 1; tk <= now; tk++ {
+		assert.Len(t, each[tk], 1, "missed tick %d of each ran once", tk)
+	}
+	_, latest := ta.job("latest")
+	ran := 0
+	for tk := lastLatest[len(lastLatest)-1] + 1; tk <= now+1; tk++ {
+		if tk < now {
+			assert.Empty(t, latest[tk], "missed tick %d of latest is not the latest", tk)
+		}
+		ran += len(latest[tk])
+	}
+	assert.Positive(t, ran, "the latest missed tick ran")
+}
