@@ -52,9 +52,9 @@
 // keeps every claim. Without persistence (or after FLUSHDB) the claims are
 // gone, and a replica whose clock is behind could claim a tick that
 // another replica ran just before the crash. redislock detects the loss:
-// the job's state key is missing on a server whose uptime is shorter than
-// SkewBudget before the tick. It then refuses every claim of a tick up to
-// the server's start + SkewBudget (the error wraps ErrDataLoss and cronx
+// the job's state key is missing and the server started less than
+// SkewBudget before the tick (INFO uptime). It then refuses every claim of
+// a tick up to the server's start + SkewBudget (the error wraps ErrDataLoss and cronx
 // reports cronx.SkipCoordinatorError), so the ticks of that window are
 // skipped, never run twice. The same rule makes a fresh Redis skip the
 // first SkewBudget of ticks. The first claim of each Coordinator checks

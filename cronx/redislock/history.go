@@ -145,7 +145,8 @@ type Job struct {
 	LastFailure *Run
 }
 
-// Jobs lists every job with a claim under this Coordinator's Prefix,
+// Jobs lists every job claimed under this Coordinator's Prefix (a job
+// whose claims were all refused after a data loss has a zero Last),
 // across replicas, sorted by name. It scans the keyspace (every master of
 // a cluster) with SCAN, so it is meant for operators' tools, not for each
 // tick.

@@ -98,9 +98,8 @@ else
 end
 local floor = tonumber(ARGV[5])
 if floor <= tonumber(gs) * 1000 then return {'0', 'reset', gs, aof} end
-local f = floor
-if prev >= f then f = prev + 1 end
-local fs = string.format('%.0f', f)
+local fs = ARGV[5]
+if prev >= floor then fs = string.format('%.0f', prev + 1) end
 local v = ARGV[1] .. '|' .. fs
 if ARGV[3] == '0' then
   if not redis.call('SET', KEYS[1], v, 'NX', 'PX', ARGV[2]) then
@@ -223,8 +222,8 @@ func (c *Coordinator) base(job string) string { return c.o.Prefix + "{" + job + 
 // data wraps ErrDataLoss. On a Redis error it returns the error
 // (fail-closed) or, with FailOpen, a lease with fence 0.
 func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, replica string, o cronx.ClaimOptions) (cronx.Lease, error) {
-	if job == "" || replica == "" || tick.IsZero() {
-		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set", cronx.ErrInvalid, job, replica, tick)
+	if job == "" || replica == "" || tick.Unix() <= 0 {
+		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set, the tick after 1970", cronx.ErrInvalid, job, replica, tick)
 	}
 	tickKey, stateKey, leaseKey := c.Keys(job, tick)
 	runsKey := c.base(job) + "runs"
