@@ -211,6 +211,8 @@ func TestPanicIsRecoveredAndReported(t *testing.T) {
 		assert.Equal(t, "first run explodes", pe.Value)
 		assert.Contains(t, buf.String(), "cronx: run failed")
 		assert.Contains(t, buf.String(), "job=flaky")
+		assert.Contains(t, buf.String(), "stack=", "the log line carries the panic's stack")
+		assert.Contains(t, buf.String(), "scheduler_test.go", "the stack points at the panicking code")
 	})
 }
 
@@ -276,6 +278,25 @@ func TestTimeoutAndRetryInScheduler(t *testing.T) {
 		assert.Equal(t, []time.Duration{0, 2 * time.Second, 5 * time.Second}, []time.Duration{0, at[1].Sub(at[0]), at[2].Sub(at[0])})
 		shutdown(t, s)
 	})
+}
+
+// TestPanicLoggedByDefault: without a Logger, a panic goes to
+// slog.Default() with its stack (robfig's Recover needs a logger).
+func TestPanicLoggedByDefault(t *testing.T) {
+	var buf safeBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	s, err := New(Config{Location: time.UTC})
+	require.NoError(t, err)
+	require.NoError(t, s.Add("boom", "@daily", func(context.Context) error { panic("kaboom") }))
+	var pe *PanicError
+	require.ErrorAs(t, s.RunNow(context.Background(), "boom"), &pe)
+	require.NoError(t, s.Shutdown(context.Background()))
+	out := buf.String()
+	assert.Contains(t, out, `level=ERROR msg="cronx: run failed" job=boom`)
+	assert.Contains(t, out, "kaboom")
+	assert.Contains(t, out, "stack=")
 }
 
 func TestShutdownDeadlineReport(t *testing.T) {
