@@ -132,3 +132,18 @@ func ExampleDoctor() {
 	// false
 	// tzutil: unknown zone "Asia/Shangai" (did you mean "Asia/Shanghai"?)
 }
+
+func ExampleAddPeriod() {
+	ny := tzutil.MustLoad("America/New_York")
+	sat := time.Date(2024, 3, 9, 9, 0, 0, 0, ny) // the day before DST starts
+	for _, s := range []string{"P1D", "PT24H", "P1M", "P1Y2M10DT2H30M"} {
+		p, _ := tzutil.ParsePeriod(s)
+		t, _ := tzutil.AddPeriod(sat, p, tzutil.Clamp, tzutil.Compatible)
+		fmt.Printf("%-15s %s\n", p, t.Format(time.RFC3339))
+	}
+	// Output:
+	// P1D             2024-03-10T09:00:00-04:00
+	// PT24H           2024-03-10T10:00:00-04:00
+	// P1M             2024-04-09T09:00:00-04:00
+	// P1Y2M10DT2H30M  2025-05-19T11:30:00-04:00
+}
