@@ -417,7 +417,7 @@ func AddPeriod(t time.Time, p Period, o Overflow, pol Policy) (time.Time, error)
 	r := t
 	if p.Years != 0 || p.Months != 0 || p.Weeks != 0 || p.Days != 0 {
 		loc := t.Location()
-		wall := DateTimeOf(t)
+		wall, _ := wallOf(t)
 		d, err := wall.Date.addDateParts(Period{Years: p.Years, Months: p.Months, Weeks: p.Weeks, Days: p.Days}, o)
 		if err != nil {
 			return time.Time{}, err

@@ -279,11 +279,15 @@ func at(wall DateTime, loc *time.Location, p Policy) (time.Time, error) {
 // reports exactly even on slim zoneinfo.
 func fastUnique(wall DateTime, loc *time.Location) (time.Time, bool) {
 	w := wall.wallSeconds()
-	_, o := time.Unix(w, 0).In(loc).Zone()
-	c := w - int64(o)
-	off, end := offsetAt(loc, c-resolveWindow)
-	if off != o || end <= c+resolveWindow {
-		return time.Time{}, false
+	p := periodAt(loc, w)
+	c := w - int64(p.off)
+	if p.start > c-resolveWindow || c+resolveWindow >= p.end {
+		// The period cache's range for w does not cover c ± the window;
+		// try the period containing c itself.
+		p = periodAt(loc, c)
+		if c2 := w - int64(p.off); c2 != c || p.start > c-resolveWindow || c+resolveWindow >= p.end {
+			return time.Time{}, false
+		}
 	}
 	return time.Unix(c, int64(wall.Nanosecond)).In(loc), true
 }

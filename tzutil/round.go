@@ -136,8 +136,14 @@ func Truncate(t time.Time, unit Unit) (time.Time, error) { return Round(t, unit,
 const nsPerDay = int64(24 * time.Hour)
 
 func roundClock(t time.Time, q int64, mode RoundingMode) (time.Time, error) {
-	_, off := t.Zone()
-	sec := t.Unix() + int64(off)
+	u := t.Unix()
+	if u < minUnix+86400 || u > maxUnix-86400 {
+		return time.Time{}, fmt.Errorf("tzutil: round %s: %w", t.Format(time.RFC3339Nano), ErrOutOfRange)
+	}
+	loc := t.Location()
+	p := periodAt(loc, u)
+	off := p.off
+	sec := u + int64(off)
 	sod := sec % 86400
 	if sod < 0 {
 		sod += 86400
@@ -147,8 +153,13 @@ func roundClock(t time.Time, q int64, mode RoundingMode) (time.Time, error) {
 	if r == ns {
 		return t, nil
 	}
-	// Fast path: the same offset is valid at the rounded wall time.
-	c := t.Add(time.Duration(r - ns))
+	// Fast path: the same offset is valid at the rounded wall time, because
+	// the rounded instant lies in the same period.
+	cu := u - sod + r/int64(time.Second)
+	c := time.Unix(cu, r%int64(time.Second)).In(loc)
+	if p.start <= cu && cu < p.end {
+		return checkYear(c)
+	}
 	if _, o := c.Zone(); o == off {
 		return checkYear(c)
 	}
@@ -161,7 +172,6 @@ func roundClock(t time.Time, q int64, mode RoundingMode) (time.Time, error) {
 	if err := w.Validate(); err != nil {
 		return time.Time{}, fmt.Errorf("tzutil: round %s: %w", t.Format(time.RFC3339Nano), err)
 	}
-	loc := t.Location()
 	res := resolve(w, loc)
 	if res.Kind == Fold {
 		// Temporal's offset "prefer": keep t's offset when the fold has it.

@@ -51,7 +51,7 @@ func TestRound(t *testing.T) {
 		// Calendar units by the elapsed fraction of the real interval.
 		{"America/New_York", "2024-03-10T12:00:00-04:00", Day, 1, HalfExpand, "2024-03-10T00:00:00-05:00"}, // 11 of 23 h
 		{"America/New_York", "2024-03-10T12:30:00-04:00", Day, 1, HalfExpand, "2024-03-11T00:00:00-04:00"}, // 11.5 of 23 h
-		{"America/Sao_Paulo", "2018-11-04T12:00:00-02:00", Day, 1, Trunc, "2018-11-04T01:00:00-02:00"},   // midnight skipped
+		{"America/Sao_Paulo", "2018-11-04T12:00:00-02:00", Day, 1, Trunc, "2018-11-04T01:00:00-02:00"},     // midnight skipped
 		{"Europe/Berlin", "2024-05-16T13:00:00+02:00", Week, 1, Trunc, "2024-05-13T00:00:00+02:00"},
 		{"Europe/Berlin", "2024-05-16T13:00:00+02:00", Month, 1, HalfExpand, "2024-06-01T00:00:00+02:00"},
 		{"Europe/Berlin", "2024-05-16T11:00:00+02:00", Month, 1, HalfExpand, "2024-05-01T00:00:00+02:00"},
