@@ -184,6 +184,11 @@ func Until(a, b time.Time, largest Unit) (Period, error) {
 	if b.Before(a) {
 		sign = -1
 	}
+	if start.Date == end.Date {
+		// Same calendar date: only time (Temporal's DifferenceZonedDateTime
+		// step 7), also when a fold makes b's wall clock earlier than a's.
+		return Period{Time: b.Sub(a)}, nil
+	}
 	// Temporal's DifferenceZonedDateTime: the latest date (searching back
 	// from b's date) whose start wall-clock time, as an instant, is not past
 	// b; the rest is exact time of the same sign.
@@ -195,6 +200,12 @@ func Until(a, b time.Time, largest Unit) (Period, error) {
 	var midDate Date
 	for ; correction <= 3; correction++ {
 		midDate = end.Date.AddDays(-correction * sign)
+		if midDate.Compare(start.Date) == -sign {
+			// Never step back past a's own date: from there the rest is
+			// b − a, of the right sign.
+			midDate, mid = start.Date, a
+			break
+		}
 		w := DateTime{Date: midDate, Hour: start.Hour, Minute: start.Minute, Second: start.Second, Nanosecond: start.Nanosecond}
 		if w.Validate() != nil {
 			continue
