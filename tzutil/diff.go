@@ -10,6 +10,8 @@ import (
 // Truncate) and ranges (Intervals). The zero Unit is invalid.
 type Unit uint8
 
+// The units, smallest first. Day and larger are calendar units whose length
+// depends on the zone and date; Hour and smaller are exact.
 const (
 	Nanosecond Unit = iota + 1
 	Microsecond
