@@ -292,9 +292,9 @@ type Mirror struct {
 	bufPool    sync.Pool
 	differ     *Differ
 	rules      *rules
-	marker     string        // canonical MarkerHeader
-	rrSend     atomic.Uint64 // Split: next target for a copy
-	rrDrop     atomic.Uint64 // Split: next target to count a request-level drop on
+	marker     string                        // canonical MarkerHeader
+	rrSend     atomic.Uint64                 // Split: next target for a copy
+	rrDrop     atomic.Uint64                 // Split: next target to count a request-level drop on
 	reqDrop    [numDropReasons]atomic.Uint64 // request-level drops, counted for every target (not with Split)
 	log        *slog.Logger
 	now        func() time.Time
@@ -368,7 +368,7 @@ type job struct {
 	url     url.URL
 	proto   string
 	host    string
-	header  []string // flattened name, value pairs: a snapshot that shares no map with the primary
+	header  []string    // flattened name, value pairs: a snapshot that shares no map with the primary
 	body    *sharedBody // nil, or &bodyStore
 	primary *Response
 	refs    atomic.Int32 // targets holding it, plus copy bodies a transport has not closed
