@@ -129,6 +129,8 @@ func DropReasons() []DropReason {
 // consecutive send errors or timeouts it opens for OpenFor, and copies are
 // dropped with DropBreakerOpen, so a dead shadow costs nothing. After
 // OpenFor, sends resume; one more failure re-opens it, a success closes it.
+// With or without the breaker, a worker waits after each failed send
+// (10 ms doubling to 1 s, jittered) before its next one.
 type BreakerConfig struct {
 	Failures int           // default 5; negative disables the breaker
 	OpenFor  time.Duration // default 5s
@@ -154,7 +156,8 @@ type Target struct {
 	// Queue is the bounded queue length; a full queue drops (DropQueueFull),
 	// never blocks. Default 1024.
 	Queue int
-	// Workers is the fixed number of sender goroutines. Default 8.
+	// Workers is the fixed number of sender goroutines. Default 8. A
+	// worker backs off after a failed send (see BreakerConfig).
 	Workers int
 	// Breaker configures the circuit breaker.
 	Breaker BreakerConfig
