@@ -534,7 +534,7 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 		return nil, errors.New("negative Timeout, Queue, Workers or Breaker.OpenFor (0 means the default)")
 	}
 	if math.IsNaN(tc.Rate) || math.IsInf(tc.Rate, 0) || tc.Rate < 0 {
-		return nil, fmt.Errorf("Rate %v must be >= 0 copies per second (0 means no cap)", tc.Rate)
+		return nil, fmt.Errorf("field Rate is %v; it must be >= 0 copies per second (0 means no cap)", tc.Rate)
 	}
 	if tc.PathMode > PathReplace {
 		return nil, fmt.Errorf("unknown PathMode %d", tc.PathMode)
