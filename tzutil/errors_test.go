@@ -107,3 +107,13 @@ func TestReportJSON(t *testing.T) {
 	assert.False(t, got.OK)
 	assert.Len(t, got.Problems, len(r.Problems))
 }
+
+func TestParseOverflow(t *testing.T) {
+	for s, want := range map[string]Overflow{"clamp": Clamp, "Constrain": Clamp, "normalize": Normalize, "reject-overflow": RejectOverflow, "REJECT": RejectOverflow} {
+		got, err := ParseOverflow(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, want, got, s)
+	}
+	_, err := ParseOverflow("wrap")
+	assert.ErrorIs(t, err, ErrInvalid)
+}
