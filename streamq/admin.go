@@ -271,6 +271,11 @@ func (q *Queue[T]) groupStats(ctx context.Context, g redis.XInfoGroup) (GroupSta
 // its original PausedAt. Returns an error wrapping ErrNoGroup for an
 // unknown group.
 func (q *Queue[T]) Pause(ctx context.Context, group string) error {
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.Pause(ctx, group); err != nil {
+			return err
+		}
+	}
 	if _, err := q.findGroup(ctx, group); err != nil {
 		return err
 	}
@@ -285,6 +290,11 @@ func (q *Queue[T]) Pause(ctx context.Context, group string) error {
 // ConsumerConfig.Block. Resuming a group that is not paused does nothing.
 // Returns an error wrapping ErrNoGroup for an unknown group.
 func (q *Queue[T]) Resume(ctx context.Context, group string) error {
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.Resume(ctx, group); err != nil {
+			return err
+		}
+	}
 	if _, err := q.findGroup(ctx, group); err != nil {
 		return err
 	}

@@ -23,7 +23,8 @@ type ConsumerConfig struct {
 	// "<hostname>-<pid>-<random>", unique per process and Consumer. Names
 	// must be unique among running consumers of a group.
 	Name string
-	// Concurrency is the number of handler goroutines. Default 10.
+	// Concurrency is the number of handler goroutines (per priority level
+	// on a queue with Config.Priorities). Default 10.
 	Concurrency int
 	// BatchSize is the COUNT of each XREADGROUP (per stream). Default 100,
 	// at most 10000.
@@ -68,6 +69,14 @@ type ConsumerConfig struct {
 	TrimInterval time.Duration
 	// DisableTrim turns the periodic Trim off.
 	DisableTrim bool
+	// StrictPriority, on a queue with Config.Priorities, makes a read take
+	// a lower level only while every higher level is empty. Default
+	// weighted: with backlogs on several levels, level l gets Weights[l] of
+	// every sum(Weights) reads, so no level starves.
+	StrictPriority bool
+	// Weights are the levels' shares of reads in weighted mode, one per
+	// level (1-1000). Default level+1 (1, 2, 3, ...).
+	Weights []int
 	// Hooks are optional callbacks for metrics and tracing.
 	Hooks Hooks
 }
@@ -93,6 +102,8 @@ type consumerSettings struct {
 	fromNewest, noTrim                            bool
 	backoff                                       func(int, error) time.Duration
 	hooks                                         Hooks
+	strict                                        bool
+	weights                                       []int
 }
 
 var consumerSeq atomic.Int64
@@ -101,7 +112,13 @@ func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
 	bad := func(field string, v any, rule string) error {
 		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalid, field, v, rule)
 	}
-	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks}
+	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks,
+		strict: c.StrictPriority, weights: c.Weights}
+	for _, w := range c.Weights {
+		if w < 1 || w > 1000 {
+			return s, bad("Weights", c.Weights, "each weight must be between 1 and 1000")
+		}
+	}
 	if s.name == "" {
 		host, _ := os.Hostname()
 		if validName("consumer", host) != nil {
@@ -193,6 +210,10 @@ type Consumer[T any] struct {
 
 	running atomic.Bool
 
+	subs  []*Consumer[T] // per priority level (Config.Priorities), nil without
+	gate  *gate          // shared by the level consumers
+	level int            // this level consumer's level
+
 	out       atomic.Int64  // messages held: dispatched and not finished
 	wake      chan struct{} // a message finished
 	tickWake  chan struct{} // a retry was scheduled
@@ -265,7 +286,53 @@ func (q *Queue[T]) newConsumer(group string, h Handler[T], bh BatchHandler[T], c
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer[T]{q: q, group: group, keys: q.keys(group), cfg: s, h: h, bh: bh}, nil
+	c := &Consumer[T]{q: q, group: group, keys: q.keys(group), cfg: s, h: h, bh: bh}
+	n := len(q.levels)
+	if n <= 1 {
+		if len(s.weights) > 0 {
+			return nil, fmt.Errorf("%w: ConsumerConfig.Weights set on queue %s, which has no priority levels (Config.Priorities)", ErrInvalid, q.name)
+		}
+		return c, nil
+	}
+	if len(s.weights) == 0 {
+		for l := range n {
+			s.weights = append(s.weights, l+1)
+		}
+	} else if len(s.weights) != n {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Weights has %d weights, queue %s has %d priority levels", ErrInvalid, len(s.weights), q.name, n)
+	}
+	g := newGate(n, s.strict, s.weights)
+	for l, lq := range q.levels {
+		c.subs = append(c.subs, &Consumer[T]{q: lq, group: group, keys: lq.keys(group), cfg: s, h: h, bh: bh, gate: g, level: l})
+	}
+	return c, nil
+}
+
+// runLevels runs the level consumers of a queue with priorities.
+func (c *Consumer[T]) runLevels(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer c.running.Store(false)
+	// Creating the group on every level first makes the levels' setups
+	// (which each create their own) a formality.
+	if err := c.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	errs := make([]error, len(c.subs))
+	var wg sync.WaitGroup
+	for i, sub := range c.subs {
+		wg.Add(1)
+		go func() { // ends when sub.Run returns
+			defer wg.Done()
+			errs[i] = sub.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Name returns the consumer's name in the group.
@@ -296,6 +363,9 @@ func (c *Consumer[T]) Group() string { return c.group }
 // unavailable is not fatal: Run reports it (Hooks.OnError and the Logger),
 // backs off and resumes by itself. Run never closes the client.
 func (c *Consumer[T]) Run(ctx context.Context) error {
+	if c.subs != nil {
+		return c.runLevels(ctx)
+	}
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
@@ -318,7 +388,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		return err
 	}
 	c.reset()
-	if d, err := c.q.CheckDurability(ctx); err == nil && !d.AppendOnly {
+	if d, err := c.q.CheckDurability(ctx); c.level == 0 && err == nil && !d.AppendOnly {
 		c.report(fmt.Errorf("%w: the Redis holding queue %s runs with appendonly no: a restart or crash loses every message not yet handled, acknowledged Adds included; set appendonly yes (appendfsync everysec or always), see Config.WaitReplicas and WaitAOF", ErrNotDurable, c.q.name))
 	}
 	// Heartbeat before the first read, so the reaper never mistakes this
@@ -542,8 +612,18 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			}
 			continue
 		}
+		turn := false
+		if c.gate != nil {
+			var ok bool
+			if ok, turn = c.gate.acquire(ctx, c.level); !ok {
+				continue // ctx ended
+			}
+		}
 		acks, rsAcks, resent := c.takeAcks()
 		args := &redis.XReadGroupArgs{Group: c.group, Consumer: c.cfg.name, Streams: streams, Count: int64(c.cfg.batch), Block: c.cfg.block}
+		if turn {
+			args.Block = -1
+		}
 		var res []redis.XStream
 		var err error
 		// Holding deliver (read) until the batch is dispatched: a reconcile
@@ -565,6 +645,13 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			c.deliver.RUnlock()
+		}
+		if c.gate != nil {
+			got := 0
+			for _, st := range res {
+				got += len(st.Messages)
+			}
+			c.gate.release(c.level, got)
 		}
 		switch {
 		case err == nil:

@@ -16,6 +16,7 @@ type Option struct {
 	headers  map[string]string
 	deadline time.Time
 	timeout  time.Duration
+	level    int
 	kind     uint8
 	err      error
 }
@@ -24,6 +25,7 @@ const (
 	optHeaders = iota + 1
 	optDeadline
 	optTimeout
+	optPriority
 )
 
 // Header sets one string header on the message (see Headers).

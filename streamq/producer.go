@@ -24,6 +24,11 @@ import (
 // returned ID is valid, the wait for replicas or fsync fell short).
 // opts set headers, a deadline or a timeout for this message.
 func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error) {
+	if lq, rest, err := q.route(opts); err != nil {
+		return "", err
+	} else if lq != q {
+		return lq.Add(ctx, v, rest...)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return "", err
@@ -62,6 +67,11 @@ func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error)
 // Config.WaitReplicas or WaitAOF one wait covers the whole batch; falling
 // short adds an error wrapping ErrNotDurable. opts apply to every message.
 func (q *Queue[T]) AddBatch(ctx context.Context, vs []T, opts ...Option) ([]string, error) {
+	if lq, rest, err := q.route(opts); err != nil {
+		return nil, err
+	} else if lq != q {
+		return lq.AddBatch(ctx, vs, rest...)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return nil, err
@@ -127,6 +137,11 @@ func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time, opts ...Opt
 	if at.IsZero() {
 		return fmt.Errorf("%w: ProcessAt with the zero time", ErrInvalid)
 	}
+	if lq, rest, err := q.route(opts); err != nil {
+		return err
+	} else if lq != q {
+		return lq.ProcessAt(ctx, v, at, rest...)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return err
@@ -191,6 +206,11 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 	}
 	if ttl < time.Millisecond {
 		return "", false, fmt.Errorf("%w: dedup ttl %v must be at least 1ms", ErrInvalid, ttl)
+	}
+	if lq, rest, err := q.route(opts); err != nil {
+		return "", false, err
+	} else if lq != q {
+		return lq.AddUnique(ctx, key, ttl, v, rest...)
 	}
 	meta, err := metaOf(opts)
 	if err != nil {

@@ -116,6 +116,10 @@ type Config struct {
 	// slog.Default(), as net/http.Server falls back to log.Default();
 	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
+	// Priorities is the number of priority levels (the Priority option),
+	// 0 or 1 for none, at most 16. Each level is a stream of its own under
+	// the queue's hash tag; see Priority and ConsumerConfig.StrictPriority.
+	Priorities int
 	// WaitReplicas makes every write of a message (Add, AddBatch,
 	// AddUnique, ProcessAt, ProcessIn) wait, on the same connection, until
 	// that many replicas acknowledged it (WAIT), for at most WaitTimeout.
@@ -166,6 +170,8 @@ type Queue[T any] struct {
 	waitTimeout  time.Duration
 	wait         waitState
 	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
+
+	levels []*Queue[T] // priority levels, levels[0] is this queue; nil without
 }
 
 // New returns the Queue called name on client. name must be 1-200 printable
@@ -198,6 +204,9 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.DeadLetterMaxLen < 0 {
 		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
+	if cfg.Priorities < 0 || cfg.Priorities > maxPriorities {
+		return nil, fmt.Errorf("%w: Priorities %d must be between 0 (none) and %d", ErrInvalid, cfg.Priorities, maxPriorities)
+	}
 	switch {
 	case cfg.WaitReplicas < 0:
 		return nil, fmt.Errorf("%w: WaitReplicas %d is negative (0 means no wait)", ErrInvalid, cfg.WaitReplicas)
@@ -213,7 +222,7 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		cfg.Clock = time.Now
 	}
 	stream := cfg.KeyPrefix + "{" + name + "}"
-	return &Queue[T]{
+	q := &Queue[T]{
 		client:     client,
 		name:       name,
 		codec:      cfg.Codec,
@@ -229,7 +238,11 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		waitReplicas: cfg.WaitReplicas,
 		waitAOF:      cfg.WaitAOF,
 		waitTimeout:  cfg.WaitTimeout,
-	}, nil
+	}
+	if cfg.Priorities > 1 {
+		q.newLevels(cfg.Priorities)
+	}
+	return q, nil
 }
 
 // Name returns the queue name given to New.
@@ -344,6 +357,11 @@ func isNoGroup(err error) bool {
 func (q *Queue[T]) CreateGroup(ctx context.Context, group string, fromNewest bool) error {
 	if err := validName("group", group); err != nil {
 		return err
+	}
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.CreateGroup(ctx, group, fromNewest); err != nil {
+			return err
+		}
 	}
 	start := "0"
 	if fromNewest {
