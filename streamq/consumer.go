@@ -388,7 +388,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		return err
 	}
 	c.reset()
-	if d, err := c.q.CheckDurability(ctx); c.level == 0 && err == nil && !d.AppendOnly {
+	if d, err := c.q.CheckDurability(ctx); c.level == 0 && err == nil && !d.AppendOnly && c.q.aofWarned.CompareAndSwap(false, true) {
 		c.report(fmt.Errorf("%w: the Redis holding queue %s runs with appendonly no: a restart or crash loses every message not yet handled, acknowledged Adds included; set appendonly yes (appendfsync everysec or always), see Config.WaitReplicas and WaitAOF", ErrNotDurable, c.q.name))
 	}
 	// Heartbeat before the first read, so the reaper never mistakes this

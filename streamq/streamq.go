@@ -170,6 +170,7 @@ type Queue[T any] struct {
 	waitTimeout  time.Duration
 	wait         waitState
 	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
+	aofWarned    atomic.Bool  // a consumer reported appendonly no (once per Queue)
 
 	levels []*Queue[T] // priority levels, levels[0] is this queue; nil without
 }
