@@ -387,6 +387,10 @@ type DeadLetter[T any] struct {
 	// Headers are the message's headers, nil when it has none (kept by
 	// RequeueDeadLetters).
 	Headers map[string]string
+	// Aggregate is the aggregation group of a dead-lettered aggregate (see
+	// the Aggregate option), "" for a single message. An aggregate's Value
+	// is not decoded; RequeueDeadLetters runs it again as a whole.
+	Aggregate string
 	// Err is the last handler error (or the decode error) as text.
 	Err      string
 	Group    string
@@ -444,17 +448,19 @@ func (q *Queue[T]) deadLetter(m redis.XMessage) DeadLetter[T] {
 	if t, err := strconv.ParseInt(str("t"), 10, 64); err == nil {
 		dl.DiedAt = time.UnixMilli(t)
 	}
-	if p, ok := m.Values[payloadField].(string); ok {
-		dl.Value, dl.DecodeErr = q.decode(p)
-	} else {
-		dl.DecodeErr = errNoPayload(dl.OriginalID)
-	}
+	var md meta
+	var merr error
 	if h, ok := m.Values[metaField].(string); ok {
-		md, err := decodeMeta(h)
-		dl.Headers = md.headers
-		if err != nil && dl.DecodeErr == nil {
-			dl.DecodeErr = err
-		}
+		md, merr = decodeMeta(h)
+		dl.Headers, dl.Aggregate = md.headers, md.agg
+	}
+	if p, ok := m.Values[payloadField].(string); !ok {
+		dl.DecodeErr = errNoPayload(dl.OriginalID)
+	} else if md.agg == "" {
+		dl.Value, dl.DecodeErr = q.decode(p)
+	}
+	if merr != nil && dl.DecodeErr == nil {
+		dl.DecodeErr = merr
 	}
 	return dl
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,7 @@ type Consumer[T any] struct {
 	cfg   consumerSettings
 	h     Handler[T]
 	bh    BatchHandler[T]
+	ah    AggregateHandler[T]
 
 	running atomic.Bool
 
@@ -839,18 +841,81 @@ func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
 }
 
 func (c *Consumer[T]) runOne(ctx context.Context, d delivery) {
+	if c.runAggregate(ctx, d) {
+		return
+	}
 	m, ok := c.prepare(ctx, d)
 	if !ok {
 		return
 	}
-	err := c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.h(ctx, m) })
+	var err error
+	if c.ah != nil {
+		err = c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.ah(ctx, "", []Msg[T]{m}) })
+	} else {
+		err = c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.h(ctx, m) })
+	}
 	c.settle(ctx, d, m.Info(), err)
+}
+
+// runAggregate handles d when it is an aggregate (see Aggregate) and
+// reports whether it was one. The aggregate is settled as one entry.
+func (c *Consumer[T]) runAggregate(ctx context.Context, d delivery) bool {
+	if d.err != nil || d.meta == "" || !strings.Contains(d.meta, ":agg") {
+		return false
+	}
+	md, err := decodeMeta(d.meta)
+	if err != nil || md.agg == "" {
+		return false // prepare dead-letters what does not decode
+	}
+	var zero T
+	info := c.msg(d, zero, meta{}).Info()
+	if info.Attempt > c.cfg.maxDeliveries {
+		c.toDead(ctx, d, info, fmt.Errorf("streamq: aggregate delivered %d times without a result (consumers died or exceeded the visibility timeout)", info.Attempt-1))
+		return true
+	}
+	metas, payloads, err := unpackAggregate(d.payload)
+	if err != nil {
+		c.toDead(ctx, d, info, err)
+		return true
+	}
+	ms := make([]Msg[T], len(payloads))
+	for i, p := range payloads {
+		mmd, err := decodeMeta(metas[i])
+		var v T
+		if err == nil {
+			v, err = c.q.decode(p)
+		}
+		if err != nil {
+			c.toDead(ctx, d, info, fmt.Errorf("aggregate %s, message %d of %d: %w", md.agg, i+1, len(payloads), err))
+			return true
+		}
+		ms[i] = c.msg(d, v, mmd)
+	}
+	err = c.call(ctx, time.Time{}, 0, func(ctx context.Context) error {
+		switch {
+		case c.ah != nil:
+			return c.ah(ctx, md.agg, ms)
+		case c.bh != nil:
+			return c.bh(ctx, ms)
+		}
+		for _, m := range ms {
+			if err := c.h(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c.settle(ctx, d, info, err)
+	return true
 }
 
 func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 	ms := make([]Msg[T], 0, len(ds))
 	ok := make([]delivery, 0, len(ds))
 	for _, d := range ds {
+		if c.runAggregate(ctx, d) {
+			continue // an aggregate is a batch of its own
+		}
 		if m, good := c.prepare(ctx, d); good {
 			ms = append(ms, m)
 			ok = append(ok, d)

@@ -47,6 +47,7 @@ func testCore(t *testing.T, mk func(testing.TB) target) {
 		{"List", caseList},
 		{"Headers", caseHeaders},
 		{"PriorityStrict", casePriorityStrict},
+		{"Aggregate", caseAggregate},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

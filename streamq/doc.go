@@ -59,6 +59,13 @@
 // modes. Retries and delayed messages stay in their level; Queue.Level(l) gives one
 // level's queue for Stats, DeadLetters, Peek and Subscriber.
 //
+// Aggregation (asynq's task groups): with Config.Aggregation set, the
+// Aggregate(key) option collects messages per key under the queue's hash
+// tag until the group is full (MaxSize), quiet (GracePeriod) or old
+// (MaxDelay); then its messages reach consumers as one entry, one
+// AggregateHandler call (NewAggregateConsumer), acknowledged, retried and
+// dead-lettered as a whole.
+//
 // # Durability
 //
 // An Add that returned nil is in the master's memory; what it survives is

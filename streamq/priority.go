@@ -68,7 +68,7 @@ func (q *Queue[T]) newLevels(n int) {
 		lq := &Queue[T]{
 			client: q.client, name: q.name + ":p" + strconv.Itoa(l), codec: q.codec,
 			maxPayload: q.maxPayload, maxLen: q.maxLen, deadMaxLen: q.deadMaxLen, log: q.log, now: q.now,
-			waitReplicas: q.waitReplicas, waitAOF: q.waitAOF, waitTimeout: q.waitTimeout,
+			waitReplicas: q.waitReplicas, waitAOF: q.waitAOF, waitTimeout: q.waitTimeout, agg: q.agg,
 		}
 		lq.stream = q.stream + ":p" + strconv.Itoa(l)
 		lq.delayed = lq.stream + ":delayed"

@@ -37,6 +37,12 @@ func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error)
 	if err != nil {
 		return "", err
 	}
+	if key := aggOf(opts); key != "" {
+		if q.agg.MaxSize == 0 {
+			return "", fmt.Errorf("%w: Aggregate(%q) on queue %s, whose Config.Aggregation is not set", ErrInvalid, key, q.name)
+		}
+		return q.addAggregate(ctx, key, meta, payload)
+	}
 	args := &redis.XAddArgs{Stream: q.stream, Values: fields(payload, meta)}
 	if q.waitReplicas == 0 && !q.waitAOF {
 		id, err := q.client.XAdd(ctx, args).Result()
@@ -71,6 +77,17 @@ func (q *Queue[T]) AddBatch(ctx context.Context, vs []T, opts ...Option) ([]stri
 		return nil, err
 	} else if lq != q {
 		return lq.AddBatch(ctx, vs, rest...)
+	}
+	if aggOf(opts) != "" {
+		ids := make([]string, len(vs))
+		for i, v := range vs {
+			id, err := q.Add(ctx, v, opts...)
+			if err != nil {
+				return ids, &BatchError{Index: i, Err: err}
+			}
+			ids[i] = id
+		}
+		return ids, nil
 	}
 	meta, err := metaOf(opts)
 	if err != nil {
@@ -142,6 +159,9 @@ func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time, opts ...Opt
 	} else if lq != q {
 		return lq.ProcessAt(ctx, v, at, rest...)
 	}
+	if aggOf(opts) != "" {
+		return fmt.Errorf("%w: Aggregate with ProcessAt or ProcessIn is not supported", ErrInvalid)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return err
@@ -211,6 +231,9 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 		return "", false, err
 	} else if lq != q {
 		return lq.AddUnique(ctx, key, ttl, v, rest...)
+	}
+	if aggOf(opts) != "" {
+		return "", false, fmt.Errorf("%w: Aggregate with AddUnique is not supported", ErrInvalid)
 	}
 	meta, err := metaOf(opts)
 	if err != nil {

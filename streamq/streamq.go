@@ -116,6 +116,10 @@ type Config struct {
 	// slog.Default(), as net/http.Server falls back to log.Default();
 	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
+	// Aggregation sets when aggregation groups (the Aggregate option) are
+	// flushed. The zero value turns aggregation off: Aggregate then fails
+	// with ErrInvalid, and consumers do not look for due groups.
+	Aggregation AggregateConfig
 	// Priorities is the number of priority levels (the Priority option),
 	// 0 or 1 for none, at most 16. Each level is a stream of its own under
 	// the queue's hash tag; see Priority and ConsumerConfig.StrictPriority.
@@ -172,7 +176,8 @@ type Queue[T any] struct {
 	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
 	aofWarned    atomic.Bool  // a consumer reported appendonly no (once per Queue)
 
-	levels []*Queue[T] // priority levels, levels[0] is this queue; nil without
+	levels []*Queue[T]     // priority levels, levels[0] is this queue; nil without
+	agg    AggregateConfig // resolved; MaxSize 0: aggregation off
 }
 
 // New returns the Queue called name on client. name must be 1-200 printable
@@ -204,6 +209,10 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	}
 	if cfg.DeadLetterMaxLen < 0 {
 		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
+	}
+	agg, err := resolveAggregate(cfg.Aggregation)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Priorities < 0 || cfg.Priorities > maxPriorities {
 		return nil, fmt.Errorf("%w: Priorities %d must be between 0 (none) and %d", ErrInvalid, cfg.Priorities, maxPriorities)
@@ -239,6 +248,7 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		waitReplicas: cfg.WaitReplicas,
 		waitAOF:      cfg.WaitAOF,
 		waitTimeout:  cfg.WaitTimeout,
+		agg:          agg,
 	}
 	if cfg.Priorities > 1 {
 		q.newLevels(cfg.Priorities)
