@@ -157,3 +157,47 @@ func TestAggregateOtherHandlers(t *testing.T) {
 	_, err = New[job](tg.client, "x", Config{Aggregation: AggregateConfig{MaxDelay: time.Millisecond, GracePeriod: time.Second}})
 	assert.ErrorIs(t, err, ErrInvalid)
 }
+
+// A group that never goes quiet is flushed MaxDelay after its first
+// message: a steady trickle (one message per 50 ms, grace 1 s) is handed
+// on in several aggregates while it still flows.
+func TestAggregateMaxDelay(t *testing.T) {
+	t.Parallel()
+	tg := single(t)
+	ctx := ctxT(t)
+	q := newQueue[job](t, tg, Config{Aggregation: AggregateConfig{MaxSize: 10000, GracePeriod: time.Second, MaxDelay: time.Second}})
+	require.NoError(t, q.CreateGroup(ctx, "g", false))
+	var mu sync.Mutex
+	var sizes []int
+	c, err := q.NewAggregateConsumer("g", func(_ context.Context, _ string, ms []Msg[job]) error {
+		mu.Lock()
+		sizes = append(sizes, len(ms))
+		mu.Unlock()
+		return nil
+	}, fast(ConsumerConfig{}))
+	require.NoError(t, err)
+	start[job](t, c)
+	got := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int(nil), sizes...)
+	}
+	n := 0
+	// Progress, not time: keep the trickle going until an aggregate came
+	// while it flows (MaxDelay), then once more.
+	for len(got()) < 2 {
+		_, err := q.Add(ctx, job{N: n}, Aggregate("trickle"))
+		require.NoError(t, err)
+		n++
+		time.Sleep(50 * time.Millisecond)
+		require.Less(t, n, 2000, "no aggregate after %d messages", n)
+	}
+	eventually(t, 20*time.Second, "the rest flushed after the grace period", func() bool {
+		total := 0
+		for _, s := range got() {
+			total += s
+		}
+		return total == n
+	})
+	assert.GreaterOrEqual(t, len(got()), 2)
+}
