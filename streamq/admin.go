@@ -271,6 +271,11 @@ func (q *Queue[T]) groupStats(ctx context.Context, g redis.XInfoGroup) (GroupSta
 // its original PausedAt. Returns an error wrapping ErrNoGroup for an
 // unknown group.
 func (q *Queue[T]) Pause(ctx context.Context, group string) error {
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.Pause(ctx, group); err != nil {
+			return err
+		}
+	}
 	if _, err := q.findGroup(ctx, group); err != nil {
 		return err
 	}
@@ -285,6 +290,11 @@ func (q *Queue[T]) Pause(ctx context.Context, group string) error {
 // ConsumerConfig.Block. Resuming a group that is not paused does nothing.
 // Returns an error wrapping ErrNoGroup for an unknown group.
 func (q *Queue[T]) Resume(ctx context.Context, group string) error {
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.Resume(ctx, group); err != nil {
+			return err
+		}
+	}
 	if _, err := q.findGroup(ctx, group); err != nil {
 		return err
 	}
@@ -377,6 +387,10 @@ type DeadLetter[T any] struct {
 	// Headers are the message's headers, nil when it has none (kept by
 	// RequeueDeadLetters).
 	Headers map[string]string
+	// Aggregate is the aggregation group of a dead-lettered aggregate (see
+	// the Aggregate option), "" for a single message. An aggregate's Value
+	// is not decoded; RequeueDeadLetters runs it again as a whole.
+	Aggregate string
 	// Err is the last handler error (or the decode error) as text.
 	Err      string
 	Group    string
@@ -434,17 +448,19 @@ func (q *Queue[T]) deadLetter(m redis.XMessage) DeadLetter[T] {
 	if t, err := strconv.ParseInt(str("t"), 10, 64); err == nil {
 		dl.DiedAt = time.UnixMilli(t)
 	}
-	if p, ok := m.Values[payloadField].(string); ok {
-		dl.Value, dl.DecodeErr = q.decode(p)
-	} else {
-		dl.DecodeErr = errNoPayload(dl.OriginalID)
-	}
+	var md meta
+	var merr error
 	if h, ok := m.Values[metaField].(string); ok {
-		md, err := decodeMeta(h)
-		dl.Headers = md.headers
-		if err != nil && dl.DecodeErr == nil {
-			dl.DecodeErr = err
-		}
+		md, merr = decodeMeta(h)
+		dl.Headers, dl.Aggregate = md.headers, md.agg
+	}
+	if p, ok := m.Values[payloadField].(string); !ok {
+		dl.DecodeErr = errNoPayload(dl.OriginalID)
+	} else if md.agg == "" {
+		dl.Value, dl.DecodeErr = q.decode(p)
+	}
+	if merr != nil && dl.DecodeErr == nil {
+		dl.DecodeErr = merr
 	}
 	return dl
 }

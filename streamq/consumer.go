@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,8 @@ type ConsumerConfig struct {
 	// "<hostname>-<pid>-<random>", unique per process and Consumer. Names
 	// must be unique among running consumers of a group.
 	Name string
-	// Concurrency is the number of handler goroutines. Default 10.
+	// Concurrency is the number of handler goroutines (per priority level
+	// on a queue with Config.Priorities). Default 10.
 	Concurrency int
 	// BatchSize is the COUNT of each XREADGROUP (per stream). Default 100,
 	// at most 10000.
@@ -68,6 +70,14 @@ type ConsumerConfig struct {
 	TrimInterval time.Duration
 	// DisableTrim turns the periodic Trim off.
 	DisableTrim bool
+	// StrictPriority, on a queue with Config.Priorities, makes a read take
+	// a lower level only while every higher level is empty. Default
+	// weighted: with backlogs on several levels, level l gets Weights[l] of
+	// every sum(Weights) reads, so no level starves.
+	StrictPriority bool
+	// Weights are the levels' shares of reads in weighted mode, one per
+	// level (1-1000). Default level+1 (1, 2, 3, ...).
+	Weights []int
 	// Hooks are optional callbacks for metrics and tracing.
 	Hooks Hooks
 }
@@ -93,6 +103,8 @@ type consumerSettings struct {
 	fromNewest, noTrim                            bool
 	backoff                                       func(int, error) time.Duration
 	hooks                                         Hooks
+	strict                                        bool
+	weights                                       []int
 }
 
 var consumerSeq atomic.Int64
@@ -101,7 +113,13 @@ func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
 	bad := func(field string, v any, rule string) error {
 		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalid, field, v, rule)
 	}
-	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks}
+	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks,
+		strict: c.StrictPriority, weights: c.Weights}
+	for _, w := range c.Weights {
+		if w < 1 || w > 1000 {
+			return s, bad("Weights", c.Weights, "each weight must be between 1 and 1000")
+		}
+	}
 	if s.name == "" {
 		host, _ := os.Hostname()
 		if validName("consumer", host) != nil {
@@ -190,8 +208,13 @@ type Consumer[T any] struct {
 	cfg   consumerSettings
 	h     Handler[T]
 	bh    BatchHandler[T]
+	ah    AggregateHandler[T]
 
 	running atomic.Bool
+
+	subs  []*Consumer[T] // per priority level (Config.Priorities), nil without
+	gate  *gate          // shared by the level consumers
+	level int            // this level consumer's level
 
 	out       atomic.Int64  // messages held: dispatched and not finished
 	wake      chan struct{} // a message finished
@@ -265,7 +288,53 @@ func (q *Queue[T]) newConsumer(group string, h Handler[T], bh BatchHandler[T], c
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer[T]{q: q, group: group, keys: q.keys(group), cfg: s, h: h, bh: bh}, nil
+	c := &Consumer[T]{q: q, group: group, keys: q.keys(group), cfg: s, h: h, bh: bh}
+	n := len(q.levels)
+	if n <= 1 {
+		if len(s.weights) > 0 {
+			return nil, fmt.Errorf("%w: ConsumerConfig.Weights set on queue %s, which has no priority levels (Config.Priorities)", ErrInvalid, q.name)
+		}
+		return c, nil
+	}
+	if len(s.weights) == 0 {
+		for l := range n {
+			s.weights = append(s.weights, l+1)
+		}
+	} else if len(s.weights) != n {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Weights has %d weights, queue %s has %d priority levels", ErrInvalid, len(s.weights), q.name, n)
+	}
+	g := newGate(n, s.strict, s.weights)
+	for l, lq := range q.levels {
+		c.subs = append(c.subs, &Consumer[T]{q: lq, group: group, keys: lq.keys(group), cfg: s, h: h, bh: bh, gate: g, level: l})
+	}
+	return c, nil
+}
+
+// runLevels runs the level consumers of a queue with priorities.
+func (c *Consumer[T]) runLevels(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer c.running.Store(false)
+	// Creating the group on every level first makes the levels' setups
+	// (which each create their own) a formality.
+	if err := c.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	errs := make([]error, len(c.subs))
+	var wg sync.WaitGroup
+	for i, sub := range c.subs {
+		wg.Add(1)
+		go func() { // ends when sub.Run returns
+			defer wg.Done()
+			errs[i] = sub.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Name returns the consumer's name in the group.
@@ -296,6 +365,9 @@ func (c *Consumer[T]) Group() string { return c.group }
 // unavailable is not fatal: Run reports it (Hooks.OnError and the Logger),
 // backs off and resumes by itself. Run never closes the client.
 func (c *Consumer[T]) Run(ctx context.Context) error {
+	if c.subs != nil {
+		return c.runLevels(ctx)
+	}
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
@@ -318,7 +390,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		return err
 	}
 	c.reset()
-	if d, err := c.q.CheckDurability(ctx); err == nil && !d.AppendOnly {
+	if d, err := c.q.CheckDurability(ctx); c.level == 0 && err == nil && !d.AppendOnly && c.q.aofWarned.CompareAndSwap(false, true) {
 		c.report(fmt.Errorf("%w: the Redis holding queue %s runs with appendonly no: a restart or crash loses every message not yet handled, acknowledged Adds included; set appendonly yes (appendfsync everysec or always), see Config.WaitReplicas and WaitAOF", ErrNotDurable, c.q.name))
 	}
 	// Heartbeat before the first read, so the reaper never mistakes this
@@ -542,8 +614,18 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			}
 			continue
 		}
+		turn := false
+		if c.gate != nil {
+			var ok bool
+			if ok, turn = c.gate.acquire(ctx, c.level); !ok {
+				continue // ctx ended
+			}
+		}
 		acks, rsAcks, resent := c.takeAcks()
 		args := &redis.XReadGroupArgs{Group: c.group, Consumer: c.cfg.name, Streams: streams, Count: int64(c.cfg.batch), Block: c.cfg.block}
+		if turn {
+			args.Block = -1
+		}
 		var res []redis.XStream
 		var err error
 		// Holding deliver (read) until the batch is dispatched: a reconcile
@@ -565,6 +647,13 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			c.deliver.RUnlock()
+		}
+		if c.gate != nil {
+			got := 0
+			for _, st := range res {
+				got += len(st.Messages)
+			}
+			c.gate.release(c.level, got)
 		}
 		switch {
 		case err == nil:
@@ -752,18 +841,81 @@ func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
 }
 
 func (c *Consumer[T]) runOne(ctx context.Context, d delivery) {
+	if c.runAggregate(ctx, d) {
+		return
+	}
 	m, ok := c.prepare(ctx, d)
 	if !ok {
 		return
 	}
-	err := c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.h(ctx, m) })
+	var err error
+	if c.ah != nil {
+		err = c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.ah(ctx, "", []Msg[T]{m}) })
+	} else {
+		err = c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.h(ctx, m) })
+	}
 	c.settle(ctx, d, m.Info(), err)
+}
+
+// runAggregate handles d when it is an aggregate (see Aggregate) and
+// reports whether it was one. The aggregate is settled as one entry.
+func (c *Consumer[T]) runAggregate(ctx context.Context, d delivery) bool {
+	if d.err != nil || d.meta == "" || !strings.Contains(d.meta, ":agg") {
+		return false
+	}
+	md, err := decodeMeta(d.meta)
+	if err != nil || md.agg == "" {
+		return false // prepare dead-letters what does not decode
+	}
+	var zero T
+	info := c.msg(d, zero, meta{}).Info()
+	if info.Attempt > c.cfg.maxDeliveries {
+		c.toDead(ctx, d, info, fmt.Errorf("streamq: aggregate delivered %d times without a result (consumers died or exceeded the visibility timeout)", info.Attempt-1))
+		return true
+	}
+	metas, payloads, err := unpackAggregate(d.payload)
+	if err != nil {
+		c.toDead(ctx, d, info, err)
+		return true
+	}
+	ms := make([]Msg[T], len(payloads))
+	for i, p := range payloads {
+		mmd, err := decodeMeta(metas[i])
+		var v T
+		if err == nil {
+			v, err = c.q.decode(p)
+		}
+		if err != nil {
+			c.toDead(ctx, d, info, fmt.Errorf("aggregate %s, message %d of %d: %w", md.agg, i+1, len(payloads), err))
+			return true
+		}
+		ms[i] = c.msg(d, v, mmd)
+	}
+	err = c.call(ctx, time.Time{}, 0, func(ctx context.Context) error {
+		switch {
+		case c.ah != nil:
+			return c.ah(ctx, md.agg, ms)
+		case c.bh != nil:
+			return c.bh(ctx, ms)
+		}
+		for _, m := range ms {
+			if err := c.h(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c.settle(ctx, d, info, err)
+	return true
 }
 
 func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 	ms := make([]Msg[T], 0, len(ds))
 	ok := make([]delivery, 0, len(ds))
 	for _, d := range ds {
+		if c.runAggregate(ctx, d) {
+			continue // an aggregate is a batch of its own
+		}
 		if m, good := c.prepare(ctx, d); good {
 			ms = append(ms, m)
 			ok = append(ok, d)

@@ -46,6 +46,8 @@ func testCore(t *testing.T, mk func(testing.TB) target) {
 		{"BatchHandler", caseBatchHandler},
 		{"List", caseList},
 		{"Headers", caseHeaders},
+		{"PriorityStrict", casePriorityStrict},
+		{"Aggregate", caseAggregate},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

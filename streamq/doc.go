@@ -52,6 +52,20 @@
 // reports length, per-group lag, pending, oldest pending age, retries, dead
 // letters and consumers.
 //
+// Priorities: with Config.Priorities n, the Priority(level) option sends a
+// message to one of n levels (each a stream under the queue's hash tag),
+// and a consumer reads them weighted (default: level l gets l+1 shares,
+// none starves) or strictly (ConsumerConfig.StrictPriority), asynq's two
+// modes. Retries and delayed messages stay in their level; Queue.Level(l) gives one
+// level's queue for Stats, DeadLetters, Peek and Subscriber.
+//
+// Aggregation (asynq's task groups): with Config.Aggregation set, the
+// Aggregate(key) option collects messages per key under the queue's hash
+// tag until the group is full (MaxSize), quiet (GracePeriod) or old
+// (MaxDelay); then its messages reach consumers as one entry, one
+// AggregateHandler call (NewAggregateConsumer), acknowledged, retried and
+// dead-lettered as a whole.
+//
 // # Durability
 //
 // An Add that returned nil is in the master's memory; what it survives is

@@ -38,7 +38,7 @@ type Durability struct {
 // CheckDurability reports how the master holding the queue's stream
 // persists writes. Consumers call it at start and warn (Logger and
 // Hooks.OnError, with an error wrapping ErrNotDurable) when AppendOnly is
-// false.
+// false, once per Queue.
 func (q *Queue[T]) CheckDurability(ctx context.Context) (Durability, error) {
 	node, err := q.master(ctx)
 	if err != nil {

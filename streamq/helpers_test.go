@@ -2,6 +2,7 @@ package streamq
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +63,9 @@ func newQueue[T any](t testing.TB, tg target, cfg Config) *Queue[T] {
 func newNamedQueue[T any](t testing.TB, tg target, name string, cfg Config) *Queue[T] {
 	t.Helper()
 	cfg.KeyPrefix = tg.prefix + "streamq:"
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler) // test servers run with appendonly no
+	}
 	q, err := New[T](tg.client, name, cfg)
 	require.NoError(t, err)
 	return q

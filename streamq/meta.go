@@ -16,6 +16,8 @@ type Option struct {
 	headers  map[string]string
 	deadline time.Time
 	timeout  time.Duration
+	level    int
+	aggKey   string
 	kind     uint8
 	err      error
 }
@@ -24,6 +26,8 @@ const (
 	optHeaders = iota + 1
 	optDeadline
 	optTimeout
+	optPriority
+	optAggregate
 )
 
 // Header sets one string header on the message (see Headers).
@@ -75,6 +79,18 @@ type meta struct {
 	headers  map[string]string
 	deadline time.Time
 	timeout  time.Duration
+	agg      string // ":agg": the entry is an aggregate of this group
+}
+
+// aggOf returns the Aggregate option's key, "" without one.
+func aggOf(opts []Option) string {
+	key := ""
+	for _, o := range opts {
+		if o.kind == optAggregate {
+			key = o.aggKey
+		}
+	}
+	return key
 }
 
 // metaOf merges opts; it returns the encoded form ("" for none).
@@ -113,6 +129,9 @@ func (m meta) encode() string {
 	if m.timeout > 0 {
 		n++
 	}
+	if m.agg != "" {
+		n++
+	}
 	if n == 0 {
 		return ""
 	}
@@ -134,6 +153,10 @@ func (m meta) encode() string {
 	if m.timeout > 0 {
 		put(":timeout")
 		put(strconv.FormatInt(max(m.timeout.Milliseconds(), 1), 10))
+	}
+	if m.agg != "" {
+		put(":agg")
+		put(m.agg)
 	}
 	for _, k := range keys {
 		put(k)
@@ -171,6 +194,8 @@ func decodeMeta(s string) (meta, error) {
 				return meta{}, fmt.Errorf("%w: deadline %q", ErrDecode, v)
 			}
 			m.deadline = time.UnixMilli(ms)
+		case k == ":agg":
+			m.agg = v
 		case k == ":timeout":
 			ms, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || ms <= 0 {

@@ -24,6 +24,11 @@ import (
 // returned ID is valid, the wait for replicas or fsync fell short).
 // opts set headers, a deadline or a timeout for this message.
 func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error) {
+	if lq, rest, err := q.route(opts); err != nil {
+		return "", err
+	} else if lq != q {
+		return lq.Add(ctx, v, rest...)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return "", err
@@ -31,6 +36,12 @@ func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error)
 	payload, err := q.encode(v, meta)
 	if err != nil {
 		return "", err
+	}
+	if key := aggOf(opts); key != "" {
+		if q.agg.MaxSize == 0 {
+			return "", fmt.Errorf("%w: Aggregate(%q) on queue %s, whose Config.Aggregation is not set", ErrInvalid, key, q.name)
+		}
+		return q.addAggregate(ctx, key, meta, payload)
 	}
 	args := &redis.XAddArgs{Stream: q.stream, Values: fields(payload, meta)}
 	if q.waitReplicas == 0 && !q.waitAOF {
@@ -62,6 +73,22 @@ func (q *Queue[T]) Add(ctx context.Context, v T, opts ...Option) (string, error)
 // Config.WaitReplicas or WaitAOF one wait covers the whole batch; falling
 // short adds an error wrapping ErrNotDurable. opts apply to every message.
 func (q *Queue[T]) AddBatch(ctx context.Context, vs []T, opts ...Option) ([]string, error) {
+	if lq, rest, err := q.route(opts); err != nil {
+		return nil, err
+	} else if lq != q {
+		return lq.AddBatch(ctx, vs, rest...)
+	}
+	if aggOf(opts) != "" {
+		ids := make([]string, len(vs))
+		for i, v := range vs {
+			id, err := q.Add(ctx, v, opts...)
+			if err != nil {
+				return ids, &BatchError{Index: i, Err: err}
+			}
+			ids[i] = id
+		}
+		return ids, nil
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return nil, err
@@ -127,6 +154,14 @@ func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time, opts ...Opt
 	if at.IsZero() {
 		return fmt.Errorf("%w: ProcessAt with the zero time", ErrInvalid)
 	}
+	if lq, rest, err := q.route(opts); err != nil {
+		return err
+	} else if lq != q {
+		return lq.ProcessAt(ctx, v, at, rest...)
+	}
+	if aggOf(opts) != "" {
+		return fmt.Errorf("%w: Aggregate with ProcessAt or ProcessIn is not supported", ErrInvalid)
+	}
 	meta, err := metaOf(opts)
 	if err != nil {
 		return err
@@ -191,6 +226,14 @@ func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration,
 	}
 	if ttl < time.Millisecond {
 		return "", false, fmt.Errorf("%w: dedup ttl %v must be at least 1ms", ErrInvalid, ttl)
+	}
+	if lq, rest, err := q.route(opts); err != nil {
+		return "", false, err
+	} else if lq != q {
+		return lq.AddUnique(ctx, key, ttl, v, rest...)
+	}
+	if aggOf(opts) != "" {
+		return "", false, fmt.Errorf("%w: Aggregate with AddUnique is not supported", ErrInvalid)
 	}
 	meta, err := metaOf(opts)
 	if err != nil {

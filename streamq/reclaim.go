@@ -134,6 +134,13 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		if r.full {
 			nextDue = c.q.now()
 		}
+		if c.q.agg.MaxSize > 0 && runCtx.Err() == nil {
+			if n, err := c.q.flushAggregates(ctx); err != nil {
+				c.report(err)
+			} else if n > 0 {
+				nextBeat = time.Now() // the next tick may find more due
+			}
+		}
 		if runCtx.Err() != nil || c.paused.Load() || !c.trusted() {
 			// Shutting down or paused: take nobody's messages. Not trusted:
 			// Redis was not reachable promptly for DeadAfter, so peers'

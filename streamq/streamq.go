@@ -116,6 +116,14 @@ type Config struct {
 	// slog.Default(), as net/http.Server falls back to log.Default();
 	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
+	// Aggregation sets when aggregation groups (the Aggregate option) are
+	// flushed. The zero value turns aggregation off: Aggregate then fails
+	// with ErrInvalid, and consumers do not look for due groups.
+	Aggregation AggregateConfig
+	// Priorities is the number of priority levels (the Priority option),
+	// 0 or 1 for none, at most 16. Each level is a stream of its own under
+	// the queue's hash tag; see Priority and ConsumerConfig.StrictPriority.
+	Priorities int
 	// WaitReplicas makes every write of a message (Add, AddBatch,
 	// AddUnique, ProcessAt, ProcessIn) wait, on the same connection, until
 	// that many replicas acknowledged it (WAIT), for at most WaitTimeout.
@@ -166,6 +174,10 @@ type Queue[T any] struct {
 	waitTimeout  time.Duration
 	wait         waitState
 	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
+	aofWarned    atomic.Bool  // a consumer reported appendonly no (once per Queue)
+
+	levels []*Queue[T]     // priority levels, levels[0] is this queue; nil without
+	agg    AggregateConfig // resolved; MaxSize 0: aggregation off
 }
 
 // New returns the Queue called name on client. name must be 1-200 printable
@@ -198,6 +210,13 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.DeadLetterMaxLen < 0 {
 		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
+	agg, err := resolveAggregate(cfg.Aggregation)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Priorities < 0 || cfg.Priorities > maxPriorities {
+		return nil, fmt.Errorf("%w: Priorities %d must be between 0 (none) and %d", ErrInvalid, cfg.Priorities, maxPriorities)
+	}
 	switch {
 	case cfg.WaitReplicas < 0:
 		return nil, fmt.Errorf("%w: WaitReplicas %d is negative (0 means no wait)", ErrInvalid, cfg.WaitReplicas)
@@ -213,7 +232,7 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		cfg.Clock = time.Now
 	}
 	stream := cfg.KeyPrefix + "{" + name + "}"
-	return &Queue[T]{
+	q := &Queue[T]{
 		client:     client,
 		name:       name,
 		codec:      cfg.Codec,
@@ -229,7 +248,12 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		waitReplicas: cfg.WaitReplicas,
 		waitAOF:      cfg.WaitAOF,
 		waitTimeout:  cfg.WaitTimeout,
-	}, nil
+		agg:          agg,
+	}
+	if cfg.Priorities > 1 {
+		q.newLevels(cfg.Priorities)
+	}
+	return q, nil
 }
 
 // Name returns the queue name given to New.
@@ -344,6 +368,11 @@ func isNoGroup(err error) bool {
 func (q *Queue[T]) CreateGroup(ctx context.Context, group string, fromNewest bool) error {
 	if err := validName("group", group); err != nil {
 		return err
+	}
+	for _, lq := range q.levels[min(1, len(q.levels)):] {
+		if err := lq.CreateGroup(ctx, group, fromNewest); err != nil {
+			return err
+		}
 	}
 	start := "0"
 	if fromNewest {

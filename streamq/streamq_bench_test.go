@@ -115,7 +115,9 @@ type consumeVariant struct {
 // with every background task on (heartbeats, reconciliation, pause checks,
 // reclaim, trim). Reported: x-raw (plumb msg/s over raw's), x-plain
 // (plumb with headers over plumb), cmds/msg of plumb.
-// Goal: x-raw >= 1.0, cmds/msg <= 0.03, x-plain >= 0.9.
+// A fourth variant consumes from a queue with 3 priority levels (weighted,
+// a third of the backlog on each): levels-x-plain.
+// Goal: x-raw >= 1.0, cmds/msg <= 0.03, x-plain >= 0.9, levels-x-plain >= 0.8.
 func BenchmarkConsume(b *testing.B) {
 	const chunk = 20000
 	env := testenv.Redis(b)
@@ -175,6 +177,7 @@ func BenchmarkConsume(b *testing.B) {
 		},
 		plumbVariant("plumb", ""),
 		plumbVariant("headers", meta),
+		levelsVariant(b, env, "levels"),
 	}
 	round := 0
 	for b.Loop() {
@@ -201,6 +204,7 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportMetric(rate(vs[1]), "plumb-msg/s")
 	b.ReportMetric(rate(vs[1])/rate(vs[0]), "x-raw")
 	b.ReportMetric(rate(vs[2])/rate(vs[1]), "x-plain")
+	b.ReportMetric(rate(vs[3])/rate(vs[1]), "levels-x-plain")
 	b.ReportMetric(float64(vs[1].calls)/float64(int64(round)*chunk), "cmds/msg")
 	b.ReportMetric(float64(vs[0].calls)/float64(int64(round)*chunk), "raw-cmds/msg")
 }
@@ -394,4 +398,49 @@ func BenchmarkIdleLatency(b *testing.B) {
 		cancel()
 		<-done
 	})
+}
+
+// levelsVariant is BenchmarkConsume's weighted 3-level queue.
+func levelsVariant(b *testing.B, env *testenv.RedisEnv, name string) *consumeVariant {
+	ctx := context.Background()
+	q, err := New[benchPayload](env.Client, name, Config{KeyPrefix: env.Prefix, Priorities: 3, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := q.CreateGroup(ctx, "g", false); err != nil {
+		b.Fatal(err)
+	}
+	return &consumeVariant{
+		name: name,
+		fill: func(n int) {
+			for l := range 3 {
+				xaddBacklog(b, env.Client, q.Level(l).StreamKey(), n/3+boolInt(l < n%3), "")
+			}
+		},
+		start: func(h *consumeHarness) func() {
+			c, err := q.NewConsumer("g", func(_ context.Context, m Msg[benchPayload]) error {
+				h.done()
+				return nil
+			}, ConsumerConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- c.Run(rctx) }()
+			return func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Errorf("Run: %v", err)
+				}
+			}
+		},
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

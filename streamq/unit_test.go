@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -351,4 +352,34 @@ func TestMetaEncoding(t *testing.T) {
 		_, err := metaOf([]Option{o})
 		assert.ErrorIs(t, err, ErrInvalid)
 	}
+}
+
+// An aggregate's packed payload splits back into what was packed; any
+// input is ErrDecode or a clean split, never a panic.
+func FuzzUnpackAggregate(f *testing.F) {
+	f.Add("7:0|{\"n\":1}9:3:abc{\"n\":2}")
+	f.Add("")
+	f.Add("3:x|y")
+	f.Add("99:0|")
+	f.Fuzz(func(t *testing.T, s string) {
+		metas, payloads, err := unpackAggregate(s)
+		if err != nil {
+			if !errors.Is(err, ErrDecode) {
+				t.Fatalf("error %v does not wrap ErrDecode", err)
+			}
+			return
+		}
+		if len(metas) != len(payloads) {
+			t.Fatalf("%d metas, %d payloads", len(metas), len(payloads))
+		}
+		var packed strings.Builder
+		for i := range metas {
+			m := aggMember(metas[i], payloads[i])
+			packed.WriteString(strconv.Itoa(len(m)) + ":" + m)
+		}
+		m2, p2, err := unpackAggregate(packed.String())
+		if err != nil || !reflect.DeepEqual(m2, metas) || !reflect.DeepEqual(p2, payloads) {
+			t.Fatalf("repack of %q does not round-trip: %v", s, err)
+		}
+	})
 }
