@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -134,6 +135,12 @@ func claimMW(c Coordinator, noOverlap bool, timeout time.Duration, nextAfter fun
 				}
 				return runErr
 			}}
+			defer func() { // a panic in per-job middleware must not leak the lease
+				if r := recover(); r != nil {
+					_ = fin.finish(&PanicError{Value: r, Stack: debug.Stack()})
+					panic(r)
+				}
+			}()
 			return fin.finish(next(context.WithValue(rctx, finisherKey{}, fin)))
 		}
 	}
