@@ -457,6 +457,8 @@ func (l *lease) renew() {
 
 // Release stops renewing, deletes the running lease if this run still
 // holds it, and records the run in the job's history, in one round trip.
+// Without a running lease, a failure to reach Redis loses only the history
+// record: it is logged, and Release returns nil.
 // The tick claim stays until it expires. When the running lease was no
 // longer this run's (it expired, for example while the process was
 // frozen, and another replica may have run a later tick), Release returns
@@ -492,7 +494,11 @@ func (l *lease) release(ctx context.Context, runErr error) error {
 	}
 	held, err := releaseScript.Run(ctx, l.c.rdb, []string{l.key, l.runsKey}, l.val, l.tick.UnixMicro(), rec.encode(), lostRec.encode(), l.c.o.History).Int64()
 	if err != nil {
-		return fmt.Errorf("redislock: release %s: %w", l.runsKey, err)
+		if l.val == "" && !lostEarly { // no running lease: only the history record is lost
+			l.c.o.Logger.Warn("redislock: run not recorded in the history", "key", l.runsKey, "tick", l.tick, "err", err)
+			return nil
+		}
+		return fmt.Errorf("redislock: release %s: %w", l.key, err)
 	}
 	if held == 0 || lostEarly {
 		return fmt.Errorf("%w: the running lease %s was no longer held by %s at the end of the run (another replica may have run a later tick)", cronx.ErrLeaseLost, l.key, l.val)

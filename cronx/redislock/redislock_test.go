@@ -352,6 +352,8 @@ func TestRedisDown(t *testing.T) {
 	skipped := func(why cronx.SkipReason) int { mu.Lock(); defer mu.Unlock(); return skips[why] }
 	var ss []*cronx.Scheduler
 	var coords []*attempts
+	var holding atomic.Bool
+	held, resume := make(chan struct{}), make(chan struct{})
 	for i := range 3 {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()}) // default retries and timeouts
 		t.Cleanup(func() { c.Close() })
@@ -362,7 +364,14 @@ func TestRedisDown(t *testing.T) {
 		s, err := cronx.New(cronx.Config{Replica: fmt.Sprintf("r%d", i), Coordinator: a, Hooks: hooks, Location: time.UTC, Logger: quietLogger,
 			Middleware: []cronx.Middleware{skew(time.Duration(i) * 30 * time.Millisecond)}})
 		require.NoError(t, err)
-		require.NoError(t, s.Add("job", "* * * * * *", ta.fn(5*time.Millisecond), cronx.OncePerTick()))
+		run := ta.fn(5 * time.Millisecond)
+		require.NoError(t, s.Add("job", "* * * * * *", func(ctx context.Context) error {
+			if holding.CompareAndSwap(true, false) { // this run ends only once Redis is down
+				close(held)
+				<-resume
+			}
+			return run(ctx)
+		}, cronx.OncePerTick()))
 		ss = append(ss, s)
 	}
 	defer shutdownAll(t, ss...)
@@ -372,9 +381,18 @@ func TestRedisDown(t *testing.T) {
 	count := func() int { tk, _ := ta.job("job"); return len(tk) }
 	require.Eventually(t, func() bool { return count() >= 2 }, time.Minute, 20*time.Millisecond)
 
+	// Stop Redis while a run is in progress, so that its release (and
+	// history record) meets the outage too.
+	holding.Store(true)
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no run started")
+	}
 	stopping := time.Now()
 	require.NoError(t, srv.Stop())
 	stopped := time.Now()
+	close(resume)
 	before := skipped(cronx.SkipCoordinatorError)
 	require.Eventually(t, func() bool { return skipped(cronx.SkipCoordinatorError) >= before+6 }, time.Minute, 20*time.Millisecond,
 		"fail-closed skips are reported while Redis is down")
