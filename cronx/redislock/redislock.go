@@ -95,10 +95,11 @@ func (c *Coordinator) jobKeys(job string) *jobKeys {
 // 9 history length. One round trip, one slot.
 //
 // state is "fence|guard|tick|next|replica": the last won claim and the
-// guard (unix ms). Its absence means a first claim or that Redis lost the
-// job's keys: the script then creates it with guard = the server's start
-// + SkewBudget (from INFO uptime and TIME), and refuses every tick at or
-// before the guard, since a replica may have won it before the loss.
+// guard (unix ms). Its absence means a first claim or, on a server without
+// an append-only file, that Redis lost the job's keys: the script then
+// creates it with guard = the server's start + SkewBudget (from INFO
+// uptime and TIME), and refuses every tick at or before the guard, since
+// a replica may have won it before the loss.
 const claimPrologue = `
 local aof = ''
 if ARGV[7] == '1' then aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') or '?' end
@@ -107,6 +108,9 @@ local prev, gs = 0, nil
 if state then
   local p, g = string.match(state, '^(%d+)|(%d+)|')
   prev, gs = tonumber(p) or 0, g or '0'
+elseif string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') == '1' then
+  gs = '0' -- an append-only file keeps the state across restarts: a missing state is a new job
+  redis.call('SET', KEYS[2], '0|0|0|0|')
 else
   local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
   local t = redis.call('TIME')

@@ -808,3 +808,40 @@ func TestCatchUp(t *testing.T) {
 	}
 	assert.Positive(t, ran, "the latest missed tick ran")
 }
+
+// TestFreshServerGuard: on a server without appendonly that started less
+// than SkewBudget ago, a job without state may have lost its claims, so
+// the claim is refused (ErrDataLoss) until SkewBudget after the start; with
+// appendonly the state would have survived, so a missing one is a new job.
+func TestFreshServerGuard(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		refused bool
+	}{
+		{"no persistence", nil, true},
+		{"appendonly", []string{"--appendonly", "yes", "--appendfsync", "always"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testenv.NewRedisServer(t, tc.args...)
+			coord, err := redislock.New(srv.Client(t), redislock.Config{SkewBudget: time.Hour, ClaimTTL: 3 * time.Hour, Logger: quietLogger})
+			require.NoError(t, err)
+			tick := time.Now().Truncate(time.Second)
+			l, err := coord.Claim(ctx, "job", tick, "r", cronx.ClaimOptions{})
+			if tc.refused {
+				require.ErrorIs(t, err, redislock.ErrDataLoss)
+				assert.False(t, errors.Is(err, cronx.ErrClaimedElsewhere))
+				_, err = coord.Claim(ctx, "job", tick.Add(2*time.Hour), "r", cronx.ClaimOptions{})
+				assert.NoError(t, err, "a tick after the guard window is claimed")
+				_, err = coord.Claim(ctx, "job", tick.Add(time.Second), "r", cronx.ClaimOptions{})
+				assert.ErrorIs(t, err, redislock.ErrDataLoss, "the guard outlives the first claim after it")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, uint64(tick.UnixMicro()), l.Fence(), "the first fence is the tick in microseconds")
+		})
+	}
+}
