@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -119,8 +120,11 @@ func claimMW(c Coordinator, noOverlap bool, timeout time.Duration, nextAfter fun
 			fin := &finisher{release: func(runErr error) error {
 				close(done)
 				cancel(nil)
-				// Release with a context that survives the run's cancellation.
-				relCtx, relCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				// Release with a context that survives the run's cancellation,
+				// bounded like the claim: the job's overlap slot is held until
+				// the release returns, so an unreachable coordinator must not
+				// make the next tick an overlap.
+				relCtx, relCancel := context.WithTimeout(context.WithoutCancel(ctx), d)
 				defer relCancel()
 				rerr := lease.Release(relCtx, runErr)
 				lostCause := errors.Is(context.Cause(rctx), ErrLeaseLost)
@@ -134,6 +138,12 @@ func claimMW(c Coordinator, noOverlap bool, timeout time.Duration, nextAfter fun
 				}
 				return runErr
 			}}
+			defer func() { // a panic in per-job middleware must not leak the lease
+				if r := recover(); r != nil {
+					_ = fin.finish(&PanicError{Value: r, Stack: debug.Stack()})
+					panic(r)
+				}
+			}()
 			return fin.finish(next(context.WithValue(rctx, finisherKey{}, fin)))
 		}
 	}

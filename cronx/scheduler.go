@@ -486,7 +486,9 @@ func (s *Scheduler) observe(j *job) Middleware {
 				h(ctx, ri)
 			}
 			s.logRun(ctx, slog.LevelDebug, "cronx: run started", ri, "fence", ri.Fence)
-			err := finishRun(ctx, next(ctx))
+			// Recover here too: a panic in per-job middleware (Use) is a
+			// failure of this run, reported below, not a silent unwind.
+			err := finishRun(ctx, Recover()(next)(ctx))
 			took := time.Since(start)
 			var skip *SkipError
 			st.mu.Lock()

@@ -816,3 +816,43 @@ func TestCatchUpNeedsLastTicker(t *testing.T) {
 	assert.ErrorContains(t, err, "LastTicker")
 	assert.ErrorIs(t, s.Add("k", "* * * * *", fn, OncePerTick(), CatchUp(CatchUpPolicy{})), ErrInvalid)
 }
+
+// countingLease counts releases.
+type countingLease struct{ released *int }
+
+func (countingLease) Fence() uint64                          { return 1 }
+func (countingLease) Lost() <-chan struct{}                  { return nil }
+func (l countingLease) Release(context.Context, error) error { *l.released++; return nil }
+
+type countingCoordinator struct{ released *int }
+
+func (c countingCoordinator) Claim(context.Context, string, time.Time, string, ClaimOptions) (Lease, error) {
+	return countingLease(c), nil
+}
+
+// TestPanicInJobMiddlewareReleases: a panic in per-job middleware (outside
+// the inner recovery) still releases the claim, and is reported.
+func TestPanicInJobMiddlewareReleases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		released := 0
+		var mu sync.Mutex
+		var failures []error
+		s := newTestScheduler(t, Config{Coordinator: countingCoordinator{&released}, Hooks: Hooks{
+			OnFailure: func(_ context.Context, _ RunInfo, err error, _ time.Duration) {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			},
+		}})
+		bad := func(Func) Func { return func(context.Context) error { panic("middleware bug") } }
+		require.NoError(t, s.Add("j", "* * * * * *", func(context.Context) error { return nil }, OncePerTick(), Use(bad)))
+		time.Sleep(2*time.Second + time.Millisecond)
+		shutdown(t, s)
+		assert.Equal(t, 2, released, "each claimed run was released")
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, failures, 2)
+		var pe *PanicError
+		assert.ErrorAs(t, failures[0], &pe)
+	})
+}

@@ -49,18 +49,22 @@
 //     with cronx.ErrLeaseLost although it returned nil.
 //
 // Restarts. With appendonly yes and appendfsync always, a Redis restart
-// keeps every claim. Without persistence (or after FLUSHDB) the claims are
+// keeps every claim. Without persistence (or after a FLUSHDB) the claims are
 // gone, and a replica whose clock is behind could claim a tick that
 // another replica ran just before the crash. redislock detects the loss:
-// the job's state key is missing and the server started less than
-// SkewBudget before the tick (INFO uptime). It then refuses every claim of
-// a tick up to the server's start + SkewBudget (the error wraps ErrDataLoss and cronx
-// reports cronx.SkipCoordinatorError), so the ticks of that window are
-// skipped, never run twice. The same rule makes a fresh Redis skip the
-// first SkewBudget of ticks. The first claim of each Coordinator checks
-// the server's persistence and logs a warning when appendonly is off.
-// A failover to an asynchronous replica that lost writes is not detected
-// (its uptime is long): it can allow one duplicate per lost claim.
+// on a server without an append-only file, the job's state key is missing
+// and the server started less than SkewBudget before the tick (INFO
+// uptime). It then refuses every claim of a tick up to SkewBudget after
+// the server's start (the error wraps ErrDataLoss and cronx reports
+// cronx.SkipCoordinatorError), so the ticks of that window are skipped,
+// never run twice. The same rule makes a fresh Redis without appendonly
+// skip the first SkewBudget of ticks. With appendfsync everysec, a crash
+// can lose the last second of claims without losing the job's state: use
+// appendfsync always where a duplicate matters. The first claim of each
+// Coordinator checks the server's persistence and logs a warning when
+// appendonly is off. A failover to an asynchronous replica that lost
+// writes is not detected (its uptime is long): it can allow one duplicate
+// per lost claim.
 //
 // History. The replica that ran a tick records the run (tick, replica,
 // fence, start, duration, outcome: ok, error text, panic value, lease lost

@@ -56,3 +56,32 @@ func ExampleNew() {
 	// Output:
 	// cronx: invalid input: redislock: ClaimTTL 1m0s is shorter than 2 × SkewBudget (1m0s): a replica late by more than the TTL would find the claim gone and run the tick again; raise ClaimTTL to at least 2m0s
 }
+
+// An operator's view of every job, from any process that can reach Redis:
+// the last claim, the next tick and the latest outcomes.
+func ExampleCoordinator_Jobs() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer rdb.Close()
+	coord, err := redislock.New(rdb, redislock.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	jobs, err := coord.Jobs(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, j := range jobs {
+		fmt.Printf("%s: last tick %s on %s, next %s\n", j.Name, j.Last.Tick, j.Last.Replica, j.Last.Next)
+		if f := j.LastFailure; f != nil {
+			fmt.Printf("  last failure at %s: %s %s\n", f.Tick, f.Outcome, f.Error)
+		}
+		runs, err := coord.History(ctx, j.Name, 5) // newest first
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, r := range runs {
+			fmt.Printf("  %s %s on %s in %v\n", r.Tick, r.Outcome, r.Replica, r.Duration)
+		}
+	}
+}

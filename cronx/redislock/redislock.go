@@ -67,66 +67,94 @@ type Coordinator struct {
 	rdb     redis.UniversalClient
 	o       Config
 	checked atomic.Bool // the persistence check ran
+
+	// claim arguments that do not change, formatted once
+	claimMS, leaseMS, guardMS, historyN string
+	keys                                sync.Map // job -> *jobKeys
 }
 
-var (
-	// claimScript: KEYS tick, state, lease, runs; ARGV replica, claimTTLms,
-	// leaseTTLms ("0": no running lease), tick (unix ns), fence floor (the
-	// tick in unix µs), next tick (unix ns, "0": none), guard (SkewBudget
-	// ms), history length, check persistence ("1"/"0"). One round trip,
-	// one slot.
-	//
-	// state is "fence|tick|next|guard|replica": the last won claim and
-	// the guard, in unix ms. Its absence means a first claim or that Redis
-	// lost the job's keys; the script then creates it with guard = the
-	// server's start + SkewBudget (from INFO uptime and TIME), and refuses
-	// every tick at or before the guard: a replica may have won it before
-	// the loss.
-	claimScript = redis.NewScript(`
+// jobKeys are the keys of one job but its per-tick claim keys.
+type jobKeys struct {
+	base, state, lease, runs string
+}
+
+func (c *Coordinator) jobKeys(job string) *jobKeys {
+	if k, ok := c.keys.Load(job); ok {
+		return k.(*jobKeys)
+	}
+	base := c.base(job)
+	k, _ := c.keys.LoadOrStore(job, &jobKeys{base: base, state: base + "fence", lease: base + "lease", runs: base + "runs"})
+	return k.(*jobKeys)
+}
+
+// The claim scripts. KEYS: 1 the tick's claim, 2 the job's state, and
+// for claimOverlapScript 3 the running lease, 4 the history. ARGV: 1
+// replica, 2 claim TTL ms, 3 tick (unix ns), 4 fence floor (the tick in
+// unix µs), 5 next tick (unix ns, "0": none), 6 guard (SkewBudget ms), 7
+// check persistence ("1"/"0"), and for claimOverlapScript 8 lease TTL ms,
+// 9 history length. One round trip, one slot.
+//
+// state is "fence|guard|tick|next|replica": the last won claim and the
+// guard (unix ms). Its absence means a first claim or, on a server without
+// an append-only file, that Redis lost the job's keys: the script then
+// creates it with guard = the server's start + SkewBudget (from INFO
+// uptime and TIME), and refuses every tick at or before the guard, since
+// a replica may have won it before the loss.
+const claimPrologue = `
 local aof = ''
-if ARGV[9] == '1' then aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') or '?' end
+if ARGV[7] == '1' then aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') or '?' end
 local state = redis.call('GET', KEYS[2])
 local prev, gs = 0, nil
 if state then
-  local p, g = string.match(state, '^(%d+)|[^|]*|[^|]*|(%d+)|')
+  local p, g = string.match(state, '^(%d+)|(%d+)|')
   prev, gs = tonumber(p) or 0, g or '0'
+elseif string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') == '1' then
+  gs = '0' -- an append-only file keeps the state across restarts: a missing state is a new job
+  redis.call('SET', KEYS[2], '0|0|0|0|')
 else
   local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
   local t = redis.call('TIME')
-  gs = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - up * 1000 + tonumber(ARGV[7]))
-  redis.call('SET', KEYS[2], '0|0|0|' .. gs .. '|')
+  gs = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - up * 1000 + tonumber(ARGV[6]))
+  redis.call('SET', KEYS[2], '0|' .. gs .. '|0|0|')
 end
-local floor = tonumber(ARGV[5])
+local floor = tonumber(ARGV[4])
 if floor <= tonumber(gs) * 1000 then return {'0', 'reset', gs, aof} end
-local fs = ARGV[5]
+local fs = ARGV[4]
 if prev >= floor then fs = string.format('%.0f', prev + 1) end
 local v = ARGV[1] .. '|' .. fs
-if ARGV[3] == '0' then
-  if not redis.call('SET', KEYS[1], v, 'NX', 'PX', ARGV[2]) then
-    local cur = redis.call('GET', KEYS[1]) or ''
-    if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
-    return {'0', 'claimed', cur, aof}
-  end
-else
-  local cur = redis.call('GET', KEYS[1])
-  if cur then
-    if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
-    return {'0', 'claimed', cur, aof}
-  end
-  local holder = redis.call('GET', KEYS[3])
-  if holder then
-    redis.call('SET', KEYS[1], 'busy:' .. holder, 'PX', ARGV[2])
-    redis.call('ZADD', KEYS[4], ARGV[5], '{"tick":' .. ARGV[4] .. ',"replica":' .. cjson.encode(ARGV[1]) ..
-      ',"outcome":"skipped","skip":"cluster-busy","error":' .. cjson.encode('previous run still holds the lease: ' .. holder) .. '}')
-    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[8]) + 1))
-    return {'0', 'busy', holder, aof}
-  end
-  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-  redis.call('SET', KEYS[3], v, 'PX', ARGV[3])
-end
-redis.call('SET', KEYS[2], fs .. '|' .. ARGV[4] .. '|' .. ARGV[6] .. '|' .. gs .. '|' .. ARGV[1])
+`
+
+const claimEpilogue = `
+redis.call('SET', KEYS[2], fs .. '|' .. gs .. '|' .. ARGV[3] .. '|' .. ARGV[5] .. '|' .. ARGV[1])
 return {fs, 'ok', v, aof}
-`)
+`
+
+var (
+	// claimScript claims a tick without a running lease.
+	claimScript = redis.NewScript(claimPrologue + `
+if not redis.call('SET', KEYS[1], v, 'NX', 'PX', ARGV[2]) then
+  local cur = redis.call('GET', KEYS[1]) or ''
+  if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
+  return {'0', 'claimed', cur, aof}
+end` + claimEpilogue)
+	// claimOverlapScript claims a tick and the running lease
+	// (cronx.NoClusterOverlap); a held lease consumes the tick as busy.
+	claimOverlapScript = redis.NewScript(claimPrologue + `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
+  return {'0', 'claimed', cur, aof}
+end
+local holder = redis.call('GET', KEYS[3])
+if holder then
+  redis.call('SET', KEYS[1], 'busy:' .. holder, 'PX', ARGV[2])
+  redis.call('ZADD', KEYS[4], ARGV[4], '{"tick":' .. ARGV[3] .. ',"replica":' .. cjson.encode(ARGV[1]) ..
+    ',"outcome":"skipped","skip":"cluster-busy","error":' .. cjson.encode('previous run still holds the lease: ' .. holder) .. '}')
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[9]) + 1))
+  return {'0', 'busy', holder, aof}
+end
+redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+redis.call('SET', KEYS[3], v, 'PX', ARGV[8])` + claimEpilogue)
 	renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -200,7 +228,12 @@ func New(rdb redis.UniversalClient, o Config) (*Coordinator, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Coordinator{rdb: rdb, o: o}, nil
+	return &Coordinator{rdb: rdb, o: o,
+		claimMS:  strconv.FormatInt(o.ClaimTTL.Milliseconds(), 10),
+		leaseMS:  strconv.FormatInt(o.LeaseTTL.Milliseconds(), 10),
+		guardMS:  strconv.FormatInt(o.SkewBudget.Milliseconds(), 10),
+		historyN: strconv.Itoa(o.History),
+	}, nil
 }
 
 // Keys returns the keys used for job: the claim key of tick, the fencing
@@ -225,12 +258,8 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	if job == "" || replica == "" || tick.Unix() <= 0 {
 		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set, the tick after 1970", cronx.ErrInvalid, job, replica, tick)
 	}
-	tickKey, stateKey, leaseKey := c.Keys(job, tick)
-	runsKey := c.base(job) + "runs"
-	leaseMS := "0"
-	if o.NoClusterOverlap {
-		leaseMS = strconv.FormatInt(c.o.LeaseTTL.Milliseconds(), 10)
-	}
+	k := c.jobKeys(job)
+	tickKey := k.base + "tick:" + strconv.FormatInt(tick.Unix(), 10)
 	var next int64
 	if !o.Next.IsZero() {
 		next = o.Next.UnixNano()
@@ -239,11 +268,22 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	if !c.checked.Load() {
 		check = "1"
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.o.ClaimTimeout)
-	defer cancel()
-	res, err := claimScript.Run(cctx, c.rdb, []string{tickKey, stateKey, leaseKey, runsKey},
-		replica, c.o.ClaimTTL.Milliseconds(), leaseMS, tick.UnixNano(), tick.UnixMicro(), next,
-		c.o.SkewBudget.Milliseconds(), c.o.History, check).Slice()
+	// cronx gives each claim a deadline of its own (Config.ClaimTimeout,
+	// 2s by default): add ours only when it is sooner.
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.o.ClaimTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.o.ClaimTimeout)
+		defer cancel()
+	}
+	var res []any
+	var err error
+	if o.NoClusterOverlap {
+		res, err = claimOverlapScript.Run(ctx, c.rdb, []string{tickKey, k.state, k.lease, k.runs},
+			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check, c.leaseMS, c.historyN).Slice()
+	} else {
+		res, err = claimScript.Run(ctx, c.rdb, []string{tickKey, k.state},
+			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check).Slice()
+	}
 	if err != nil {
 		err = fmt.Errorf("redislock: claim %s: %w", tickKey, err)
 		if c.o.FailOpen {
@@ -281,7 +321,7 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	}
 	// key is set without a running lease too: the release script's keys
 	// must all be in the job's slot.
-	l := &lease{c: c, fence: fence, tick: tick, replica: replica, start: time.Now(), runsKey: runsKey, key: leaseKey}
+	l := &lease{c: c, fence: fence, tick: tick, replica: replica, start: time.Now(), runsKey: k.runs, key: k.lease}
 	if o.NoClusterOverlap {
 		l.val = holder
 		l.lost = make(chan struct{})
@@ -339,14 +379,14 @@ func (c *Coordinator) LastTick(ctx context.Context, job string) (time.Time, bool
 	return lc.Tick, true, nil
 }
 
-// parseState parses "fence|tick|next|guard|replica"; fence 0 means no
+// parseState parses "fence|guard|tick|next|replica"; fence 0 means no
 // claim was won since the state was created.
 func parseState(key, v string) (LastClaim, error) {
 	parts := strings.SplitN(v, "|", 5)
 	if len(parts) == 5 {
 		fence, err1 := strconv.ParseUint(parts[0], 10, 64)
-		tick, err2 := strconv.ParseInt(parts[1], 10, 64)
-		next, err3 := strconv.ParseInt(parts[2], 10, 64)
+		tick, err2 := strconv.ParseInt(parts[2], 10, 64)
+		next, err3 := strconv.ParseInt(parts[3], 10, 64)
 		if err1 == nil && err2 == nil && err3 == nil {
 			lc := LastClaim{Replica: parts[4], Fence: fence}
 			if fence != 0 {
@@ -421,6 +461,8 @@ func (l *lease) renew() {
 
 // Release stops renewing, deletes the running lease if this run still
 // holds it, and records the run in the job's history, in one round trip.
+// Without a running lease, a failure to reach Redis loses only the history
+// record: it is logged, and Release returns nil.
 // The tick claim stays until it expires. When the running lease was no
 // longer this run's (it expired, for example while the process was
 // frozen, and another replica may have run a later tick), Release returns
@@ -456,7 +498,11 @@ func (l *lease) release(ctx context.Context, runErr error) error {
 	}
 	held, err := releaseScript.Run(ctx, l.c.rdb, []string{l.key, l.runsKey}, l.val, l.tick.UnixMicro(), rec.encode(), lostRec.encode(), l.c.o.History).Int64()
 	if err != nil {
-		return fmt.Errorf("redislock: release %s: %w", l.runsKey, err)
+		if l.val == "" && !lostEarly { // no running lease: only the history record is lost
+			l.c.o.Logger.Warn("redislock: run not recorded in the history", "key", l.runsKey, "tick", l.tick, "err", err)
+			return nil
+		}
+		return fmt.Errorf("redislock: release %s: %w", l.key, err)
 	}
 	if held == 0 || lostEarly {
 		return fmt.Errorf("%w: the running lease %s was no longer held by %s at the end of the run (another replica may have run a later tick)", cronx.ErrLeaseLost, l.key, l.val)

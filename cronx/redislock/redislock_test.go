@@ -352,6 +352,8 @@ func TestRedisDown(t *testing.T) {
 	skipped := func(why cronx.SkipReason) int { mu.Lock(); defer mu.Unlock(); return skips[why] }
 	var ss []*cronx.Scheduler
 	var coords []*attempts
+	var holding atomic.Bool
+	held, resume := make(chan struct{}), make(chan struct{})
 	for i := range 3 {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()}) // default retries and timeouts
 		t.Cleanup(func() { c.Close() })
@@ -362,7 +364,14 @@ func TestRedisDown(t *testing.T) {
 		s, err := cronx.New(cronx.Config{Replica: fmt.Sprintf("r%d", i), Coordinator: a, Hooks: hooks, Location: time.UTC, Logger: quietLogger,
 			Middleware: []cronx.Middleware{skew(time.Duration(i) * 30 * time.Millisecond)}})
 		require.NoError(t, err)
-		require.NoError(t, s.Add("job", "* * * * * *", ta.fn(5*time.Millisecond), cronx.OncePerTick()))
+		run := ta.fn(5 * time.Millisecond)
+		require.NoError(t, s.Add("job", "* * * * * *", func(ctx context.Context) error {
+			if holding.CompareAndSwap(true, false) { // this run ends only once Redis is down
+				close(held)
+				<-resume
+			}
+			return run(ctx)
+		}, cronx.OncePerTick()))
 		ss = append(ss, s)
 	}
 	defer shutdownAll(t, ss...)
@@ -372,9 +381,18 @@ func TestRedisDown(t *testing.T) {
 	count := func() int { tk, _ := ta.job("job"); return len(tk) }
 	require.Eventually(t, func() bool { return count() >= 2 }, time.Minute, 20*time.Millisecond)
 
+	// Stop Redis while a run is in progress, so that its release (and
+	// history record) meets the outage too.
+	holding.Store(true)
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no run started")
+	}
 	stopping := time.Now()
 	require.NoError(t, srv.Stop())
 	stopped := time.Now()
+	close(resume)
 	before := skipped(cronx.SkipCoordinatorError)
 	require.Eventually(t, func() bool { return skipped(cronx.SkipCoordinatorError) >= before+6 }, time.Minute, 20*time.Millisecond,
 		"fail-closed skips are reported while Redis is down")
@@ -789,4 +807,41 @@ func TestCatchUp(t *testing.T) {
 		ran += len(latest[tk])
 	}
 	assert.Positive(t, ran, "the latest missed tick ran")
+}
+
+// TestFreshServerGuard: on a server without appendonly that started less
+// than SkewBudget ago, a job without state may have lost its claims, so
+// the claim is refused (ErrDataLoss) until SkewBudget after the start; with
+// appendonly the state would have survived, so a missing one is a new job.
+func TestFreshServerGuard(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		refused bool
+	}{
+		{"no persistence", nil, true},
+		{"appendonly", []string{"--appendonly", "yes", "--appendfsync", "always"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testenv.NewRedisServer(t, tc.args...)
+			coord, err := redislock.New(srv.Client(t), redislock.Config{SkewBudget: time.Hour, ClaimTTL: 3 * time.Hour, Logger: quietLogger})
+			require.NoError(t, err)
+			tick := time.Now().Truncate(time.Second)
+			l, err := coord.Claim(ctx, "job", tick, "r", cronx.ClaimOptions{})
+			if tc.refused {
+				require.ErrorIs(t, err, redislock.ErrDataLoss)
+				assert.False(t, errors.Is(err, cronx.ErrClaimedElsewhere))
+				_, err = coord.Claim(ctx, "job", tick.Add(2*time.Hour), "r", cronx.ClaimOptions{})
+				assert.NoError(t, err, "a tick after the guard window is claimed")
+				_, err = coord.Claim(ctx, "job", tick.Add(time.Second), "r", cronx.ClaimOptions{})
+				assert.ErrorIs(t, err, redislock.ErrDataLoss, "the guard outlives the first claim after it")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, uint64(tick.UnixMicro()), l.Fence(), "the first fence is the tick in microseconds")
+		})
+	}
 }
