@@ -333,7 +333,7 @@ func benchGorData(b *testing.B, n, size int) []byte {
 	return buf.Bytes()
 }
 
-// BenchmarkGorRead is M11: reading a .gor stream of 1 KiB records with
+// BenchmarkGorRead: reading a .gor stream of 1 KiB records with
 // GorReader (parsed headers, interned IDs, problem accounting) against two
 // bufio.Scanner loops split on the separator: tokens only (bufio-split, the
 // floor), and tokens plus the hand-written header parse that
