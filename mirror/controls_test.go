@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -300,4 +301,30 @@ func TestWrapText(t *testing.T) {
 	assert.Contains(t, got, "\n  word")
 	assert.Contains(t, got, "…")
 	assert.Equal(t, 30+1, strings.Count(got, "word")+strings.Count(got, "input problem"))
+}
+
+func TestParseGoReplayFlags(t *testing.T) {
+	hm, err := ParseHeaderMatch("User-Agent: Replayed by Gor")
+	require.NoError(t, err)
+	assert.Equal(t, HeaderMatch{Name: "User-Agent", Pattern: "Replayed by Gor"}, hm)
+	hv, err := ParseHeaderValue("X-Env:shadow: yes")
+	require.NoError(t, err)
+	assert.Equal(t, HeaderValue{Name: "X-Env", Value: "shadow: yes"}, hv)
+	rw, err := ParseURLRewrite(`/v1/user/([^\/]+)/ping:/v2/user/$1/ping`)
+	require.NoError(t, err)
+	assert.Equal(t, URLRewrite{Pattern: `/v1/user/([^\/]+)/ping`, Replacement: "/v2/user/$1/ping"}, rw)
+	rs, err := compileRules("Rules", Rules{RewriteURL: []URLRewrite{rw}, AllowHeader: []HeaderMatch{hm}})
+	require.NoError(t, err)
+	u, _ := url.Parse("/v1/user/bob/ping?x=1")
+	assert.Equal(t, "/v2/user/bob/ping?x=1", rs.rewriteURI(u).RequestURI())
+	for _, bad := range []string{"", "no colon", "bad name: x", ": x"} {
+		_, err := ParseHeaderMatch(bad)
+		assert.ErrorIs(t, err, ErrInvalid, "%q", bad)
+		_, err = ParseHeaderValue(bad)
+		assert.ErrorIs(t, err, ErrInvalid, "%q", bad)
+	}
+	_, err = ParseURLRewrite("nocolon")
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = ParseURLRewrite(":/x")
+	assert.ErrorIs(t, err, ErrInvalid)
 }

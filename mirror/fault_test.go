@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -268,3 +269,74 @@ func TestBackoffRange(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestCopyBodyOutlivesRoundTrip: a shadow that answers before reading the
+// body lets the transport return while it is still writing the body; the
+// pooled buffer must not be refilled by the next request until the
+// transport has closed the body (run with -race, which would see the
+// transport's read racing the tee's write), and every copy still counts.
+func TestCopyBodyOutlivesRoundTrip(t *testing.T) {
+	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge) // without reading the body
+	}))
+	defer shadow.Close()
+	const size = 256 << 10
+	m := newMirror(t, Config{
+		Targets:      []Target{{Name: "s", URL: shadow.URL, Workers: 4, Queue: 8}},
+		Methods:      []string{"POST"},
+		MaxBodyBytes: size,
+		Logger:       discardLogger(),
+	})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	for i := range 200 {
+		body := bytes.Repeat([]byte{byte('a' + i%26)}, size)
+		r := httptest.NewRequest("POST", "/up", bytes.NewReader(body))
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	closeNow(t, m)
+	s := m.Stats()
+	requireBalanced(t, s)
+	assert.Equal(t, uint64(200), s.Seen)
+	assert.Positive(t, s.Sent)
+}
+
+// stuckWriter blocks every WriteRecord until release is closed.
+type stuckWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	n       atomic.Int64
+}
+
+func (w *stuckWriter) WriteRecord(Record) error {
+	w.entered <- struct{}{}
+	<-w.release
+	w.n.Add(1)
+	return nil
+}
+
+// TestRecorderShutdownAbandons: when Shutdown's ctx ends with records still
+// queued behind a stuck writer, it returns an error wrapping ctx.Err() that
+// says how many were abandoned, and the writer gets none of them.
+func TestRecorderShutdownAbandons(t *testing.T) {
+	w := &stuckWriter{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	rec, err := NewRecorder(w, RecorderConfig{Queue: 8, Logger: discardLogger()})
+	require.NoError(t, err)
+	h := rec.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/first", nil))
+	<-w.entered // the writer goroutine is stuck on the first record
+	for range 5 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/queued", nil))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = rec.Shutdown(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "5 records abandoned")
+	close(w.release)
+	require.Eventually(t, func() bool { return w.n.Load() == 1 }, 10*time.Second, time.Millisecond)
+	st := rec.Stats()
+	assert.Equal(t, uint64(5), st.Abandoned)
+	assert.Equal(t, uint64(6), st.Seen)
+	assert.ErrorIs(t, rec.Shutdown(context.Background()), ErrClosed)
+}

@@ -292,7 +292,6 @@ type Mirror struct {
 	wg         sync.WaitGroup
 	stop       chan struct{}
 	jobPool    sync.Pool
-	bufPool    sync.Pool
 	differ     *Differ
 	rules      *rules
 	marker     string                        // canonical MarkerHeader
@@ -380,20 +379,13 @@ type job struct {
 	bodyStore sharedBody
 }
 
+// sharedBody is a copy's body, shared by the targets; it lives as long as
+// its job (the job's refs count the targets and the open copy bodies).
 type sharedBody struct {
-	bb   *bodyBuf
-	refs atomic.Int32
-	pool *sync.Pool
+	bb *bodyBuf
 }
 
-func (b *sharedBody) release() {
-	if b != nil && b.refs.Add(-1) == 0 {
-		b.bb.b = b.bb.b[:0]
-		b.pool.Put(b.bb)
-	}
-}
-
-// bodyBuf is a pooled body buffer. Its capacity never exceeds the cap it
+// bodyBuf is a job's body buffer, reused with the job. Its capacity never exceeds the cap it
 // is filled under (MaxBodyBytes): appendCapped grows it by doubling up to
 // the cap, and a known Content-Length is allocated exactly. bytes.Buffer
 // would grow to 2·cap+n and hold up to twice the documented memory.
@@ -484,7 +476,6 @@ func New(cfg Config) (*Mirror, error) {
 	if rs.filters || rs.edits {
 		m.rules = rs
 	}
-	m.bufPool.New = func() any { return new(bodyBuf) }
 	m.jobPool.New = func() any { return new(job) }
 	names := map[string]bool{}
 	for i, tc := range cfg.Targets {
@@ -709,14 +700,20 @@ func (m *Mirror) newJob(r *http.Request) *job {
 	return j
 }
 
+// putJob returns j to the pool, keeping its header slice and its body
+// buffer (emptied) for the next request: a job and its buffer are freed
+// together, so one pool serves both.
 func (m *Mirror) putJob(j *job) {
-	j.body.release()
-	j.bodyStore.bb, j.bodyStore.pool = nil, nil
 	h := j.header[:0]
 	clear(j.header) // drop string references
+	bb := j.bodyStore.bb
 	*j = job{}
 	if cap(h) <= 256 {
 		j.header = h
+	}
+	if bb != nil {
+		bb.b = bb.b[:0]
+		j.bodyStore.bb = bb
 	}
 	m.jobPool.Put(j)
 }
@@ -724,9 +721,6 @@ func (m *Mirror) putJob(j *job) {
 // enqueue offers j to every target (with Split, to the next one) without
 // blocking. It consumes j.
 func (m *Mirror) enqueue(j *job) {
-	if j.body != nil {
-		j.body.refs.Store(1)
-	}
 	if m.cfg.Split {
 		j.refs.Store(1)
 		m.targets[(m.rrSend.Add(1)-1)%uint64(len(m.targets))].offer(j)

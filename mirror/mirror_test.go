@@ -755,7 +755,7 @@ func TestNilArgumentsAreErrors(t *testing.T) {
 	assert.Equal(t, "primary GET /c 0", rec.Body.String())
 }
 
-// TestShadowConnectionsReused is M9 (apache/apisix#9690: a new connection
+// TestShadowConnectionsReused (apache/apisix#9690: a new connection
 // per mirrored request): 100 copies through 2 workers open a handful of
 // connections to the shadow, not 100. The bound allows for the transport
 // dialing a spare connection when one frees up during a dial.
@@ -789,7 +789,7 @@ func TestShadowConnectionsReused(t *testing.T) {
 	assert.Positive(t, conns.Load())
 }
 
-// TestCloseByDeadlineWithDeadShadow is M12: a full queue in front of a
+// TestCloseByDeadlineWithDeadShadow: a full queue in front of a
 // black-holed shadow whose own timeout is a minute. Close returns at its
 // deadline (generous bound: 10 s for a 200 ms deadline on a loaded
 // machine), counts what was still queued as closed, keeps the identity,
@@ -865,7 +865,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestStreamingBodyOverCapIsNotBuffered is M8 (Envoy's silent 1 MiB skip,
+// TestStreamingBodyOverCapIsNotBuffered (Envoy's silent 1 MiB skip,
 // nginx's mirror_request_body): a 64 MiB body of unknown length streams
 // through a primary that discards it while the tee stops copying at the
 // 1 MiB cap; the copy is counted as too large, and all the allocation for

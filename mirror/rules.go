@@ -15,6 +15,8 @@ import (
 // only, never on the primary request) and in replay (ReplayConfig.Rules).
 // Patterns are Go regexps (RE2 syntax, unanchored unless you anchor them);
 // an invalid one makes New or Replay fail with ErrInvalid naming the field.
+// ParseHeaderMatch, ParseHeaderValue and ParseURLRewrite read GoReplay's
+// flag syntax into the rule types.
 //
 // A request is kept when all filters pass: its method is in AllowMethods
 // (if set), its request URI matches some AllowURL (if set) and no DenyURL,
@@ -267,4 +269,40 @@ func (c *rules) editRequest(r *http.Request) {
 		}
 		r.Header[kv.Name] = []string{kv.Value}
 	}
+}
+
+// ParseHeaderMatch parses GoReplay's --http-allow-header and
+// --http-disallow-header syntax, "Name: regexp" (the first colon splits;
+// spaces around the pattern are trimmed), for Rules.AllowHeader and
+// DenyHeader. The pattern is checked when Rules are compiled (New, Replay).
+func ParseHeaderMatch(s string) (HeaderMatch, error) {
+	name, pat, err := splitHeaderFlag("ParseHeaderMatch", s)
+	return HeaderMatch{Name: name, Pattern: pat}, err
+}
+
+// ParseHeaderValue parses GoReplay's --http-set-header syntax,
+// "Name: value", for Rules.SetHeader.
+func ParseHeaderValue(s string) (HeaderValue, error) {
+	name, v, err := splitHeaderFlag("ParseHeaderValue", s)
+	return HeaderValue{Name: name, Value: v}, err
+}
+
+// ParseURLRewrite parses GoReplay's --http-rewrite-url syntax,
+// "pattern:replacement" (split at the first colon, as GoReplay does), for
+// Rules.RewriteURL: "/v1/user/([^\\/]+)/ping:/v2/user/$1/ping".
+func ParseURLRewrite(s string) (URLRewrite, error) {
+	pat, repl, ok := strings.Cut(s, ":")
+	if !ok || pat == "" {
+		return URLRewrite{}, fmt.Errorf("%w: ParseURLRewrite %q: want pattern:replacement, e.g. \"^/v1/(.*):/v2/$1\"", ErrInvalid, s)
+	}
+	return URLRewrite{Pattern: pat, Replacement: repl}, nil
+}
+
+func splitHeaderFlag(fn, s string) (name, rest string, err error) {
+	name, rest, ok := strings.Cut(s, ":")
+	name, rest = strings.TrimSpace(name), strings.TrimSpace(rest)
+	if !ok || !validHeaderName(name) {
+		return "", "", fmt.Errorf("%w: %s %q: want \"Name: value\", e.g. \"User-Agent: ^curl\"", ErrInvalid, fn, s)
+	}
+	return name, rest, nil
 }

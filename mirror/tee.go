@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 )
 
-// teeBody copies what the primary reads into a pooled buffer, up to the cap.
+// teeBody copies what the primary reads into its job's buffer, up to the cap.
 type teeBody struct {
 	m        *Mirror
 	rc       io.ReadCloser
@@ -26,7 +26,11 @@ type teeBody struct {
 // buffer; a known length up to the cap is allocated exactly, once.
 func (m *Mirror) newTee(rc io.ReadCloser, n int64, j *job, early bool) *teeBody {
 	m.pending.Add(1)
-	bb := m.bufPool.Get().(*bodyBuf)
+	bb := j.bodyStore.bb // kept by the pooled job from its last use
+	if bb == nil {
+		bb = new(bodyBuf)
+		j.bodyStore.bb = bb
+	}
 	if n > 0 && n <= m.cfg.MaxBodyBytes && int64(cap(bb.b)) < n {
 		bb.b = make([]byte, 0, n)
 	}
@@ -78,14 +82,11 @@ func (t *teeBody) finish() {
 	case !eof:
 		m.dropAll(DropBodyIncomplete)
 	default:
-		t.j.bodyStore.bb, t.j.bodyStore.pool = t.bb, &m.bufPool
-		t.j.body = &t.j.bodyStore
+		t.j.body = &t.j.bodyStore // bodyStore.bb is t.bb
 		t.bb = nil
 		m.enqueue(t.j)
 		return
 	}
-	t.bb.b = t.bb.b[:0]
-	m.bufPool.Put(t.bb)
 	t.bb = nil
 	m.putJob(t.j)
 }
