@@ -1,0 +1,16 @@
+module github.com/goplumb/plumb/cmd/plumb
+
+go 1.25
+
+require (
+	github.com/goplumb/plumb v0.1.0
+	github.com/goplumb/plumb/apisixclient v0.1.0
+	github.com/goplumb/plumb/cronx v0.1.0
+	github.com/goplumb/plumb/mirror v0.1.0
+	github.com/goplumb/plumb/streamq v0.1.0
+	github.com/goplumb/plumb/txiso v0.1.0
+	github.com/goplumb/plumb/tzutil v0.1.0
+	github.com/lib/pq v1.10.9
+	github.com/redis/go-redis/v9 v9.7.0
+	github.com/spf13/cobra v1.10.2
+)
