@@ -67,9 +67,9 @@ loads each ZONE given. It exits 1 when it found a problem (each with its fix).`,
 				}
 				out := struct {
 					GoVersion, TZ, Local, LocalSource, ZONEINFO, SystemDir, SystemVersion, GOROOTZip string
-					TZSet, Embedded, OK                                                             bool
-					Zones                                                                           []zone
-					Problems                                                                        []string
+					TZSet, Embedded, OK                                                              bool
+					Zones                                                                            []zone
+					Problems                                                                         []string
 				}{GoVersion: r.GoVersion, TZ: r.TZ, TZSet: r.TZSet, Local: r.Local, LocalSource: r.LocalSource.String(),
 					ZONEINFO: r.ZONEINFO, SystemDir: r.SystemDir, SystemVersion: r.SystemVersion,
 					Embedded: r.Embedded, GOROOTZip: r.GOROOTZip, OK: r.OK(), Zones: []zone{}, Problems: []string{}}
@@ -255,8 +255,8 @@ single instant: --policy picks one (compatible, the default of Temporal,
 java.time and RFC 5545: gap -> after the gap, fold -> the earlier instant;
 earlier; later; reject, which fails; postgresql, what PostgreSQL's
 timestamptz input does; start-of-gap).`,
-		Example:           "  plumb tz at 2024-03-10T02:30 America/New_York\n  plumb tz at '2024-11-03 01:30' America/New_York --policy later",
-		Args:              args(cobra.ExactArgs(2)),
+		Example: "  plumb tz at 2024-03-10T02:30 America/New_York\n  plumb tz at '2024-11-03 01:30' America/New_York --policy later",
+		Args:    args(cobra.ExactArgs(2)),
 		ValidArgsFunction: func(cmd *cobra.Command, argv []string, p string) ([]string, cobra.ShellCompDirective) {
 			if len(argv) == 1 {
 				return completeZones(cmd, argv, p)
