@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goplumb/plumb/apisixclient"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+// apisixFlags are the Admin API connection settings.
+type apisixFlags struct {
+	admin, key string
+	timeout    time.Duration
+}
+
+func (f *apisixFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.admin, "admin", "", "Admin API base URL (default $APISIX_ADMIN_URL)")
+	cmd.PersistentFlags().StringVar(&f.key, "admin-key", "", "Admin API key (default $APISIX_ADMIN_KEY; prefer the variable: flags show in ps)")
+	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 10*time.Second, "limit per Admin API request")
+}
+
+// client builds the Admin API client; required says whether a URL must be
+// configured.
+func (a *app) apisixClient(f *apisixFlags) (*apisixclient.Client, error) {
+	base := a.setting(f.admin, "APISIX_ADMIN_URL")
+	if base == "" {
+		return nil, usagef("no Admin API: pass --admin URL or set APISIX_ADMIN_URL")
+	}
+	if f.timeout <= 0 {
+		return nil, usagef("--timeout %s: want a positive duration", f.timeout)
+	}
+	opts := []apisixclient.Option{
+		apisixclient.WithHTTPClient(&http.Client{Timeout: f.timeout}),
+		apisixclient.WithRetries(1),
+	}
+	if key := a.setting(f.key, "APISIX_ADMIN_KEY"); key != "" {
+		opts = append(opts, apisixclient.WithAPIKey(key))
+	}
+	c, err := apisixclient.New(base, opts...)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return c, nil
+}
+
+func (a *app) apisixCmd() *cobra.Command {
+	f := &apisixFlags{}
+	cmd := group("apisix", "Lint, dump, diff and sync APISIX through its Admin API; build SNI stream setups",
+		a.apisixLintCmd(f), a.apisixDumpCmd(f), a.apisixDiffCmd(f, false), a.apisixDiffCmd(f, true), a.apisixSNICmd())
+	f.register(cmd)
+	return cmd
+}
+
+func readFile(path string) ([]byte, error) {
+	if path == "-" {
+		return nil, usagef("-f -: reading stdin is not supported; give a file")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return b, nil
+}
+
+func (a *app) apisixLintCmd(f *apisixFlags) *cobra.Command {
+	var config, state string
+	cmd := &cobra.Command{
+		Use:   "lint -f config.yaml [--state state.yaml | --admin URL]",
+		Short: "Explain why stream routes can never match, given config.yaml; exit 1 on a finding",
+		Long: `lint reads the stream_proxy section of config.yaml and checks the stream
+routes, SSL objects and routes of a desired state (--state) or of the live
+server (--admin or APISIX_ADMIN_URL): an SNI route on a listener that does not
+terminate TLS, "tls: true" where APISIX ignores it, an SNI without an SSL
+object, upper-case SNI, a port nobody listens on, proxy_mode without stream,
+a proxy-mirror host with a path. With neither, only config.yaml is checked.
+It exits 1 when it finds something, for CI.`,
+		Example: `  plumb apisix lint -f conf/config.yaml --admin http://127.0.0.1:9180
+  plumb apisix lint -f conf/config.yaml --state state.yaml -o json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if config == "" {
+				return usagef("-f config.yaml is required")
+			}
+			src, err := readFile(config)
+			if err != nil {
+				return err
+			}
+			sp, err := apisixclient.ParseStreamProxy(src)
+			if err != nil {
+				return usage(err)
+			}
+			var findings []apisixclient.Finding
+			switch {
+			case state != "":
+				b, err := readFile(state)
+				if err != nil {
+					return err
+				}
+				st, err := apisixclient.LoadState(b)
+				if err != nil {
+					return usage(err)
+				}
+				findings = apisixclient.Lint(sp, st.LintInput())
+			case a.setting(f.admin, "APISIX_ADMIN_URL") != "":
+				c, err := a.apisixClient(f)
+				if err != nil {
+					return err
+				}
+				if findings, err = c.Lint(cmd.Context(), sp); err != nil {
+					return err
+				}
+			default:
+				findings = apisixclient.Lint(sp, apisixclient.LintInput{})
+			}
+			if a.isJSON() {
+				if err := a.json(nonNil(findings)); err != nil {
+					return err
+				}
+			} else if len(findings) == 0 {
+				fmt.Fprintln(a.Stdout, "no findings")
+			} else {
+				for _, fd := range findings {
+					fmt.Fprintln(a.Stdout, fd.String())
+				}
+			}
+			if len(findings) > 0 {
+				return errFound
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&config, "file", "f", "", "APISIX config.yaml (required)")
+	cmd.Flags().StringVar(&state, "state", "", "lint this desired state instead of the live server")
+	cmd.MarkFlagFilename("file", "yaml", "yml")
+	cmd.MarkFlagFilename("state", "yaml", "yml", "json")
+	return cmd
+}
+
+// dumpState reads every syncable resource from the server.
+func dumpState(ctx context.Context, c *apisixclient.Client) (*apisixclient.State, error) {
+	var s apisixclient.State
+	var err error
+	if s.Upstreams, err = all(ctx, c.Upstreams); err != nil {
+		return nil, err
+	}
+	if s.SSLs, err = all(ctx, c.SSLs); err != nil {
+		return nil, err
+	}
+	if s.Protos, err = all(ctx, c.Protos); err != nil {
+		return nil, err
+	}
+	if s.ConsumerGroups, err = all(ctx, c.ConsumerGroups); err != nil {
+		return nil, err
+	}
+	if s.PluginConfigs, err = all(ctx, c.PluginConfigs); err != nil {
+		return nil, err
+	}
+	if s.Services, err = all(ctx, c.Services); err != nil {
+		return nil, err
+	}
+	if s.Routes, err = all(ctx, c.Routes); err != nil {
+		return nil, err
+	}
+	if s.StreamRoutes, err = all(ctx, c.StreamRoutes); err != nil {
+		var ae *apisixclient.APIError
+		// Stream mode off: there are no stream routes to dump.
+		if !errors.As(err, &ae) || ae.StatusCode/100 != 4 {
+			return nil, err
+		}
+	}
+	if s.Consumers, err = all(ctx, c.Consumers); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func all[T any](ctx context.Context, r *apisixclient.Resource[T]) ([]T, error) {
+	var out []T
+	for it, err := range r.All(ctx, nil) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it.Value)
+	}
+	return out, nil
+}
+
+// stateYAML renders a State as YAML that LoadState reads back, without the
+// server-set timestamps (APISIX refuses them on writes).
+func stateYAML(s *apisixclient.State) ([]byte, any, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, nil, err
+	}
+	stripTimestamps(v)
+	y, err := yaml.Marshal(v)
+	return y, v, err
+}
+
+func stripTimestamps(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "create_time")
+		delete(x, "update_time")
+		for _, e := range x {
+			stripTimestamps(e)
+		}
+	case []any:
+		for _, e := range x {
+			stripTimestamps(e)
+		}
+	}
+}
+
+func (a *app) apisixDumpCmd(f *apisixFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "dump",
+		Short: "Print the server's routes, services, upstreams, SSLs, stream routes, ... as a state file",
+		Long: `dump lists every resource sync manages and prints them as YAML (or JSON with
+-o json) that diff and sync read back. APISIX strips SSL private keys from
+reads: set key again before syncing a dumped SSL.`,
+		Example: "  plumb apisix dump --admin http://127.0.0.1:9180 > state.yaml",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.apisixClient(f)
+			if err != nil {
+				return err
+			}
+			s, err := dumpState(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			y, v, err := stateYAML(s)
+			if err != nil {
+				return err
+			}
+			if a.isJSON() {
+				return a.json(v)
+			}
+			_, err = a.Stdout.Write(y)
+			return err
+		},
+	}
+}
+
+func (a *app) apisixDiffCmd(f *apisixFlags, sync bool) *cobra.Command {
+	var file, owner, label string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "diff -f state.yaml [--owner NAME]",
+		Short: "Show what sync would change on the server; exit 1 when something differs",
+		Long: `diff compares the desired state in -f with the server, for the resources
+labelled as owned (--label, default managed-by, = --owner, default plumb),
+and prints the plan: + create, ~ update (with the fields), - delete. It only
+reads. It exits 1 when the plan is not empty, for CI.`,
+		Example: "  plumb apisix diff -f state.yaml --owner team-a",
+		Args:    args(cobra.NoArgs),
+	}
+	if sync {
+		cmd.Use = "sync -f state.yaml [--owner NAME] [--dry-run]"
+		cmd.Short = "Make the server match a state file for the resources it owns"
+		cmd.Long = `sync writes only what differs from the desired state in -f, in dependency
+order, and deletes owned resources the file no longer has. Resources without
+the ownership label (--label, default managed-by, = --owner, default plumb)
+are never modified or deleted; a desired id held by one fails before any
+write. --dry-run prints the plan and writes nothing. A second run with no
+change sends only reads.`
+		cmd.Example = "  plumb apisix sync -f state.yaml --owner team-a --dry-run\n  plumb apisix sync -f state.yaml --owner team-a"
+		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, write nothing")
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if file == "" {
+			return usagef("-f state.yaml is required")
+		}
+		b, err := readFile(file)
+		if err != nil {
+			return err
+		}
+		st, err := apisixclient.LoadState(b)
+		if err != nil {
+			return usage(err)
+		}
+		c, err := a.apisixClient(f)
+		if err != nil {
+			return err
+		}
+		opts := apisixclient.SyncOptions{Label: label, Owner: owner, DryRun: dryRun}
+		var plan *apisixclient.Plan
+		if sync {
+			verb := "syncing"
+			if dryRun {
+				verb = "planning"
+			}
+			stop := a.ticker(func() { a.progress("apisix: %s %s ...", verb, redact(a.setting(f.admin, "APISIX_ADMIN_URL"))) })
+			plan, err = c.Sync(cmd.Context(), st, opts)
+			stop()
+		} else {
+			plan, err = c.Diff(cmd.Context(), st, opts)
+		}
+		if err != nil {
+			if errors.Is(err, apisixclient.ErrInvalid) {
+				err = usage(err)
+			}
+			if plan != nil && plan.Applied > 0 {
+				return fmt.Errorf("%w (%d of %d changes were applied)", err, plan.Applied, len(plan.Changes))
+			}
+			return err
+		}
+		if a.isJSON() {
+			type change struct {
+				Action, Kind, ID string
+				Fields           []string `json:",omitempty"`
+			}
+			out := struct {
+				Changes            []change
+				Unchanged, Applied int
+				DryRun             bool
+			}{Changes: []change{}, Unchanged: plan.Unchanged, Applied: plan.Applied, DryRun: dryRun || !sync}
+			for _, ch := range plan.Changes {
+				out.Changes = append(out.Changes, change{string(ch.Action), ch.Kind, ch.ID.String(), ch.Fields})
+			}
+			if err := a.json(out); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprint(a.Stdout, plan.String())
+			if s := plan.String(); s != "" && !strings.HasSuffix(s, "\n") {
+				fmt.Fprintln(a.Stdout)
+			}
+		}
+		if !sync && len(plan.Changes) > 0 {
+			return errFound
+		}
+		return nil
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "desired state, YAML or JSON (required)")
+	cmd.Flags().StringVar(&owner, "owner", "", "ownership label value (default plumb)")
+	cmd.Flags().StringVar(&label, "label", "", "ownership label key (default managed-by)")
+	cmd.MarkFlagFilename("file", "yaml", "yml", "json")
+	return cmd
+}
+
+func (a *app) apisixSNICmd() *cobra.Command {
+	var sni, certFile, keyFile, id, listen string
+	var upstreams []string
+	cmd := &cobra.Command{
+		Use:   "sni --sni HOST --cert FILE --key FILE --upstream HOST:PORT [--listen 9100]",
+		Short: "Print the SSL object, stream route and config.yaml that expose a TCP service by SNI",
+		Long: `sni prints what APISIX needs to route TLS connections for --sni to a TCP
+upstream: an SSL object with the certificate, a stream route matching the SNI
+(lower case, as APISIX compares it), and the config.yaml stream_proxy section
+with a TLS listener in the form APISIX reads correctly ({addr, tls: true}; a
+"- 9100" item with "tls: true" under it is silently plain TCP). The three are
+linted together first. The state part is what 'plumb apisix sync -f' reads.`,
+		Example: "  plumb apisix sni --sni db.example.com --cert db.crt --key db.key --upstream 10.0.0.5:5432 --listen 9100",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sni == "" || certFile == "" || keyFile == "" || len(upstreams) == 0 {
+				return usagef("--sni, --cert, --key and --upstream are required")
+			}
+			port, err := strconv.Atoi(listen[strings.LastIndexByte(listen, ':')+1:])
+			if err != nil || port < 1 || port > 65535 {
+				return usagef("--listen %q: want a port or host:port", listen)
+			}
+			nodes := map[string]int{}
+			for _, u := range upstreams {
+				if _, _, err := net.SplitHostPort(u); err != nil {
+					return usagef("--upstream %q: want host:port", u)
+				}
+				nodes[u] = 1
+			}
+			cert, err := readFile(certFile)
+			if err != nil {
+				return err
+			}
+			key, err := readFile(keyFile)
+			if err != nil {
+				return err
+			}
+			if id == "" {
+				id = strings.NewReplacer(".", "-", "*", "wildcard").Replace(strings.ToLower(sni))
+			}
+			st := &apisixclient.State{
+				SSLs: []apisixclient.SSL{{ID: apisixclient.ID(id), SNI: strings.ToLower(sni), Cert: string(cert), Key: string(key)}},
+				StreamRoutes: []apisixclient.StreamRoute{{ID: apisixclient.ID(id), SNI: strings.ToLower(sni), ServerPort: port,
+					Upstream: &apisixclient.Upstream{Type: "roundrobin", Nodes: apisixclient.NodeMap(nodes)}}},
+			}
+			for i := range st.SSLs {
+				if err := st.SSLs[i].Validate(); err != nil {
+					return usage(err)
+				}
+			}
+			if err := st.StreamRoutes[0].Validate(); err != nil {
+				return usage(err)
+			}
+			sp := &apisixclient.StreamProxy{ProxyMode: "http&stream",
+				TCP: []apisixclient.StreamListener{{Addr: listen, Port: port, TLS: true}}}
+			if findings := apisixclient.Lint(sp, st.LintInput()); len(findings) > 0 {
+				return fmt.Errorf("the generated setup would not match: %s", findings[0])
+			}
+			y, v, err := stateYAML(st)
+			if err != nil {
+				return err
+			}
+			if a.isJSON() {
+				return a.json(struct {
+					State      any    `json:"state"`
+					ConfigYAML string `json:"config_yaml"`
+				}{v, sp.YAML()})
+			}
+			fmt.Fprintf(a.Stdout, "# state: plumb apisix sync -f FILE --owner NAME\n%s---\n# config.yaml: merge into conf/config.yaml and restart APISIX\n%s", y, sp.YAML())
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&sni, "sni", "", "server name clients send (required)")
+	fl.StringVar(&certFile, "cert", "", "PEM certificate file for the SNI (required)")
+	fl.StringVar(&keyFile, "key", "", "PEM private key file (required)")
+	fl.StringSliceVar(&upstreams, "upstream", nil, "backend host:port (repeatable; required)")
+	fl.StringVar(&listen, "listen", "9100", "stream_proxy TLS listener, port or host:port")
+	fl.StringVar(&id, "id", "", "id of the SSL object and stream route (default from the SNI)")
+	cmd.MarkFlagFilename("cert", "pem", "crt")
+	cmd.MarkFlagFilename("key", "pem", "key")
+	return cmd
+}
