@@ -19,10 +19,10 @@ MODULES       := $(shell sed -n 's|^[[:space:]]*\(\.[^[:space:]]*\)$$|\1|p' go.w
 # Each module in its own shell: cd into it, workspace off.
 EACH           = set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && GOWORK=off
 
-.PHONY: test demo bench deps check vet staticcheck race test-min test-latest fuzz consumer-check release
+.PHONY: test demo bench deps check vet staticcheck race test-min test-latest fuzz consumer-check apidiff release loadcheck
 
 ## test: the whole suite, as CI runs it
-test: deps check vet staticcheck fuzz race test-min
+test: deps check vet staticcheck fuzz race test-min test-latest consumer-check apidiff
 
 ## demo: run every example against servers the tour starts
 demo: deps
@@ -77,3 +77,11 @@ bench: deps
 ## release: every gate, then one tag per module (make release VERSION=v0.1.0)
 release:
 	@./.ci/release "$(VERSION)"
+
+# Incompatible API changes since the previous release must be declared in CHANGELOG.md.
+apidiff:
+	@./.ci/apidiff
+
+## loadcheck: make test three times in a row with every core busy (yes loops)
+loadcheck:
+	@./.ci/loadcheck 3
