@@ -12,9 +12,13 @@ import (
 	"time"
 
 	"github.com/goplumb/plumb/internal/testenv"
+	"github.com/redis/go-redis/v9"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // as main does
+	testenv.Main(m)
+}
 
 // result is the outcome of one in-process run of plumb.
 type result struct {
