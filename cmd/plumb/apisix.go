@@ -130,7 +130,7 @@ It exits 1 when it finds something, for CI.`,
 				fmt.Fprintln(a.Stdout, "no findings")
 			} else {
 				for _, fd := range findings {
-					fmt.Fprintln(a.Stdout, fd.String())
+					fmt.Fprintln(a.Stdout, wrap(fd.String(), 100, "    "))
 				}
 			}
 			if len(findings) > 0 {

@@ -121,7 +121,7 @@ DST gap, or kept once in a fold, say so. A spec that can never fire
 					Next       []nextRun
 				}{spec, loc.String(), start, rule, runs})
 			}
-			fmt.Fprintf(a.Stdout, "%s in %s\nDST: %s\n\n", spec, loc, rule)
+			fmt.Fprintf(a.Stdout, "%s in %s\n%s\n\n", spec, loc, wrap("DST: "+rule, 100, "     "))
 			tw := a.table()
 			fmt.Fprintln(tw, "#\tWALL CLOCK\tUTC\tNOTE")
 			for i, r := range runs {
@@ -173,14 +173,13 @@ func dstNote(t time.Time, loc *time.Location, probe cronx.Schedule) string {
 		// skipped one (02:30) moved here?
 		asUTC := time.Date(wall.Year, wall.Month, wall.Day, wall.Hour, wall.Minute, wall.Second, 0, time.UTC)
 		if !probe.Next(asUTC.Add(-time.Second)).Equal(asUTC) {
-			return fmt.Sprintf("DST gap: %s to %s was skipped; the skipped time runs once here",
-				clock(tr.WallBefore()), clock(tr.WallAfter()))
+			return fmt.Sprintf("DST gap: %s-%s skipped; runs once here", clock(tr.WallBefore()), clock(tr.WallAfter()))
 		}
 		return ""
 	}
 	res, err := tzutil.Resolve(wall, loc)
 	if err == nil && res.Kind == tzutil.Fold {
-		return fmt.Sprintf("DST fold: %s happens twice; runs at the first reading only (%s), not again at %s",
+		return fmt.Sprintf("DST fold: %s happens twice; runs at %s only, not %s",
 			clock(wall), res.Earlier.Format("MST"), res.Later.Format("MST"))
 	}
 	return ""

@@ -328,7 +328,7 @@ func (a *app) queueDeadListCmd(f *redisFlags, grp *string) *cobra.Command {
 			tw := a.table()
 			fmt.Fprintln(tw, "ID\tDIED\tATTEMPTS\tERROR\tPAYLOAD")
 			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.ID, v.DiedAt.UTC().Format(time.RFC3339), v.Attempts, cut(v.Error, 60), cut(v.Payload, 60))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.ID, v.DiedAt.UTC().Format("2006-01-02 15:04:05"), v.Attempts, cut(v.Error, 36), cut(v.Payload, 40))
 			}
 			return tw.Flush()
 		},

@@ -314,7 +314,7 @@ timestamptz input does; start-of-gap).`,
 				}
 				return nil
 			}
-			fmt.Fprintln(a.Stdout, explain)
+			fmt.Fprintln(a.Stdout, wrap(explain, 100, "  "))
 			if atErr != nil {
 				return atErr
 			}
