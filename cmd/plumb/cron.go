@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,7 +17,7 @@ const dstRule = "a wall time skipped by a DST gap runs once, right after the gap
 
 func (a *app) cronCmd() *cobra.Command {
 	return group("cron", "Show cron schedules and the runs recorded across replicas",
-		a.cronNextCmd(), a.cronJobsCmd(), a.cronHistoryCmd())
+		a.cronNextCmd())
 }
 
 // nextRun is one activation of a schedule.
@@ -188,5 +187,3 @@ func dstNote(t time.Time, loc *time.Location, probe cronx.Schedule) string {
 func clock(d tzutil.DateTime) string {
 	return fmt.Sprintf("%02d:%02d", d.Hour, d.Minute)
 }
-
-var errNotYet = errors.New("not available yet")
