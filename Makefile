@@ -17,7 +17,7 @@ BENCHCOUNT    ?= 5
 # Every module of the workspace, from go.work's use block.
 MODULES       := $(shell sed -n 's|^[[:space:]]*\(\.[^[:space:]]*\)$$|\1|p' go.work)
 # Each module in its own shell: cd into it, workspace off.
-EACH           = set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && GOWORK=off
+EACH           = set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && export GOWORK=off &&
 
 .PHONY: test demo bench deps check vet staticcheck race test-min test-latest fuzz consumer-check apidiff release loadcheck
 

@@ -15,29 +15,57 @@ import (
 	"time"
 )
 
-// AdminPrefix is the path prefix of every Admin API call (spec §1).
+// AdminPrefix is the path prefix of every Admin API call (APISIX's
+// apisix/admin/init.lua routes /apisix/admin/*).
 const AdminPrefix = "/apisix/admin"
 
-// MaxBodySize is the largest request body APISIX accepts (1.5 MiB, spec §1).
-// The client refuses bigger bodies before sending them.
+// MaxBodySize is the largest request body APISIX accepts (1.5 MiB,
+// MAX_REQ_BODY in apisix/admin/init.lua). The client refuses bigger bodies
+// before sending them.
 const MaxBodySize = 1572864
 
 // Sentinel errors. Callers branch on them with errors.Is.
 var (
 	// ErrInvalid wraps every client-side validation failure (*ValidationError)
-	// and every input the client cannot use (bad options, YAML, state).
+	// and every input the client cannot use (bad Config, YAML, state).
 	ErrInvalid = errors.New("apisixclient: invalid input")
 	// ErrNotSupported is returned when a method is not offered by APISIX for
 	// a resource (for example POST on consumers), without sending a request.
 	ErrNotSupported = errors.New("apisixclient: method not supported for this resource")
-	// ErrBadResponse wraps a response the client cannot decode (non-JSON body
-	// on a 2xx answer, wrong envelope).
-	ErrBadResponse = errors.New("apisixclient: unexpected response")
+	// ErrUnexpectedResponse wraps every *UnexpectedResponseError: a 2xx
+	// answer that is not the Admin API v3 envelope the call expects (an
+	// APISIX 2.x server, a proxy's HTML page, a truncated body).
+	ErrUnexpectedResponse = errors.New("apisixclient: unexpected response")
 )
 
+// Config holds the optional settings of a Client. The zero value is valid:
+// every zero field means the default documented on it.
+type Config struct {
+	// APIKey is sent as X-API-KEY on every request. Default: none (APISIX
+	// with admin_key_required: false).
+	APIKey string
+	// HTTPClient sends the requests. Default: a client with a 30 s timeout.
+	// The Client never closes it or its transport.
+	HTTPClient *http.Client
+	// Retries is how many times a safe request is retried: GET, PUT, HEAD
+	// and DELETE on network errors, 502, 503 and 504; PATCH only on the 503
+	// compare-and-swap conflict ("value changed before overwritten"). POST
+	// is never retried, since a retry could create a duplicate. Default 3;
+	// negative values are refused. Set NoRetries for none.
+	Retries int
+	// NoRetries turns retries off (Retries must then be 0).
+	NoRetries bool
+	// Backoff is the first retry delay; it doubles on each retry with up to
+	// 25% jitter. Default 100 ms; negative values are refused.
+	Backoff time.Duration
+	// Logger receives a debug record for each retry. Default: slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
+}
+
 // Client talks to one APISIX Admin API (v3). Create it with New. A Client is
-// safe for concurrent use; it owns nothing it must close (the *http.Client
-// passed with WithHTTPClient stays the caller's).
+// safe for concurrent use; it owns nothing it must close (Config.HTTPClient
+// stays the caller's).
 type Client struct {
 	base    *url.URL
 	hc      *http.Client
@@ -65,60 +93,56 @@ type Client struct {
 	Secrets        *Resource[Secret]
 	Protos         *Resource[Proto]
 	Plugins        *PluginsService
+	// Schemas reads resource and plugin schemas and validates values on the
+	// server without storing them.
+	Schemas *SchemasService
 }
 
-// Option configures a Client in New.
-type Option func(*Client)
-
-// WithAPIKey sets the X-API-KEY header sent on every request. Default: none
-// (APISIX with admin_key_required: false).
-func WithAPIKey(key string) Option { return func(c *Client) { c.key = key } }
-
-// WithHTTPClient makes the Client send requests through hc. Default: a
-// client with a 30 s timeout. The Client never closes hc or its transport.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
-
-// WithRetries sets how many times a safe request is retried (default 3):
-// GET, PUT and DELETE on network errors, 502, 503 and 504; PATCH only on the
-// 503 compare-and-swap conflict ("value changed before overwritten"). POST
-// is never retried, since a retry could create a duplicate (spec §11).
-func WithRetries(n int) Option { return func(c *Client) { c.retries = max(n, 0) } }
-
-// WithBackoff sets the first retry delay (default 100 ms); it doubles on each
-// retry with up to 25% jitter.
-func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = d } }
-
-// WithLogger sets a logger for retries (nil, the default, discards).
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
-
 // New returns a Client for the Admin API at baseURL, e.g.
-// "http://127.0.0.1:9180". A trailing "/apisix/admin" is accepted and
-// stripped. It fails on a URL that is not absolute http(s).
-func New(baseURL string, opts ...Option) (*Client, error) {
+// "http://127.0.0.1:9180", with the settings in cfg (the zero Config for
+// the defaults). A trailing "/apisix/admin" is accepted and stripped. It
+// fails with an error wrapping ErrInvalid on a URL that is not absolute
+// http(s) and on out-of-range Config fields.
+func New(baseURL string, cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil {
-		return nil, fmt.Errorf("apisixclient: invalid base URL %q: %w (want e.g. http://127.0.0.1:9180)", baseURL, err)
+		return nil, fmt.Errorf("%w: base URL %q: %v (want e.g. http://127.0.0.1:9180)", ErrInvalid, baseURL, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("apisixclient: invalid base URL %q: want an absolute http:// or https:// URL such as http://127.0.0.1:9180", baseURL)
+		return nil, fmt.Errorf("%w: base URL %q: want an absolute http:// or https:// URL such as http://127.0.0.1:9180", ErrInvalid, baseURL)
+	}
+	switch {
+	case cfg.Retries < 0:
+		return nil, fmt.Errorf("%w: Config.Retries is %d: use 0 for the default (3), a positive count, or NoRetries: true for none", ErrInvalid, cfg.Retries)
+	case cfg.NoRetries && cfg.Retries != 0:
+		return nil, fmt.Errorf("%w: Config.NoRetries is set with Retries %d: set one of them", ErrInvalid, cfg.Retries)
+	case cfg.Backoff < 0:
+		return nil, fmt.Errorf("%w: Config.Backoff is %v: use 0 for the default (100ms) or a positive duration", ErrInvalid, cfg.Backoff)
+	case strings.ContainsAny(cfg.APIKey, "\r\n"):
+		return nil, fmt.Errorf("%w: Config.APIKey contains a line break: pass the key alone", ErrInvalid)
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), AdminPrefix)
-	u.RawQuery, u.Fragment = "", ""
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	c := &Client{
 		base:    u,
-		hc:      &http.Client{Timeout: 30 * time.Second},
-		retries: 3,
-		backoff: 100 * time.Millisecond,
+		hc:      cfg.HTTPClient,
+		key:     cfg.APIKey,
+		retries: cfg.Retries,
+		backoff: cfg.Backoff,
+		logger:  cfg.Logger,
 		sleep:   sleepCtx,
 	}
-	for _, o := range opts {
-		o(c)
-	}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.retries == 0 && !cfg.NoRetries {
+		c.retries = 3
+	}
+	if c.backoff == 0 {
+		c.backoff = 100 * time.Millisecond
 	}
 	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
+		c.logger = slog.Default()
 	}
 	c.Routes = newResource[Route](c, "routes", "route", true, true)
 	c.Services = newResource[Service](c, "services", "service", true, true)
@@ -137,6 +161,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Secrets.idCheck = checkSecretID
 	c.Protos = newResource[Proto](c, "protos", "proto", true, false)
 	c.Plugins = &PluginsService{c: c}
+	c.Schemas = &SchemasService{c: c}
 	return c, nil
 }
 
@@ -169,10 +194,17 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// rawResponse is a decoded HTTP answer.
+// rawResponse is a 2xx HTTP answer.
 type rawResponse struct {
+	method string
+	path   string // request path, e.g. /apisix/admin/routes/1
 	status int
 	body   []byte
+}
+
+// unexpected returns the *UnexpectedResponseError for r.
+func (r *rawResponse) unexpected(reason string) error {
+	return newUnexpected(r.method, r.path, r.status, r.body, reason)
 }
 
 // do sends one Admin API request (with retries where safe) and returns the
@@ -185,8 +217,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, payl
 		return nil, fmt.Errorf("%w: request body is %d bytes; APISIX accepts at most %d (1.5 MiB): split the resource or move large content (scripts, protos) elsewhere", ErrInvalid, len(payload), MaxBodySize)
 	}
 	u := *c.base
-	u.Path = u.Path + AdminPrefix + path
-	u.RawPath = ""
+	// path arrives escaped (escapeID); keep that form on the wire.
+	raw := strings.TrimSuffix(c.base.EscapedPath(), "/") + AdminPrefix + path
+	unesc, err := url.PathUnescape(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: path %q: %v", ErrInvalid, path, err)
+	}
+	u.Path, u.RawPath = unesc, raw
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}
@@ -267,5 +304,5 @@ func (c *Client) once(ctx context.Context, method, u string, payload []byte) (*r
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, newAPIError(method, req.URL.Path, resp.StatusCode, b)
 	}
-	return &rawResponse{status: resp.StatusCode, body: b}, nil
+	return &rawResponse{method: method, path: req.URL.Path, status: resp.StatusCode, body: b}, nil
 }

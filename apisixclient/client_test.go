@@ -39,10 +39,14 @@ func (c *clock) Add(d time.Duration) {
 
 // newClient starts an apisixtest server and a client for it, with fast
 // retries.
-func newClient(t testing.TB, opts ...apisixtest.Option) (*apisixclient.Client, *apisixtest.Server) {
+func newClient(t testing.TB, cfg ...apisixtest.Config) (*apisixclient.Client, *apisixtest.Server) {
 	t.Helper()
-	srv := apisixtest.NewServer(t, opts...)
-	c, err := apisixclient.New(srv.URL, apisixclient.WithAPIKey(srv.Key), apisixclient.WithBackoff(time.Millisecond))
+	var sc apisixtest.Config
+	if len(cfg) > 0 {
+		sc = cfg[0]
+	}
+	srv := apisixtest.NewServer(t, sc)
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{APIKey: srv.Key, Backoff: time.Millisecond})
 	require.NoError(t, err)
 	return c, srv
 }
@@ -67,13 +71,13 @@ func upstream(addr string) *apisixclient.Upstream {
 func TestNewRejectsBadBaseURL(t *testing.T) {
 	for _, u := range []string{"", "127.0.0.1:9180", "ftp://x", "http://", "://bad", "http://[::1"} {
 		t.Run(u, func(t *testing.T) {
-			c, err := apisixclient.New(u)
+			c, err := apisixclient.New(u, apisixclient.Config{})
 			assert.Nil(t, c)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "http://127.0.0.1:9180", "error should show a valid example")
 		})
 	}
-	c, err := apisixclient.New("http://127.0.0.1:9180/apisix/admin/")
+	c, err := apisixclient.New("http://127.0.0.1:9180/apisix/admin/", apisixclient.Config{})
 	require.NoError(t, err)
 	assert.NotNil(t, c)
 }
@@ -378,7 +382,7 @@ func itoa(i int) string { return apisixclient.IntID(int64(i)).String() }
 func TestTTL(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	c, _ := newClient(t, apisixtest.WithClock(clk.Now))
+	c, _ := newClient(t, apisixtest.Config{Clock: clk.Now})
 	_, err := c.Routes.Put(ctx, "t", &apisixclient.Route{URI: "/ttl", Upstream: upstream("127.0.0.1:1")}, apisixclient.WithTTL(1500*time.Millisecond))
 	require.NoError(t, err)
 	_, err = c.Routes.Get(ctx, "t")
@@ -441,9 +445,9 @@ func TestRetries(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	ctx := context.Background()
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	for _, key := range []string{"", "wrong"} {
-		c, err := apisixclient.New(srv.URL, apisixclient.WithAPIKey(key))
+		c, err := apisixclient.New(srv.URL, apisixclient.Config{APIKey: key})
 		require.NoError(t, err)
 		_, err = c.Routes.List(ctx, nil)
 		var ae *apisixclient.APIError
@@ -590,10 +594,10 @@ func TestBadResponses(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := apisixclient.New(srv.URL, apisixclient.WithRetries(0))
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{NoRetries: true})
 	require.NoError(t, err)
 	_, err = c.Routes.Get(ctx, "html")
-	assert.ErrorIs(t, err, apisixclient.ErrBadResponse)
+	assert.ErrorIs(t, err, apisixclient.ErrUnexpectedResponse)
 	_, err = c.Routes.Get(ctx, "forbidden")
 	var ae *apisixclient.APIError
 	require.ErrorAs(t, err, &ae)

@@ -4,7 +4,7 @@
 //
 // One Client holds one service per resource, as go-github does:
 //
-//	c, err := apisixclient.New("http://127.0.0.1:9180", apisixclient.WithAPIKey(key))
+//	c, err := apisixclient.New("http://127.0.0.1:9180", apisixclient.Config{APIKey: key})
 //	it, err := c.Routes.Put(ctx, "1", &apisixclient.Route{
 //		URI:      "/hello",
 //		Upstream: &apisixclient.Upstream{Type: "roundrobin", Nodes: apisixclient.NodeMap(map[string]int{"10.0.0.1:80": 1})},
@@ -35,6 +35,10 @@
 //   - Errors: any non-2xx answer is an *APIError carrying the status and
 //     APISIX's error_msg, message or plain-text body; IsNotFound,
 //     IsConflict and IsInUse classify it.
+//   - Strict answers: a 2xx body that is not the v3 envelope the call
+//     expects (an APISIX 2.x server, a proxy's login page, "list": "x") is
+//     an *UnexpectedResponseError (errors.Is ErrUnexpectedResponse) with
+//     the status and the first bytes, never an empty success.
 //   - Retries: GET, PUT and DELETE are retried with backoff on transport
 //     errors and 502/503/504; PATCH only on the 503 compare-and-swap
 //     conflict; POST never, since a retry could create a duplicate.
@@ -51,8 +55,15 @@
 // only what differs, in dependency order, touching only resources that
 // carry the ownership label. A second run with no change sends only GETs.
 //
+// Dump reads everything into a State (State.YAML renders it), and
+// SNIScenario builds the SSL object, stream route and config.yaml section
+// for a TLS service routed by SNI, which Lint accepts without findings.
+//
 // The sub-package apisixtest is an in-process Admin API for tests.
 //
-// The spec this package follows is specs/apisix-admin-api.md (APISIX
-// 3.18.0 source); the test server passes specs/apisix-conformance.json.
+// The facts this package relies on come from APISIX 3.18's source
+// (apisix/admin/*.lua, apisix/schema_def.lua, apisix/stream/router/ip_port.lua)
+// and the Admin API documentation (docs/en/latest/admin-api.md); the
+// test server passes a conformance file of cases taken from APISIX's test
+// suite (apisixtest/testdata/apisix-conformance.json).
 package apisixclient

@@ -90,6 +90,46 @@ func IsInUse(err error) bool {
 	return ok && e.IsInUse()
 }
 
+// UnexpectedResponseError is a 2xx answer the client did not understand:
+// not JSON, not the Admin API v3 envelope the call expects (for a GET
+// {"key": ..., "value": {...}}, for a list {"total": n, "list": [...]}), or
+// an APISIX 2.x envelope ({"action": ..., "node": ...}). The client never
+// treats such an answer as success, so Lint, Diff and Sync cannot report an
+// all-clear they did not see. It wraps ErrUnexpectedResponse.
+type UnexpectedResponseError struct {
+	Method     string // HTTP method of the request
+	Path       string // request path, e.g. /apisix/admin/routes
+	StatusCode int    // HTTP status (2xx)
+	// Reason says what is wrong, e.g. "no \"list\" array".
+	Reason string
+	// V2 is true when the body is an APISIX 2.x envelope: this client speaks
+	// the v3 Admin API (APISIX 3.0 and later) only.
+	V2 bool
+	// Body holds the first 512 bytes of the body.
+	Body []byte
+}
+
+// Error implements error.
+func (e *UnexpectedResponseError) Error() string {
+	what := e.Reason
+	if e.V2 {
+		what = "an APISIX 2.x Admin API envelope (" + e.Reason + "); this client speaks the v3 Admin API of APISIX 3.0 and later: upgrade APISIX or use a 2.x client"
+	}
+	return fmt.Sprintf("apisixclient: %s %s: unexpected %d response: %s; body starts %q", e.Method, e.Path, e.StatusCode, what, e.Body)
+}
+
+// Unwrap returns ErrUnexpectedResponse.
+func (e *UnexpectedResponseError) Unwrap() error { return ErrUnexpectedResponse }
+
+func newUnexpected(method, path string, status int, body []byte, reason string) *UnexpectedResponseError {
+	e := &UnexpectedResponseError{Method: method, Path: path, StatusCode: status, Reason: reason, V2: isV2(body)}
+	if len(body) > 512 {
+		body = body[:512]
+	}
+	e.Body = append([]byte(nil), body...)
+	return e
+}
+
 // ValidationError is a client-side schema failure found before any request
 // is sent. It wraps ErrInvalid.
 type ValidationError struct {
@@ -110,6 +150,17 @@ func (e *ValidationError) Error() string {
 
 // Unwrap returns ErrInvalid.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// isV2 reports an APISIX 2.x envelope: {"action": "get", "node": {...}}.
+func isV2(body []byte) bool {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return false
+	}
+	_, node := env["node"]
+	_, action := env["action"]
+	return node || action
+}
 
 func asAPIError(err error) (*APIError, bool) {
 	var e *APIError

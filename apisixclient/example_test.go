@@ -13,10 +13,11 @@ import (
 func Example() {
 	ctx := context.Background()
 	// An in-process Admin API; use your APISIX's URL and key instead.
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, _ := apisixtest.NewHandler(apisixtest.Config{})
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	c, err := apisixclient.New(srv.URL)
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,7 +47,7 @@ func Example() {
 }
 
 func ExampleValidationError() {
-	c, _ := apisixclient.New("http://127.0.0.1:9180")
+	c, _ := apisixclient.New("http://127.0.0.1:9180", apisixclient.Config{})
 	// Rejected before any request: a proxy-mirror host may not carry a path.
 	_, err := c.Routes.Put(context.Background(), "1", &apisixclient.Route{
 		URI:        "/",
@@ -62,9 +63,10 @@ func ExampleValidationError() {
 
 func ExampleAPIError() {
 	ctx := context.Background()
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, _ := apisixtest.NewHandler(apisixtest.Config{})
+	srv := httptest.NewServer(h)
 	defer srv.Close()
-	c, _ := apisixclient.New(srv.URL)
+	c, _ := apisixclient.New(srv.URL, apisixclient.Config{})
 	up := &apisixclient.Upstream{Type: "roundrobin", Nodes: apisixclient.NodeMap(map[string]int{"10.0.0.1:80": 1})}
 	_, _ = c.Upstreams.Put(ctx, "u1", up)
 	_, _ = c.Routes.Put(ctx, "r1", &apisixclient.Route{URI: "/", UpstreamID: "u1"})
@@ -85,9 +87,10 @@ func ExampleAPIError() {
 
 func ExampleResource_All() {
 	ctx := context.Background()
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, _ := apisixtest.NewHandler(apisixtest.Config{})
+	srv := httptest.NewServer(h)
 	defer srv.Close()
-	c, _ := apisixclient.New(srv.URL)
+	c, _ := apisixclient.New(srv.URL, apisixclient.Config{})
 	for i := 1; i <= 12; i++ {
 		_, _ = c.Routes.Put(ctx, apisixclient.IntID(int64(i)), &apisixclient.Route{URI: fmt.Sprintf("/r%d", i), UpstreamID: "", Plugins: apisixclient.Plugins{"echo": map[string]any{}}})
 	}

@@ -10,7 +10,7 @@ import (
 
 // ID is a resource id. APISIX accepts a string matching ^[a-zA-Z0-9-_.]+$
 // (1–64 chars) or an integer ≥ 1, and returns ids as strings, except an id
-// that came only from a PUT body, which keeps its JSON type (spec §3). ID
+// that came only from a PUT body, which keeps its JSON type. ID
 // decodes both and always encodes as a JSON string.
 type ID string
 
@@ -45,7 +45,9 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 
 var idPattern = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
 
-// Validate checks the id_schema rule of APISIX.
+// Validate checks the id_schema rule of APISIX (apisix/schema_def.lua),
+// and refuses "." and "..", which the schema allows but nginx resolves in
+// the request path before APISIX sees it.
 func (id ID) Validate() error {
 	if id == "" {
 		return &ValidationError{Kind: "id", Field: "id", Msg: "empty id", Fix: "pass a non-empty id such as \"1\" or \"my-route\""}
@@ -55,6 +57,10 @@ func (id ID) Validate() error {
 	}
 	if !idPattern.MatchString(string(id)) {
 		return &ValidationError{Kind: "id", Field: "id", Msg: fmt.Sprintf("%q does not match ^[a-zA-Z0-9-_.]+$", id), Fix: "use only letters, digits, '-', '_' and '.'"}
+	}
+	if id == "." || id == ".." {
+		return &ValidationError{Kind: "id", Field: "id", Msg: fmt.Sprintf("%q is a path segment nginx resolves before APISIX routes the request, so it would address another resource (\"..\" under a consumer's credentials is the consumer itself)", id),
+			Fix: "use an id with at least one letter, digit, '-' or '_'"}
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func adminTarget(t *testing.T, real bool) *apisixclient.Client {
 		// APISIX cannot run on this project's machines (notes/apisix-prior-art.md §4).
 		t.Skip("APISIX_ADMIN_URL is not set: no real APISIX to test against (the apisixtest run covers the same calls)")
 	}
-	c, err := apisixclient.New(u, apisixclient.WithAPIKey(os.Getenv("APISIX_ADMIN_KEY")))
+	c, err := apisixclient.New(u, apisixclient.Config{APIKey: os.Getenv("APISIX_ADMIN_KEY")})
 	require.NoError(t, err)
 	return c
 }

@@ -21,11 +21,16 @@ type StreamProxy struct {
 	TCP       []StreamListener
 	UDP       []StreamListener
 	// StrayTLS is set when a "tls" key sits outside a tcp item (for example
-	// next to "tcp:"), where APISIX silently ignores it (spec §8.2).
+	// next to "tcp:"), where APISIX silently ignores it (apisix/cli/ops.lua
+	// reads tls only from each tcp item).
 	StrayTLS bool
 	// ItemsWithoutAddr counts tcp items written as objects without addr
 	// (e.g. "- tls: true" after "- 9333"); apisix init fails on them.
 	ItemsWithoutAddr int
+	// Misplaced holds a stream_proxy section found at the top level of a
+	// config.yaml that also has apisix:. APISIX reads only
+	// apisix.stream_proxy, so none of these listeners exist.
+	Misplaced *StreamProxy
 }
 
 // StreamListener is one stream_proxy.tcp or .udp item.
@@ -60,19 +65,39 @@ func ParseStreamProxy(src []byte) (*StreamProxy, error) {
 		return nil, fmt.Errorf("%w: stream_proxy YAML: want a mapping at the top, got %s", ErrInvalid, kindName(doc))
 	}
 	section := doc
+	var misplaced *yaml.Node
 	if ap := mapGet(doc, "apisix"); ap != nil && ap.Kind == yaml.MappingNode {
 		if pm := mapGet(ap, "proxy_mode"); pm != nil {
 			sp.ProxyMode = pm.Value
 		}
 		section = mapGet(ap, "stream_proxy")
+		misplaced = mapGet(doc, "stream_proxy")
 	} else if s := mapGet(doc, "stream_proxy"); s != nil {
 		section = s
 	}
 	if pm := mapGet(doc, "proxy_mode"); pm != nil && sp.ProxyMode == "" {
 		sp.ProxyMode = pm.Value
 	}
+	if err := sp.parseSection(section, false); err != nil {
+		return nil, err
+	}
+	if misplaced != nil {
+		if err := sp.parseSection(misplaced, true); err != nil {
+			return nil, err
+		}
+	}
+	return sp, nil
+}
+
+// parseSection reads a stream_proxy mapping into sp (into Misplaced when
+// the section sits where APISIX does not read it).
+func (sp *StreamProxy) parseSection(section *yaml.Node, misplaced bool) error {
 	if section == nil || section.Kind != yaml.MappingNode {
-		return sp, nil
+		return nil
+	}
+	if misplaced {
+		sp.Misplaced = &StreamProxy{}
+		sp = sp.Misplaced
 	}
 	if mapGet(section, "tls") != nil {
 		sp.StrayTLS = true
@@ -83,7 +108,7 @@ func ParseStreamProxy(src []byte) (*StreamProxy, error) {
 			continue
 		}
 		if list.Kind != yaml.SequenceNode {
-			return nil, fmt.Errorf("%w: stream_proxy.%s must be a list such as [{addr: 9333, tls: true}], got %s", ErrInvalid, proto, kindName(list))
+			return fmt.Errorf("%w: stream_proxy.%s must be a list such as [{addr: 9333, tls: true}], got %s", ErrInvalid, proto, kindName(list))
 		}
 		for _, it := range list.Content {
 			var l StreamListener
@@ -100,12 +125,12 @@ func ParseStreamProxy(src []byte) (*StreamProxy, error) {
 				if t := mapGet(it, "tls"); t != nil {
 					var b bool
 					if err := t.Decode(&b); err != nil {
-						return nil, fmt.Errorf("%w: stream_proxy.%s: tls must be true or false, got %q", ErrInvalid, proto, t.Value)
+						return fmt.Errorf("%w: stream_proxy.%s: tls must be true or false, got %q", ErrInvalid, proto, t.Value)
 					}
 					l.TLS = b
 				}
 			default:
-				return nil, fmt.Errorf("%w: stream_proxy.%s item must be a port, an address or {addr, tls}, got %s", ErrInvalid, proto, kindName(it))
+				return fmt.Errorf("%w: stream_proxy.%s item must be a port, an address or {addr, tls}, got %s", ErrInvalid, proto, kindName(it))
 			}
 			l.Port = portOf(l.Addr)
 			if proto == "tcp" {
@@ -116,7 +141,7 @@ func ParseStreamProxy(src []byte) (*StreamProxy, error) {
 			}
 		}
 	}
-	return sp, nil
+	return nil
 }
 
 var portUnderTLS = regexp.MustCompile(`(?m)^(\s*)-\s*([0-9.:\[\]]+)\s*\n(\s+)tls\s*:`)
@@ -226,14 +251,15 @@ func (f Finding) String() string {
 
 // Lint codes.
 const (
-	LintSNIOnPlainListener = "sni-on-plain-listener"
-	LintStrayTLS           = "tls-outside-item"
-	LintItemWithoutAddr    = "tcp-item-without-addr"
-	LintSNIWithoutSSL      = "sni-without-ssl"
-	LintSNIUpperCase       = "sni-upper-case"
-	LintPortNotListened    = "port-not-listened"
-	LintProxyModeNoStream  = "proxy-mode-without-stream"
-	LintMirrorHostPath     = "mirror-host-with-path"
+	LintSNIOnPlainListener  = "sni-on-plain-listener"
+	LintStrayTLS            = "tls-outside-item"
+	LintItemWithoutAddr     = "tcp-item-without-addr"
+	LintSNIWithoutSSL       = "sni-without-ssl"
+	LintSNIUpperCase        = "sni-upper-case"
+	LintPortNotListened     = "port-not-listened"
+	LintProxyModeNoStream   = "proxy-mode-without-stream"
+	LintMirrorHostPath      = "mirror-host-with-path"
+	LintStreamProxyTopLevel = "stream-proxy-top-level"
 )
 
 // LintInput is the set of resources Lint checks: the live ones (see
@@ -248,7 +274,8 @@ type LintInput struct {
 }
 
 // Lint reports each way the stream routes in in cannot match given the
-// listeners in sp (spec §8), and HTTP routes whose proxy-mirror host
+// listeners in sp (apisix/stream/router/ip_port.lua, apisix/cli/ops.lua),
+// and HTTP routes whose proxy-mirror host
 // carries a path. sp may be nil when only HTTP routes are checked. Findings
 // come sorted by resource, then code.
 func Lint(sp *StreamProxy, in LintInput) []Finding {
@@ -272,6 +299,18 @@ func Lint(sp *StreamProxy, in LintInput) []Finding {
 			add(LintItemWithoutAddr, "config.yaml", fmt.Sprintf("%d tcp item(s) without addr: apisix init fails", sp.ItemsWithoutAddr),
 				"merge the item into the port above it: \"- addr: 9333\" and \"tls: true\"")
 		}
+		if m := sp.Misplaced; m != nil {
+			var addrs []string
+			for _, l := range append(append([]StreamListener(nil), m.TCP...), m.UDP...) {
+				addrs = append(addrs, l.Addr)
+			}
+			what := "none of its listeners"
+			if len(addrs) > 0 {
+				what = "nothing on " + strings.Join(addrs, ", ")
+			}
+			add(LintStreamProxyTopLevel, "config.yaml", "stream_proxy sits at the top level beside apisix:, but APISIX reads only apisix.stream_proxy, so it listens on "+what,
+				"indent the whole stream_proxy section under apisix: (apisix.stream_proxy.tcp)")
+		}
 		stream := strings.Contains(sp.ProxyMode, "stream")
 		if !stream && !strings.HasPrefix(in.Version, "2.") && (len(sp.TCP)+len(sp.UDP) > 0 || len(in.StreamRoutes) > 0) {
 			mode := sp.ProxyMode
@@ -284,6 +323,12 @@ func Lint(sp *StreamProxy, in LintInput) []Finding {
 	}
 	tlsPorts, plainPorts, udpPorts := map[int]bool{}, map[int]bool{}, map[int]bool{}
 	anyTLS := false
+	misplacedPorts := map[int]bool{} // already reported by stream-proxy-top-level
+	if sp != nil && sp.Misplaced != nil {
+		for _, l := range append(append([]StreamListener(nil), sp.Misplaced.TCP...), sp.Misplaced.UDP...) {
+			misplacedPorts[l.Port] = true
+		}
+	}
 	if sp != nil {
 		for _, l := range sp.TCP {
 			if l.TLS {
@@ -308,7 +353,7 @@ func Lint(sp *StreamProxy, in LintInput) []Finding {
 					fmt.Sprintf("set sni to %q", strings.ToLower(n)))
 			}
 		}
-		if sp != nil && r.ServerPort != 0 && !tlsPorts[r.ServerPort] && !plainPorts[r.ServerPort] && !udpPorts[r.ServerPort] {
+		if sp != nil && r.ServerPort != 0 && !tlsPorts[r.ServerPort] && !plainPorts[r.ServerPort] && !udpPorts[r.ServerPort] && !misplacedPorts[r.ServerPort] {
 			add(LintPortNotListened, res, fmt.Sprintf("server_port %d is not a stream_proxy listener", r.ServerPort),
 				fmt.Sprintf("add %d to stream_proxy.tcp (with tls: true for an SNI route), or fix server_port", r.ServerPort))
 		}

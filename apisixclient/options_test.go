@@ -25,13 +25,13 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestOptions(t *testing.T) {
 	ctx := context.Background()
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	tr := &countingTransport{}
 	var logs bytes.Buffer
-	c, err := apisixclient.New(srv.URL, apisixclient.WithAPIKey(srv.Key),
-		apisixclient.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}),
-		apisixclient.WithRetries(1), apisixclient.WithBackoff(time.Millisecond),
-		apisixclient.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{APIKey: srv.Key,
+		HTTPClient: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		Retries:    1, Backoff: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 
 	v, err := c.Ping(ctx)
@@ -46,8 +46,8 @@ func TestOptions(t *testing.T) {
 	assert.Contains(t, logs.String(), "retrying")
 	srv.FailNext(0, 0, "")
 
-	hidden := apisixtest.NewServer(t, apisixtest.WithVersion(""), apisixtest.WithoutAuth())
-	c2, err := apisixclient.New(hidden.URL)
+	hidden := apisixtest.NewServer(t, apisixtest.Config{HideVersion: true, NoAuth: true})
+	c2, err := apisixclient.New(hidden.URL, apisixclient.Config{})
 	require.NoError(t, err)
 	v, err = c2.Ping(ctx)
 	require.NoError(t, err)

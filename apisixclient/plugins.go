@@ -7,7 +7,8 @@ import (
 	"sort"
 )
 
-// Plugins maps plugin names to their configuration. A value may be one of
+// Plugins maps plugin names to their configuration. A nil Plugins is left
+// out of a request; an empty non-nil one is sent as {}. A value may be one of
 // the typed configs of this package (ProxyMirror, LimitCount, KeyAuth, ...),
 // any JSON-encodable value (a map, your own struct), or json.RawMessage.
 // Decoded plugins are kept as json.RawMessage, so configs of plugins this
@@ -59,8 +60,15 @@ func (p Plugins) Names() []string {
 	return out
 }
 
-// UnmarshalJSON keeps each plugin's configuration as json.RawMessage.
+// UnmarshalJSON keeps each plugin's configuration as json.RawMessage. An
+// empty object gives an empty, non-nil Plugins, which encodes back as {}
+// (APISIX stores "plugins": {} and a route may rely on it to satisfy its
+// schema); null leaves p nil.
 func (p *Plugins) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*p = nil
+		return nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		// lua-cjson encodes an empty object as [] in some builds.

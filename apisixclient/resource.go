@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ type Page[T any] struct {
 	Items []Item[T]
 }
 
-// ListOptions filters and pages a List (spec §2.1). The zero value lists
+// ListOptions filters and pages a List (the Admin API's page, page_size,
+// name, label, uri and filter parameters). The zero value lists
 // everything in etcd key order.
 type ListOptions struct {
 	// Page and PageSize turn paging on when PageSize is set; PageSize must
@@ -137,7 +139,8 @@ func collect(opts []CallOption) callOpts {
 type resourceValue interface {
 	resourceID() ID
 	// Validate checks the resource against APISIX's schema rules before any
-	// request (spec §5) and returns a *ValidationError saying how to fix it.
+	// request (apisix/schema_def.lua) and returns a *ValidationError saying
+	// how to fix it.
 	Validate() error
 }
 
@@ -255,12 +258,19 @@ func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value a
 	}
 	path = strings.Trim(path, "/")
 	if path != "" {
-		for _, seg := range strings.Split(path, "/") {
-			if seg == "" {
+		segs := strings.Split(path, "/")
+		for i, seg := range segs {
+			dec, err := url.PathUnescape(seg)
+			switch {
+			case seg == "":
 				return nil, &ValidationError{Kind: r.kind, Field: "path", Msg: fmt.Sprintf("empty segment in sub-path %q", path), Fix: "use a path like \"upstream/nodes\""}
+			case err != nil || dec == "." || dec == ".." || strings.Contains(dec, "/") || dec != seg:
+				return nil, &ValidationError{Kind: r.kind, Field: "path", Msg: fmt.Sprintf("segment %q of sub-path %q would be rewritten by nginx's path normalisation (dots, percent-encoding)", seg, path),
+					Fix: "name fields plainly, e.g. \"plugins/proxy-mirror/sample_ratio\", or PATCH the whole object with Patch"}
 			}
+			segs[i] = url.PathEscape(seg)
 		}
-		p += "/" + path
+		p += "/" + strings.Join(segs, "/")
 	} else if value == nil {
 		return nil, &ValidationError{Kind: r.kind, Field: "patch", Msg: "nil patch", Fix: "pass a map or struct with the fields to change"}
 	}
@@ -282,8 +292,11 @@ func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...CallOption) err
 	if err != nil {
 		return err
 	}
-	_, err = r.c.send(ctx, http.MethodDelete, p, nil, opts)
-	return err
+	resp, err := r.c.send(ctx, http.MethodDelete, p, nil, opts)
+	if err != nil {
+		return err
+	}
+	return checkDeleted(resp)
 }
 
 // send makes one call with the query that opts ask for (ttl, force).
@@ -341,31 +354,86 @@ func truncate(s string, n int) string {
 }
 
 type rawItem struct {
-	Key           string          `json:"key"`
-	Value         json.RawMessage `json:"value"`
-	CreatedIndex  int64           `json:"createdIndex"`
-	ModifiedIndex int64           `json:"modifiedIndex"`
+	Key           string
+	Value         json.RawMessage
+	CreatedIndex  int64
+	ModifiedIndex int64
+}
+
+// object decodes b as a JSON object, or says why it is not one.
+func object(b []byte) (map[string]json.RawMessage, string) {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		return nil, "empty body"
+	}
+	if t[0] != '{' {
+		return nil, "not a JSON object"
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(t, &m); err != nil {
+		return nil, "invalid JSON: " + err.Error()
+	}
+	return m, ""
+}
+
+func isObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{'
+}
+
+// parseItem checks one v3 item envelope: {"key": "/apisix/...", "value":
+// {...}, "createdIndex": n, "modifiedIndex": n}; the indexes are optional.
+func parseItem(m map[string]json.RawMessage) (rawItem, string) {
+	var ri rawItem
+	if _, ok := m["node"]; ok {
+		return ri, `has "node"`
+	}
+	if err := json.Unmarshal(m["key"], &ri.Key); err != nil || !strings.HasPrefix(ri.Key, "/") {
+		return ri, `no "key" string`
+	}
+	ri.Value = m["value"]
+	if !isObject(ri.Value) {
+		return ri, `"value" is not an object`
+	}
+	for name, dst := range map[string]*int64{"createdIndex": &ri.CreatedIndex, "modifiedIndex": &ri.ModifiedIndex} {
+		if raw, ok := m[name]; ok {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return ri, fmt.Sprintf("%q is not an integer", name)
+			}
+		}
+	}
+	return ri, ""
 }
 
 func decodeItem[T any](resp *rawResponse) (*Item[T], error) {
-	var ri rawItem
-	if err := json.Unmarshal(resp.body, &ri); err != nil {
-		return nil, fmt.Errorf("%w: %d with body %q: %v", ErrBadResponse, resp.status, truncate(string(resp.body), 200), err)
+	m, why := object(resp.body)
+	if why != "" {
+		return nil, resp.unexpected(why)
 	}
-	if len(ri.Value) == 0 {
-		return nil, fmt.Errorf("%w: %d with no value in %q", ErrBadResponse, resp.status, truncate(string(resp.body), 200))
+	ri, why := parseItem(m)
+	if why != "" {
+		return nil, resp.unexpected(why)
 	}
 	it := &Item[T]{Key: ri.Key, CreatedIndex: ri.CreatedIndex, ModifiedIndex: ri.ModifiedIndex, Created: resp.status == http.StatusCreated}
 	if err := json.Unmarshal(ri.Value, &it.Value); err != nil {
-		return nil, fmt.Errorf("%w: decode %s: %v", ErrBadResponse, ri.Key, err)
+		return nil, resp.unexpected(fmt.Sprintf("value of %s does not decode: %v", ri.Key, err))
 	}
 	return it, nil
 }
 
-// rawList accepts "list": [] and the "list": {} of old lua-cjson builds.
-type rawList struct {
-	Total json.Number     `json:"total"`
-	List  json.RawMessage `json:"list"`
+// checkDeleted checks a delete answer: {"deleted": "1", "key": ...}.
+func checkDeleted(resp *rawResponse) error {
+	m, why := object(resp.body)
+	if why != "" {
+		return resp.unexpected(why)
+	}
+	if _, ok := m["action"]; ok {
+		return resp.unexpected(`has "action"`)
+	}
+	if _, ok := m["deleted"]; !ok {
+		return resp.unexpected(`no "deleted" field`)
+	}
+	return nil
 }
 
 func listPath[T any](ctx context.Context, c *Client, path string, opts *ListOptions) (*Page[T], error) {
@@ -377,22 +445,46 @@ func listPath[T any](ctx context.Context, c *Client, path string, opts *ListOpti
 	if err != nil {
 		return nil, err
 	}
-	var rl rawList
-	if err := json.Unmarshal(resp.body, &rl); err != nil {
-		return nil, fmt.Errorf("%w: list %s: %q: %v", ErrBadResponse, path, truncate(string(resp.body), 200), err)
+	return decodeList[T](resp)
+}
+
+// decodeList checks the v3 list envelope {"total": n, "list": [...]}. An
+// empty "list": {} (lua-cjson's empty table) is accepted with total 0.
+func decodeList[T any](resp *rawResponse) (*Page[T], error) {
+	m, why := object(resp.body)
+	if why != "" {
+		return nil, resp.unexpected(why)
 	}
-	var items []rawItem
-	if l := bytes.TrimSpace(rl.List); len(l) > 0 && l[0] == '[' {
+	if _, ok := m["node"]; ok {
+		return nil, resp.unexpected(`has "node"`)
+	}
+	var total int
+	if err := json.Unmarshal(m["total"], &total); err != nil || total < 0 {
+		return nil, resp.unexpected(`no "total" count`)
+	}
+	l := bytes.TrimSpace(m["list"])
+	var items []map[string]json.RawMessage
+	switch {
+	case bytes.Equal(l, []byte("{}")) && total == 0:
+	case len(l) > 0 && l[0] == '[':
 		if err := json.Unmarshal(l, &items); err != nil {
-			return nil, fmt.Errorf("%w: list %s: %v", ErrBadResponse, path, err)
+			return nil, resp.unexpected(`"list" is not an array of objects`)
 		}
+	default:
+		return nil, resp.unexpected(`no "list" array`)
 	}
-	total, _ := strconv.Atoi(rl.Total.String())
+	if len(items) > total {
+		return nil, resp.unexpected(fmt.Sprintf("%d items but total %d", len(items), total))
+	}
 	page := &Page[T]{Total: total, Items: make([]Item[T], 0, len(items))}
-	for _, ri := range items {
+	for i, im := range items {
+		ri, why := parseItem(im)
+		if why != "" {
+			return nil, resp.unexpected(fmt.Sprintf("list item %d: %s", i+1, why))
+		}
 		it := Item[T]{Key: ri.Key, CreatedIndex: ri.CreatedIndex, ModifiedIndex: ri.ModifiedIndex}
 		if err := json.Unmarshal(ri.Value, &it.Value); err != nil {
-			return nil, fmt.Errorf("%w: decode %s: %v", ErrBadResponse, ri.Key, err)
+			return nil, resp.unexpected(fmt.Sprintf("value of %s does not decode: %v", ri.Key, err))
 		}
 		page.Items = append(page.Items, it)
 	}
@@ -505,8 +597,11 @@ func (s *CredentialsService) Delete(ctx context.Context, username string, id ID)
 	if err != nil {
 		return err
 	}
-	_, err = s.c.do(ctx, http.MethodDelete, p, nil, nil)
-	return err
+	resp, err := s.c.do(ctx, http.MethodDelete, p, nil, nil)
+	if err != nil {
+		return err
+	}
+	return checkDeleted(resp)
 }
 
 // PluginsService reads the plugins a server offers.
@@ -534,30 +629,182 @@ func (s *PluginsService) List(ctx context.Context, subsystem string) ([]string, 
 		return nil, err
 	}
 	var names []string
-	if err := json.Unmarshal(resp.body, &names); err != nil {
-		return nil, fmt.Errorf("%w: plugin list %q: %v", ErrBadResponse, truncate(string(resp.body), 200), err)
+	if t := bytes.TrimSpace(resp.body); len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &names) != nil {
+		return nil, resp.unexpected("not a JSON array of plugin names")
 	}
 	return names, nil
 }
 
-// Schema returns the JSON schema of a plugin in subsystem ("" for http).
+// Schema returns the JSON schema of a plugin's configuration in subsystem
+// ("http", "stream", or "" for http): GET /plugins/{name}.
 func (s *PluginsService) Schema(ctx context.Context, name, subsystem string) (json.RawMessage, error) {
+	return s.schema(ctx, name, subsystem, "")
+}
+
+// ConsumerSchema returns the schema of what an auth plugin keeps on a
+// consumer or credential (GET /plugins/{name}?schema_type=consumer); APISIX
+// answers 400 "not found schema" for a plugin without one.
+func (s *PluginsService) ConsumerSchema(ctx context.Context, name string) (json.RawMessage, error) {
+	return s.schema(ctx, name, "", "consumer")
+}
+
+func (s *PluginsService) schema(ctx context.Context, name, subsystem, schemaType string) (json.RawMessage, error) {
 	if err := checkSubsystem(subsystem); err != nil {
 		return nil, err
 	}
-	if name == "" || strings.ContainsAny(name, "/?#") {
-		return nil, &ValidationError{Kind: "plugins", Field: "name", Msg: fmt.Sprintf("bad plugin name %q", name), Fix: "pass a plugin name such as \"proxy-mirror\""}
+	if err := checkSchemaName("plugins", "name", name); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	if subsystem != "" {
 		q.Set("subsystem", subsystem)
 	}
+	if schemaType != "" {
+		q.Set("schema_type", schemaType)
+	}
 	resp, err := s.c.do(ctx, http.MethodGet, "/plugins/"+name, q, nil)
 	if err != nil {
 		return nil, err
 	}
-	if !json.Valid(resp.body) {
-		return nil, fmt.Errorf("%w: plugin schema %q is not JSON", ErrBadResponse, truncate(string(resp.body), 200))
+	return schemaBody(resp)
+}
+
+// Reload makes every APISIX worker reload its plugins from config.yaml
+// (PUT /plugins/reload). APISIX answers once the reload is broadcast, not
+// when the workers are done.
+func (s *PluginsService) Reload(ctx context.Context) error {
+	resp, err := s.c.do(ctx, http.MethodPut, "/plugins/reload", nil, nil)
+	if err != nil {
+		return err
 	}
-	return json.RawMessage(resp.body), nil
+	if t := bytes.TrimSpace(resp.body); !bytes.Equal(t, []byte("done")) && !bytes.Equal(t, []byte(`"done"`)) {
+		return resp.unexpected(`want "done"`)
+	}
+	return nil
+}
+
+var schemaNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// checkSchemaName refuses names that would change the request path.
+func checkSchemaName(kind, field, name string) error {
+	if !schemaNamePattern.MatchString(name) {
+		return &ValidationError{Kind: kind, Field: field, Msg: fmt.Sprintf("%q is not a plugin or resource name", name), Fix: "use a lower-case name such as \"proxy-mirror\" or \"route\""}
+	}
+	return nil
+}
+
+func schemaBody(resp *rawResponse) (json.RawMessage, error) {
+	if _, why := object(resp.body); why != "" {
+		return nil, resp.unexpected(why + " (want a JSON schema object)")
+	}
+	return json.RawMessage(bytes.TrimSpace(resp.body)), nil
+}
+
+// SchemasService reads the schemas APISIX checks values against and
+// validates values without storing them (/apisix/admin/schema/...).
+type SchemasService struct{ c *Client }
+
+// Get returns the JSON schema of a resource, by its singular name in
+// APISIX's apisix/schema_def.lua: "route", "service", "upstream", "ssl",
+// "stream_route", "consumer", "consumer_group", "plugin_config",
+// "global_rule", "proto", "credential" (GET /schema/{name}).
+func (s *SchemasService) Get(ctx context.Context, name string) (json.RawMessage, error) {
+	if err := checkSchemaName("schema", "name", name); err != nil {
+		return nil, err
+	}
+	resp, err := s.c.do(ctx, http.MethodGet, "/schema/"+name, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return schemaBody(resp)
+}
+
+// Plugin returns the schema of an HTTP plugin (GET /schema/plugins/{name},
+// the same answer as Plugins.Schema).
+func (s *SchemasService) Plugin(ctx context.Context, name string) (json.RawMessage, error) {
+	if err := checkSchemaName("schema", "name", name); err != nil {
+		return nil, err
+	}
+	resp, err := s.c.do(ctx, http.MethodGet, "/schema/plugins/"+name, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return schemaBody(resp)
+}
+
+// Validate checks v against the schema of resource (the plural path name:
+// "routes", "upstreams", ...) on the server without storing it (POST
+// /schema/validate/{resource}). Only the JSON schema is applied, not the
+// checks APISIX runs on a write (references, certificates, plugin
+// schemas). It returns nil when v conforms and an *APIError with APISIX's
+// message when it does not.
+func (s *SchemasService) Validate(ctx context.Context, resource string, v any) error {
+	if err := checkSchemaName("schema", "resource", resource); err != nil {
+		return err
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: encode value to validate: %v", ErrInvalid, err)
+	}
+	resp, err := s.c.do(ctx, http.MethodPost, "/schema/validate/"+resource, nil, body)
+	if err != nil {
+		return err
+	}
+	if t := bytes.TrimSpace(resp.body); len(t) > 0 {
+		if _, why := object(t); why != "" {
+			return resp.unexpected(why)
+		}
+	}
+	return nil
+}
+
+// ConfigProblem is one resource that POST /configs/validate refused.
+type ConfigProblem struct {
+	ResourceType string `json:"resource_type"` // e.g. "routes"
+	ResourceID   string `json:"resource_id,omitempty"`
+	Index        int    `json:"index"` // 0-based position in its list
+	Error        string `json:"error"`
+}
+
+// String renders the problem as "routes[0] (id r1): message".
+func (p ConfigProblem) String() string {
+	s := fmt.Sprintf("%s[%d]", p.ResourceType, p.Index)
+	if p.ResourceID != "" {
+		s += " (id " + p.ResourceID + ")"
+	}
+	return s + ": " + p.Error
+}
+
+// ValidateConfig asks the server to check a whole declarative
+// configuration without storing it (POST /configs/validate, APISIX 3.17+):
+// every resource's schema and its plugins' check_schema rules, and
+// duplicate ids, but not references between resources. It returns the
+// problems found (none: nil, nil); err is set only when the check itself
+// failed (transport, auth, an older server's 404).
+func (c *Client) ValidateConfig(ctx context.Context, st *State) ([]ConfigProblem, error) {
+	if st == nil {
+		st = &State{}
+	}
+	body, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode state: %v", ErrInvalid, err)
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/configs/validate", nil, body)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+		var out struct {
+			Errors []ConfigProblem `json:"errors"`
+		}
+		if json.Unmarshal(ae.Body, &out) == nil && len(out.Errors) > 0 {
+			return out.Errors, nil
+		}
+		return []ConfigProblem{{Error: ae.Message}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, why := object(resp.body); why != "" {
+		return nil, resp.unexpected(why)
+	}
+	return nil, nil
 }

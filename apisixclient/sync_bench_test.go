@@ -26,10 +26,13 @@ func benchState() *apisixclient.State {
 
 func benchClient(b *testing.B) (*apisixclient.Client, *apisixtest.Handler) {
 	b.Helper()
-	h := apisixtest.NewHandler()
+	h, err := apisixtest.NewHandler(apisixtest.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
-	c, err := apisixclient.New(srv.URL)
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

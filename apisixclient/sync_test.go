@@ -46,7 +46,10 @@ func TestSyncCreateUpdateDelete(t *testing.T) {
 	assert.Equal(t, 5, plan.Applied)
 	got, err := c.Routes.Get(ctx, "r2")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"team": "web", "managed-by": "plumb"}, got.Value.Labels)
+	assert.Equal(t, "web", got.Value.Labels["team"])
+	assert.Equal(t, "plumb", got.Value.Labels["managed-by"])
+	assert.Len(t, got.Value.Labels["managed-by-hash"], 16, "the fingerprint of what Sync wrote")
+	assert.Len(t, got.Value.Labels, 3)
 
 	// Second run with no change: only GETs.
 	srv.ResetRequests()
@@ -100,7 +103,7 @@ func TestSyncIgnoresServerFilledFields(t *testing.T) {
 	// A real drift is seen.
 	_, err = c.Routes.PatchPath(ctx, "r2", "methods", []string{"GET"})
 	require.NoError(t, err)
-	_, err = c.PluginConfigs.PatchPath(ctx, "pc1", "plugins/limit-count/policy", "redis")
+	_, err = c.PluginConfigs.Patch(ctx, "pc1", map[string]any{"plugins": map[string]any{"limit-count": map[string]any{"policy": "redis", "redis_host": "127.0.0.1"}}})
 	require.NoError(t, err)
 	plan, err = c.Diff(ctx, desiredState(), apisixclient.SyncOptions{})
 	require.NoError(t, err)
@@ -138,7 +141,7 @@ func TestSyncUpstreamWithClientCert(t *testing.T) {
 
 func TestSyncStreamModeOff(t *testing.T) {
 	ctx := context.Background()
-	c, _ := newClient(t, apisixtest.WithProxyMode("http"))
+	c, _ := newClient(t, apisixtest.Config{ProxyMode: "http"})
 	plan, err := c.Sync(ctx, desiredState(), apisixclient.SyncOptions{})
 	require.NoError(t, err, "no stream routes desired: stream mode off is fine")
 	assert.Equal(t, 5, plan.Applied)
@@ -218,4 +221,78 @@ func changeLines(p *apisixclient.Plan) []string {
 		out = append(out, ch.String())
 	}
 	return out
+}
+
+// writeBackState uses typed plugins, a plugin the client does not type
+// (response-rewrite, whose max_resp_body_size and body_base64 defaults the
+// client does not know) and every resource kind that has schema defaults.
+func writeBackState(cert, key string) *apisixclient.State {
+	return &apisixclient.State{
+		SSLs:      []apisixclient.SSL{{ID: "c1", Cert: cert, Key: key, SNI: "wb.test", Client: nil}},
+		Upstreams: []apisixclient.Upstream{{ID: "u1", Nodes: apisixclient.NodeMap(map[string]int{"10.0.0.1:80": 1}), KeepalivePool: &apisixclient.KeepalivePool{Size: 10}}},
+		Routes: []apisixclient.Route{{ID: "r1", URI: "/a", Methods: []string{"GET"}, UpstreamID: "u1", Plugins: apisixclient.Plugins{
+			"limit-count":      apisixclient.LimitCount{Count: 10, TimeWindow: 60},
+			"ip-restriction":   apisixclient.IPRestriction{Whitelist: []string{"10.0.0.0/8"}},
+			"response-rewrite": map[string]any{"body": "hi"},
+		}}},
+		StreamRoutes: []apisixclient.StreamRoute{{ID: "s1", SNI: "wb.test", ServerPort: 9333, Upstream: &apisixclient.Upstream{Nodes: apisixclient.NodeMap(map[string]int{"10.0.0.2:443": 1})}}},
+	}
+}
+
+// TestSyncNoEndlessUpdatesOnWriteBack: APISIX 3.2-3.13 store the schema
+// defaults of resources and plugins; a no-change rerun must write nothing,
+// a removed field must still be removed, and a hand edit must be seen.
+func TestSyncNoEndlessUpdatesOnWriteBack(t *testing.T) {
+	for v, writesBack := range map[string]bool{"3.2.0": true, "3.10.0": true, "3.13.0": true, "3.14.0": false, "3.18.0": false} {
+		t.Run(v, func(t *testing.T) {
+			ctx := context.Background()
+			c, srv := newClient(t, apisixtest.Config{Version: v})
+			cert, key := selfSigned(t, "wb.test")
+			st := writeBackState(cert, key)
+			p, err := c.Sync(ctx, st, apisixclient.SyncOptions{})
+			require.NoError(t, err)
+			require.Equal(t, 4, p.Applied)
+			got, err := c.Routes.Get(ctx, "r1")
+			require.NoError(t, err)
+			var lc map[string]any
+			_, err = got.Value.Plugins.Decode("limit-count", &lc)
+			require.NoError(t, err)
+			if writesBack {
+				require.Equal(t, "local", lc["policy"], "the server models write-back")
+			} else {
+				require.NotContains(t, lc, "policy", "3.14+ stores what it was sent")
+			}
+
+			srv.ResetRequests()
+			p, err = c.Sync(ctx, writeBackState(cert, key), apisixclient.SyncOptions{})
+			require.NoError(t, err)
+			assert.Empty(t, p.Changes, p.String())
+			assert.Equal(t, []string{"GET"}, keys(srv.Requests()), "no writes on a no-change rerun")
+
+			// Removing a field from the desired state removes it.
+			st = writeBackState(cert, key)
+			st.Routes[0].Methods = nil
+			delete(st.Routes[0].Plugins, "response-rewrite")
+			p, err = c.Sync(ctx, st, apisixclient.SyncOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"~ routes/r1: methods, plugins"}, changeLines(p))
+			got, err = c.Routes.Get(ctx, "r1")
+			require.NoError(t, err)
+			assert.Nil(t, got.Value.Methods)
+			assert.NotContains(t, got.Value.Plugins, "response-rewrite")
+			p, err = c.Sync(ctx, st, apisixclient.SyncOptions{})
+			require.NoError(t, err)
+			assert.Empty(t, p.Changes, "converged: %s", p)
+
+			// A hand edit is drift: a top-level field, and a typed plugin's
+			// field away from its default.
+			_, err = c.Routes.PatchPath(ctx, "r1", "methods", []string{"POST"})
+			require.NoError(t, err)
+			_, err = c.Routes.PatchPath(ctx, "r1", "plugins/limit-count/rejected_code", 429)
+			require.NoError(t, err)
+			p, err = c.Diff(ctx, st, apisixclient.SyncOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"~ routes/r1: methods, plugins"}, changeLines(p))
+		})
+	}
 }

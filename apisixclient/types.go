@@ -10,7 +10,7 @@ import (
 
 // Timestamps are set by the server on every write. The client never sends
 // them on PUT or POST (APISIX rejects them: "the property is forbidden:
-// create_time", spec §4).
+// create_time", check_forbidden_properties in apisix/admin/utils.lua).
 type Timestamps struct {
 	CreateTime int64 `json:"create_time,omitempty"`
 	UpdateTime int64 `json:"update_time,omitempty"`
@@ -45,7 +45,7 @@ type Route struct {
 	FilterFunc      string            `json:"filter_func,omitempty"`
 	Script          string            `json:"script,omitempty"`
 	ScriptID        ID                `json:"script_id,omitempty"`
-	Plugins         Plugins           `json:"plugins,omitempty"`
+	Plugins         Plugins           `json:"plugins,omitzero"`
 	PluginConfigID  ID                `json:"plugin_config_id,omitempty"`
 	Upstream        *Upstream         `json:"upstream,omitempty"`
 	ServiceID       ID                `json:"service_id,omitempty"`
@@ -61,7 +61,7 @@ type Service struct {
 	Name            string            `json:"name,omitempty"`
 	Desc            string            `json:"desc,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
-	Plugins         Plugins           `json:"plugins,omitempty"`
+	Plugins         Plugins           `json:"plugins,omitzero"`
 	Upstream        *Upstream         `json:"upstream,omitempty"`
 	UpstreamID      ID                `json:"upstream_id,omitempty"`
 	Script          string            `json:"script,omitempty"`
@@ -221,7 +221,8 @@ func (n *Nodes) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SSL is a certificate object (/ssls). GET strips key and keys (spec §4), so
+// SSL is a certificate object (/ssls). GET strips key and keys (APISIX
+// 3.17+, apisix/admin/ssl.lua), so
 // never PUT back an SSL read with Get without setting Key again.
 type SSL struct {
 	ID           ID                `json:"id,omitempty"`
@@ -266,7 +267,7 @@ type StreamRoute struct {
 	Upstream       *Upstream       `json:"upstream,omitempty"`
 	UpstreamID     ID              `json:"upstream_id,omitempty"`
 	ServiceID      ID              `json:"service_id,omitempty"`
-	Plugins        Plugins         `json:"plugins,omitempty"`
+	Plugins        Plugins         `json:"plugins,omitzero"`
 	Protocol       *StreamProtocol `json:"protocol,omitempty"`
 	Timestamps
 }
@@ -285,7 +286,7 @@ type Consumer struct {
 	Desc     string            `json:"desc,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	GroupID  ID                `json:"group_id,omitempty"`
-	Plugins  Plugins           `json:"plugins,omitempty"`
+	Plugins  Plugins           `json:"plugins,omitzero"`
 	Timestamps
 }
 
@@ -295,7 +296,7 @@ type Credential struct {
 	Name    string            `json:"name,omitempty"`
 	Desc    string            `json:"desc,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"`
-	Plugins Plugins           `json:"plugins,omitempty"`
+	Plugins Plugins           `json:"plugins,omitzero"`
 	Timestamps
 }
 

@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// Client-side checks of the schema rules in spec §5 and §6. They run before
+// Client-side checks of the schema rules in apisix/schema_def.lua and the
+// plugins' schemas (apisix/plugins/*.lua). They run before
 // any request so that a mistake is reported with its fix instead of a
 // server message. The server stays the authority: these checks are a subset.
 
@@ -169,7 +170,7 @@ func (pm *ProxyMirror) validate(kind string) error {
 	return nil
 }
 
-// Validate checks the route against APISIX's route schema (spec §5.1).
+// Validate checks the route against APISIX's route schema (apisix/schema_def.lua route).
 func (r *Route) Validate() error {
 	const k = "route"
 	if err := optID(k, "id", r.ID); err != nil {
@@ -212,10 +213,10 @@ func (r *Route) Validate() error {
 			return invalid(k, "methods", fmt.Sprintf("%q is not an HTTP method APISIX routes", m), "use upper case: "+strings.Join(httpMethods, ", "))
 		}
 	}
-	if len(r.Plugins) == 0 && r.Upstream == nil && r.UpstreamID == "" && r.ServiceID == "" && r.Script == "" {
+	if r.Plugins == nil && r.Upstream == nil && r.UpstreamID == "" && r.ServiceID == "" && r.Script == "" {
 		return invalid(k, "upstream", "nothing to serve the route", "set Upstream, UpstreamID, ServiceID, Plugins or Script")
 	}
-	if r.Script != "" && (len(r.Plugins) > 0 || r.PluginConfigID != "") {
+	if r.Script != "" && (r.Plugins != nil || r.PluginConfigID != "") {
 		return invalid(k, "script", "script cannot be combined with plugins or plugin_config_id", "use either a script or plugins")
 	}
 	if r.FilterFunc != "" && !strings.HasPrefix(r.FilterFunc, "function") {
@@ -240,7 +241,7 @@ func (r *Route) Validate() error {
 	return checkPlugins(k, r.Plugins)
 }
 
-// Validate checks the service (spec §5.2).
+// Validate checks the service (apisix/schema_def.lua service).
 func (s *Service) Validate() error {
 	const k = "service"
 	if err := optID(k, "id", s.ID); err != nil {
@@ -265,7 +266,8 @@ func (s *Service) Validate() error {
 	return checkPlugins(k, s.Plugins)
 }
 
-// Validate checks the upstream (spec §5.3).
+// Validate checks the upstream (apisix/schema_def.lua upstream and
+// check_upstream_conf in apisix/admin/upstreams.lua).
 func (u *Upstream) Validate() error { return u.validate("upstream", true) }
 
 func (u *Upstream) validate(k string, http bool) error {
@@ -348,7 +350,7 @@ func (u *Upstream) validate(k string, http bool) error {
 	return nil
 }
 
-// Validate checks the SSL object (spec §5.4).
+// Validate checks the SSL object (apisix/schema_def.lua ssl).
 func (s *SSL) Validate() error {
 	const k = "ssl"
 	if err := optID(k, "id", s.ID); err != nil {
@@ -382,9 +384,11 @@ func (s *SSL) Validate() error {
 	return checkStatus(k, s.Status)
 }
 
-// Validate checks the stream route (spec §5.5): the matching fields, and
+// Validate checks the stream route (apisix/schema_def.lua stream_route):
+// the matching fields, and
 // that sni is lower case, since APISIX lower-cases the client's SNI and an
-// upper-case route key never matches (§8.1d).
+// upper-case route key never matches (apisix/ssl.lua server_name lower-cases
+// it; apisix/stream/router/ip_port.lua matches it exactly).
 func (s *StreamRoute) Validate() error {
 	const k = "stream route"
 	if err := optID(k, "id", s.ID); err != nil {
@@ -430,7 +434,7 @@ func (s *StreamRoute) Validate() error {
 		return invalid(k, "protocol.name", "missing", "name the xRPC protocol, e.g. \"redis\"")
 	}
 	if s.Upstream != nil {
-		// Stream routes only apply the schema to an inline upstream (§5.3).
+		// Stream routes apply the upstream schema without the HTTP-only checks.
 		if err := s.Upstream.validate(k+" upstream", false); err != nil {
 			return err
 		}
@@ -441,7 +445,7 @@ func (s *StreamRoute) Validate() error {
 	return nil
 }
 
-// Validate checks the consumer (spec §5.6).
+// Validate checks the consumer (apisix/schema_def.lua consumer).
 func (c *Consumer) Validate() error {
 	if err := checkUsername(c.Username); err != nil {
 		return err
@@ -544,7 +548,7 @@ func (s *Secret) resourceID() ID         { return s.ID }
 func (m *PluginMetadata) resourceID() ID { return "" }
 
 // Inline upstreams carry timestamps too when read back; PUT rejects
-// "upstream.create_time" as well (spec §4).
+// "upstream.create_time" as well.
 func clearUpstream(u **Upstream) {
 	if *u != nil {
 		cp := **u

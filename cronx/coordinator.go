@@ -3,6 +3,7 @@ package cronx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -43,15 +44,35 @@ type Lease interface {
 	Release(ctx context.Context, runErr error) error
 }
 
-// claimMW claims each scheduled tick through c before calling next.
-func claimMW(c Coordinator, o ClaimOptions) Middleware {
+// claimDeadline returns how long the claim of tick may take: timeout, or
+// half the time to the job's next tick when that is shorter, so that a
+// claim stuck on an unreachable coordinator ends (as SkipCoordinatorError)
+// before the next tick arrives and finds the job still busy (SkipOverlap).
+func claimDeadline(timeout time.Duration, tick, next time.Time) time.Duration {
+	if !next.IsZero() {
+		if half := next.Sub(tick) / 2; half > 0 && half < timeout {
+			return half
+		}
+	}
+	return timeout
+}
+
+// claimMW claims each scheduled tick through c before calling next. Each
+// claim gets claimDeadline(timeout, tick, nextAfter(tick)).
+func claimMW(c Coordinator, o ClaimOptions, timeout time.Duration, nextAfter func(time.Time) time.Time) Middleware {
 	return func(next Func) Func {
 		return func(ctx context.Context) error {
 			ri, _ := InfoFrom(ctx)
 			if ri.Trigger != TriggerSchedule {
 				return next(ctx) // RunNow is an explicit local request
 			}
-			lease, err := c.Claim(ctx, ri.Job, ri.Tick, ri.Replica, o)
+			d := claimDeadline(timeout, ri.Tick, nextAfter(ri.Tick))
+			cctx, ccancel := context.WithTimeoutCause(ctx, d, fmt.Errorf("cronx: claim took longer than %v (Config.ClaimTimeout, at most half the job's interval)", d))
+			lease, err := c.Claim(cctx, ri.Job, ri.Tick, ri.Replica, o)
+			if err != nil && cctx.Err() != nil && ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", context.Cause(cctx), err)
+			}
+			ccancel()
 			switch {
 			case errors.Is(err, ErrClaimedElsewhere):
 				return &SkipError{Reason: SkipClaimedElsewhere, Err: err}

@@ -2,6 +2,7 @@ package cronx
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func BenchmarkRun(b *testing.B) {
 	ctx := context.Background()
 	noop := func(context.Context) error { return nil }
 	b.Run("plumb", func(b *testing.B) {
-		s, err := New(WithReplica("bench"))
+		s, err := New(Config{Replica: "bench", Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -35,7 +36,7 @@ func BenchmarkRun(b *testing.B) {
 		}
 	})
 	b.Run("plumb-retry-timeout", func(b *testing.B) {
-		s, err := New(WithReplica("bench"))
+		s, err := New(Config{Replica: "bench", Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,7 +3,7 @@
 // middleware, safe parsing, a DST policy, graceful shutdown and (with
 // cronx/redislock or cronx/asynqx) one run per tick across replicas.
 //
-//	s, err := cronx.New(cronx.WithLocation(shanghai), cronx.WithLogger(logger))
+//	s, err := cronx.New(cronx.Config{Location: shanghai, Logger: logger})
 //	err = s.Add("nightly-report", "30 2 * * *", func(ctx context.Context) error {
 //		ri, _ := cronx.InfoFrom(ctx) // ri.Job, ri.Tick, ri.Trigger, ri.Attempt, ri.Fence
 //		return buildReport(ctx, ri.Tick)
@@ -25,7 +25,7 @@
 // the gap; one repeated by a fold runs once, at its first reading.
 //
 // Every run goes through, outermost first: panic recovery; scheduler-wide
-// middleware ([WithMiddleware]); the pause check; the local overlap policy
+// middleware ([Config].Middleware); the pause check; the local overlap policy
 // (skip by default, [AllowOverlap], [DelayIfRunning] with a bound); the
 // distributed claim ([OncePerTick], [NoClusterOverlap]); [Jitter] or
 // [StableJitter]; logging (log/slog) and [Hooks]; per-job middleware

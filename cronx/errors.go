@@ -10,12 +10,14 @@ import (
 
 // Sentinel errors. Callers branch on them with errors.Is.
 var (
+	// ErrInvalid is matched by every error about bad input: bad names, nil
+	// funcs, negative durations, invalid Config fields and options, and
+	// (through ErrInvalidSpec) bad specs. The error's text names the field
+	// and the fix.
+	ErrInvalid = errors.New("cronx: invalid input")
 	// ErrInvalidSpec wraps every spec parse error, including specs that can
-	// never fire and bad CRON_TZ= prefixes.
-	ErrInvalidSpec = errors.New("cronx: invalid spec")
-	// ErrInvalidArgument wraps errors about bad names, nil funcs, negative
-	// durations and other invalid options.
-	ErrInvalidArgument = errors.New("cronx: invalid argument")
+	// never fire and bad CRON_TZ= prefixes. It also matches ErrInvalid.
+	ErrInvalidSpec error = &narrowError{msg: "cronx: invalid spec", parent: ErrInvalid}
 	// ErrDuplicateName is returned by Add when a job with the name exists.
 	// Use Replace to change it.
 	ErrDuplicateName = errors.New("cronx: duplicate job name")
@@ -42,18 +44,28 @@ var (
 	ErrShuttingDown = errors.New("cronx: scheduler shutting down")
 )
 
+// narrowError is a sentinel that also matches a broader one.
+type narrowError struct {
+	msg    string
+	parent error
+}
+
+func (e *narrowError) Error() string { return e.msg }
+func (e *narrowError) Unwrap() error { return e.parent }
+
 // PanicError is the error of a run whose function panicked. cronx always
 // recovers panics (robfig/cron v3 does not by default and a panicking job
-// kills the process).
+// kills the process); the failure is logged at Error with the stack.
 type PanicError struct {
 	Value any    // the value passed to panic
 	Stack []byte // the panicking goroutine's stack (runtime/debug.Stack)
 }
 
-// Error reports the panic value.
-func (e *PanicError) Error() string { return fmt.Sprintf("cronx: job panicked: %v", e.Value) }
+// Error returns "cronx: panic: " and the panic value.
+func (e *PanicError) Error() string { return fmt.Sprintf("cronx: panic: %v", e.Value) }
 
-// Unwrap returns the panic value if it is an error, so errors.Is sees it.
+// Unwrap returns the panic value when it is an error, so errors.Is sees
+// it, and nil otherwise.
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err

@@ -44,7 +44,7 @@ func ExampleParse() {
 // A job gets its run info from the context; RunNow runs it through the same
 // middleware.
 func ExampleScheduler_RunNow() {
-	s, err := cronx.New(cronx.WithReplica("replica-1"))
+	s, err := cronx.New(cronx.Config{Replica: "replica-1"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -91,12 +91,12 @@ func ExampleChain() {
 
 // Bad input is an error that says what to fix, never a panic.
 func ExampleScheduler_Add() {
-	s, _ := cronx.New()
+	s, _ := cronx.New(cronx.Config{})
 	err := s.Add("report", "0 0 30 2 *", func(context.Context) error { return nil })
 	fmt.Println(err)
 	err = s.Add("report", "@daily", nil)
 	fmt.Println(err)
 	// Output:
 	// job "report": cronx: invalid spec: "0 0 30 2 *" can never fire (no matching date within five years, e.g. February 30)
-	// cronx: invalid argument: job "report": nil func
+	// cronx: invalid input: job "report": nil func
 }

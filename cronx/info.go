@@ -43,7 +43,7 @@ type RunInfo struct {
 	Tick    time.Time // scheduled activation (for TriggerManual: when RunNow was called)
 	Trigger Trigger   // what started the run
 	Attempt int       // 1-based; incremented by the Retry option
-	Replica string    // the scheduler's replica ID (WithReplica)
+	Replica string    // the scheduler's replica ID (Config.Replica)
 	Fence   uint64    // fencing token from the Coordinator; 0 unless OncePerTick
 }
 

@@ -77,10 +77,10 @@ type RetryPolicy struct {
 
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	if p.MaxAttempts < 1 {
-		return p, fmt.Errorf("%w: RetryPolicy.MaxAttempts is %d; it counts the first attempt too, so use at least 1", ErrInvalidArgument, p.MaxAttempts)
+		return p, fmt.Errorf("%w: RetryPolicy.MaxAttempts is %d; it counts the first attempt too, so use at least 1", ErrInvalid, p.MaxAttempts)
 	}
 	if p.Initial < 0 || p.Max < 0 {
-		return p, fmt.Errorf("%w: RetryPolicy durations must not be negative (Initial %v, Max %v)", ErrInvalidArgument, p.Initial, p.Max)
+		return p, fmt.Errorf("%w: RetryPolicy durations must not be negative (Initial %v, Max %v)", ErrInvalid, p.Initial, p.Max)
 	}
 	if p.Initial == 0 {
 		p.Initial = time.Second
@@ -89,13 +89,13 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		p.Max = time.Minute
 	}
 	if p.Max < p.Initial {
-		return p, fmt.Errorf("%w: RetryPolicy.Max (%v) is below Initial (%v)", ErrInvalidArgument, p.Max, p.Initial)
+		return p, fmt.Errorf("%w: RetryPolicy.Max (%v) is below Initial (%v)", ErrInvalid, p.Max, p.Initial)
 	}
 	if p.Multiplier == 0 {
 		p.Multiplier = 2
 	}
 	if p.Multiplier < 1 {
-		return p, fmt.Errorf("%w: RetryPolicy.Multiplier is %v; use 1 for a constant backoff or more to grow it", ErrInvalidArgument, p.Multiplier)
+		return p, fmt.Errorf("%w: RetryPolicy.Multiplier is %v; use 1 for a constant backoff or more to grow it", ErrInvalid, p.Multiplier)
 	}
 	if p.RetryIf == nil {
 		p.RetryIf = retryable

@@ -113,7 +113,7 @@ func TestRetryPolicyValidation(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := p.withDefaults()
-			assert.ErrorIs(t, err, ErrInvalidArgument)
+			assert.ErrorIs(t, err, ErrInvalid)
 		})
 	}
 }

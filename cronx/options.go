@@ -4,106 +4,98 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// Option configures a Scheduler (New). Options are validated by New.
-type Option func(*config) error
+// Config configures a Scheduler (New). The zero Config is ready to use;
+// every zero field means the default documented on it.
+type Config struct {
+	// Location is the zone in which specs without a CRON_TZ= prefix are
+	// evaluated. Nil means time.Local, as in robfig/cron, so that code
+	// ported from robfig keeps its wall-clock times. Replicas that claim
+	// ticks through a Coordinator must agree on the zone: set it
+	// explicitly (time.UTC or a zone from time.LoadLocation) rather than
+	// depending on each host's TZ.
+	Location *time.Location
+	// Logger receives run events (start at Debug; success and skips at
+	// Info, a tick claimed by another replica at Debug; coordinator errors
+	// at Warn; failures at Error, with the stack of a panic) and
+	// robfig/cron's own messages (at Debug). Nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences cronx.
+	Logger *slog.Logger
+	// Hooks receive run events, for metrics (see Hooks).
+	Hooks Hooks
+	// Middleware wraps every run of every job, outermost first.
+	// Scheduler-wide middleware wraps the whole run, including the pause,
+	// overlap and distributed-claim checks: it sees skipped ticks as a
+	// *SkipError. Per-job middleware (the Use option) runs only for
+	// executed runs. A nil entry makes New fail.
+	Middleware []Middleware
+	// Replica is this scheduler's replica ID, reported in RunInfo and
+	// stored in distributed claims. Empty means "hostname:pid".
+	Replica string
+	// Coordinator is used by jobs with the OncePerTick option
+	// (cronx/redislock provides one). The scheduler does not own it.
+	Coordinator Coordinator
+	// ClaimTimeout bounds each Coordinator.Claim, so that an unreachable
+	// coordinator makes a tick a SkipCoordinatorError before the next tick
+	// arrives (never a SkipOverlap). The claim's deadline is the smaller of
+	// ClaimTimeout and half the time from the tick to the job's next one.
+	// Zero means 2s; it must not be negative.
+	ClaimTimeout time.Duration
+	// Defaults are job options applied to every job before its own.
+	Defaults []Option
+}
 
+// config is a validated Config with its defaults filled in.
 type config struct {
-	loc      *time.Location
-	logger   *slog.Logger
-	hooks    Hooks
-	mws      []Middleware
-	replica  string
-	coord    Coordinator
-	defaults []JobOption
+	loc          *time.Location
+	logger       *slog.Logger
+	hooks        Hooks
+	mws          []Middleware
+	replica      string
+	coord        Coordinator
+	claimTimeout time.Duration
+	defaults     []Option
 }
 
-// WithLocation sets the zone in which specs without a CRON_TZ= prefix are
-// evaluated. The default is UTC (not time.Local: a server's local zone is
-// an accident of deployment).
-func WithLocation(loc *time.Location) Option {
-	return func(c *config) error {
-		if loc == nil {
-			return fmt.Errorf("%w: WithLocation(nil); pass time.UTC or a zone from time.LoadLocation", ErrInvalidArgument)
-		}
-		c.loc = loc
-		return nil
+// defaultClaimTimeout is Config.ClaimTimeout's default.
+const defaultClaimTimeout = 2 * time.Second
+
+func (c Config) validate() (config, error) {
+	cfg := config{loc: c.Location, logger: c.Logger, hooks: c.Hooks, replica: c.Replica, coord: c.Coordinator, claimTimeout: c.ClaimTimeout}
+	if cfg.loc == nil {
+		cfg.loc = time.Local
 	}
-}
-
-// WithLogger sets the logger for run events (start at Debug, success and
-// skips at Info, failures at Error) and for robfig/cron's own messages (at
-// Debug). The default discards everything: cronx prints nothing by itself.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return fmt.Errorf("%w: WithLogger(nil); omit the option to discard logs", ErrInvalidArgument)
-		}
-		c.logger = l
-		return nil
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
 	}
-}
-
-// WithHooks sets the metrics hooks (see Hooks).
-func WithHooks(h Hooks) Option {
-	return func(c *config) error { c.hooks = h; return nil }
-}
-
-// WithMiddleware adds middleware around every run of every job, outermost
-// first. Scheduler-wide middleware wraps the whole run, including the
-// pause, overlap and distributed-claim checks: it sees skipped ticks as a
-// *SkipError. Per-job middleware (the Use job option) runs only for
-// executed runs.
-func WithMiddleware(mws ...Middleware) Option {
-	return func(c *config) error {
-		for i, m := range mws {
-			if m == nil {
-				return fmt.Errorf("%w: WithMiddleware: middleware %d is nil", ErrInvalidArgument, i)
-			}
+	for i, m := range c.Middleware {
+		if m == nil {
+			return cfg, fmt.Errorf("%w: Config.Middleware[%d] is nil; remove it", ErrInvalid, i)
 		}
-		c.mws = append(c.mws, mws...)
-		return nil
 	}
-}
-
-// WithReplica sets this scheduler's replica ID, reported in RunInfo and
-// stored in distributed claims. The default is "hostname:pid".
-func WithReplica(id string) Option {
-	return func(c *config) error {
-		if err := validName("replica ID", id); err != nil {
-			return err
+	cfg.mws = slices.Clone(c.Middleware)
+	if cfg.replica == "" {
+		cfg.replica = defaultReplica()
+	} else if err := validName("Config.Replica", cfg.replica); err != nil {
+		return cfg, err
+	}
+	switch {
+	case c.ClaimTimeout < 0:
+		return cfg, fmt.Errorf("%w: Config.ClaimTimeout is %v; use 0 for the default (%v) or a positive duration", ErrInvalid, c.ClaimTimeout, defaultClaimTimeout)
+	case c.ClaimTimeout == 0:
+		cfg.claimTimeout = defaultClaimTimeout
+	}
+	for i, o := range c.Defaults {
+		if o == nil {
+			return cfg, fmt.Errorf("%w: Config.Defaults[%d] is nil; remove it", ErrInvalid, i)
 		}
-		c.replica = id
-		return nil
 	}
-}
-
-// WithCoordinator sets the Coordinator used by jobs with the OncePerTick
-// option (cronx/redislock provides one). The scheduler does not own it.
-func WithCoordinator(co Coordinator) Option {
-	return func(c *config) error {
-		if co == nil {
-			return fmt.Errorf("%w: WithCoordinator(nil)", ErrInvalidArgument)
-		}
-		c.coord = co
-		return nil
-	}
-}
-
-// WithDefaults sets job options applied to every job before its own.
-func WithDefaults(opts ...JobOption) Option {
-	return func(c *config) error {
-		for i, o := range opts {
-			if o == nil {
-				return fmt.Errorf("%w: WithDefaults: option %d is nil", ErrInvalidArgument, i)
-			}
-		}
-		c.defaults = append(c.defaults, opts...)
-		return nil
-	}
+	cfg.defaults = slices.Clone(c.Defaults)
+	return cfg, nil
 }
 
 func defaultReplica() string {
@@ -114,9 +106,10 @@ func defaultReplica() string {
 	return h + ":" + strconv.Itoa(os.Getpid())
 }
 
-// JobOption configures one job (Add, Replace). Job options are validated
-// when the job is added.
-type JobOption func(*jobConfig) error
+// Option configures one job (Add, Replace, Config.Defaults). Options are
+// validated when the job is added: an invalid one makes Add fail with an
+// error wrapping ErrInvalid.
+type Option func(*jobConfig) error
 
 type jobConfig struct {
 	timeout    time.Duration
@@ -133,10 +126,10 @@ type jobConfig struct {
 // Timeout bounds each attempt of a run: its context ends after d with cause
 // ErrTimeout, and the attempt's error wraps ErrTimeout. The run is waited
 // for, not abandoned: a Func must watch its context.
-func Timeout(d time.Duration) JobOption {
+func Timeout(d time.Duration) Option {
 	return func(c *jobConfig) error {
 		if d <= 0 {
-			return fmt.Errorf("%w: Timeout(%v): the timeout must be positive", ErrInvalidArgument, d)
+			return fmt.Errorf("%w: Timeout(%v): the timeout must be positive", ErrInvalid, d)
 		}
 		c.timeout = d
 		return nil
@@ -146,7 +139,7 @@ func Timeout(d time.Duration) JobOption {
 // Retry retries failed runs with capped exponential backoff. A retry never
 // starts after the job's next tick. Each attempt gets its own Timeout and
 // RunInfo.Attempt.
-func Retry(p RetryPolicy) JobOption {
+func Retry(p RetryPolicy) Option {
 	return func(c *jobConfig) error {
 		p, err := p.withDefaults()
 		if err != nil {
@@ -160,17 +153,17 @@ func Retry(p RetryPolicy) JobOption {
 // AllowOverlap lets ticks of the job run while a previous run on this
 // scheduler is still running. The default is to skip such ticks
 // (SkipOverlap).
-func AllowOverlap() JobOption {
+func AllowOverlap() Option {
 	return func(c *jobConfig) error { c.allow, c.delayMax = true, 0; return nil }
 }
 
 // DelayIfRunning makes a tick that arrives while the previous run is still
 // running wait for it, with at most maxQueue ticks waiting; further ticks
 // are skipped (SkipOverlap). robfig/cron's DelayIfStillRunning has no bound.
-func DelayIfRunning(maxQueue int) JobOption {
+func DelayIfRunning(maxQueue int) Option {
 	return func(c *jobConfig) error {
 		if maxQueue < 1 {
-			return fmt.Errorf("%w: DelayIfRunning(%d): the queue bound must be at least 1", ErrInvalidArgument, maxQueue)
+			return fmt.Errorf("%w: DelayIfRunning(%d): the queue bound must be at least 1", ErrInvalid, maxQueue)
 		}
 		c.allow, c.delayMax = false, maxQueue
 		return nil
@@ -179,10 +172,10 @@ func DelayIfRunning(maxQueue int) JobOption {
 
 // Jitter delays each run by a random duration in [0, max), after the
 // distributed claim, to spread load.
-func Jitter(max time.Duration) JobOption {
+func Jitter(max time.Duration) Option {
 	return func(c *jobConfig) error {
 		if max <= 0 {
-			return fmt.Errorf("%w: Jitter(%v): max must be positive", ErrInvalidArgument, max)
+			return fmt.Errorf("%w: Jitter(%v): max must be positive", ErrInvalid, max)
 		}
 		c.jitter = randomJitter(max)
 		return nil
@@ -191,10 +184,10 @@ func Jitter(max time.Duration) JobOption {
 
 // StableJitter delays each run by a duration in [0, max) fixed by the job's
 // name: the same on every replica and every tick (like Jenkins' "H").
-func StableJitter(max time.Duration) JobOption {
+func StableJitter(max time.Duration) Option {
 	return func(c *jobConfig) error {
 		if max <= 0 {
-			return fmt.Errorf("%w: StableJitter(%v): max must be positive", ErrInvalidArgument, max)
+			return fmt.Errorf("%w: StableJitter(%v): max must be positive", ErrInvalid, max)
 		}
 		c.jitter = stableJitter(max)
 		return nil
@@ -203,11 +196,11 @@ func StableJitter(max time.Duration) JobOption {
 
 // Use adds middleware around the job's executed runs, outermost first. It
 // runs inside logging and hooks and outside retry and timeout.
-func Use(mws ...Middleware) JobOption {
+func Use(mws ...Middleware) Option {
 	return func(c *jobConfig) error {
 		for i, m := range mws {
 			if m == nil {
-				return fmt.Errorf("%w: Use: middleware %d is nil", ErrInvalidArgument, i)
+				return fmt.Errorf("%w: Use: middleware %d is nil", ErrInvalid, i)
 			}
 		}
 		c.mws = append(c.mws, mws...)
@@ -216,20 +209,20 @@ func Use(mws ...Middleware) JobOption {
 }
 
 // OncePerTick claims every scheduled tick through the scheduler's
-// Coordinator (WithCoordinator) so that one replica runs it. RunNow is not
+// Config.Coordinator so that one replica runs it. RunNow is not
 // claimed.
-func OncePerTick() JobOption {
+func OncePerTick() Option {
 	return func(c *jobConfig) error { c.once = true; return nil }
 }
 
 // NoClusterOverlap implies OncePerTick and also forbids a tick from
 // starting on any replica while the previous run is still running on
 // another (SkipClusterBusy), with a running lease the coordinator renews.
-func NoClusterOverlap() JobOption {
+func NoClusterOverlap() Option {
 	return func(c *jobConfig) error { c.once, c.noOverlap = true, true; return nil }
 }
 
 // StartPaused adds the job paused; Resume starts its ticks.
-func StartPaused() JobOption {
+func StartPaused() Option {
 	return func(c *jobConfig) error { c.startPause = true; return nil }
 }

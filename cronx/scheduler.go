@@ -71,21 +71,22 @@ type jobState struct {
 	skips     uint64
 }
 
-// New returns a stopped Scheduler.
-func New(opts ...Option) (*Scheduler, error) {
-	cfg := config{loc: time.UTC, logger: slog.New(slog.DiscardHandler), replica: defaultReplica()}
-	for i, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: New: option %d is nil", ErrInvalidArgument, i)
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+// New returns a stopped Scheduler configured by cfg (the zero Config is
+// ready to use). An invalid field is an error wrapping ErrInvalid that
+// names it.
+func New(cfg Config) (*Scheduler, error) {
+	c, err := cfg.validate()
+	if err != nil {
+		return nil, err
 	}
+	return newScheduler(c), nil
+}
+
+func newScheduler(cfg config) *Scheduler {
 	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}, closing: make(chan struct{})}
 	s.base, s.cancel = context.WithCancelCause(context.Background())
 	s.cron = cron.New(cron.WithLocation(cfg.loc), cron.WithLogger(robfigLogger{cfg.logger}))
-	return s, nil
+	return s
 }
 
 // robfigLogger maps robfig/cron's chatty Info to Debug.
@@ -102,13 +103,13 @@ func (r robfigLogger) Error(err error, msg string, kv ...any) {
 func validName(what, name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: empty %s", ErrInvalidArgument, what)
+		return fmt.Errorf("%w: empty %s", ErrInvalid, what)
 	case len(name) > 200:
-		return fmt.Errorf("%w: %s %.20q... is %d bytes; use at most 200", ErrInvalidArgument, what, name, len(name))
+		return fmt.Errorf("%w: %s %.20q... is %d bytes; use at most 200", ErrInvalid, what, name, len(name))
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalidArgument, what, name)
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalid, what, name)
 	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return fmt.Errorf("%w: %s %q contains whitespace or control characters (it is used in Redis keys and task IDs); use e.g. dashes", ErrInvalidArgument, what, name)
+		return fmt.Errorf("%w: %s %q contains whitespace or control characters (it is used in Redis keys and task IDs); use e.g. dashes", ErrInvalid, what, name)
 	}
 	return nil
 }
@@ -117,7 +118,7 @@ func validName(what, name string) error {
 // use the scheduler's location). Names are unique: an existing name is
 // ErrDuplicateName (use Replace). The job starts ticking when the scheduler
 // is started (at once if it already is).
-func (s *Scheduler) Add(name, spec string, fn Func, opts ...JobOption) error {
+func (s *Scheduler) Add(name, spec string, fn Func, opts ...Option) error {
 	j, err := s.build(name, spec, fn, opts)
 	if err != nil {
 		return err
@@ -141,7 +142,7 @@ func (s *Scheduler) Add(name, spec string, fn Func, opts ...JobOption) error {
 // options, keeping its statistics, pause state and tick watermark: a tick
 // the old job already started is not run again by the new one. A run of
 // the old job in progress continues. A missing name is ErrNotFound.
-func (s *Scheduler) Replace(name, spec string, fn Func, opts ...JobOption) error {
+func (s *Scheduler) Replace(name, spec string, fn Func, opts ...Option) error {
 	j, err := s.build(name, spec, fn, opts)
 	if err != nil {
 		return err
@@ -182,12 +183,12 @@ func (s *Scheduler) schedule(j *job) {
 	s.jobs[j.name] = j
 }
 
-func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, error) {
+func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, error) {
 	if err := validName("job name", name); err != nil {
 		return nil, err
 	}
 	if fn == nil {
-		return nil, fmt.Errorf("%w: job %q: nil func", ErrInvalidArgument, name)
+		return nil, fmt.Errorf("%w: job %q: nil func", ErrInvalid, name)
 	}
 	sched, err := Parse(spec, s.cfg.loc)
 	if err != nil {
@@ -196,14 +197,14 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, e
 	var c jobConfig
 	for i, o := range append(slices.Clone(s.cfg.defaults), opts...) {
 		if o == nil {
-			return nil, fmt.Errorf("%w: job %q: option %d is nil", ErrInvalidArgument, name, i)
+			return nil, fmt.Errorf("%w: job %q: option %d is nil", ErrInvalid, name, i)
 		}
 		if err := o(&c); err != nil {
 			return nil, fmt.Errorf("job %q: %w", name, err)
 		}
 	}
 	if c.once && s.cfg.coord == nil {
-		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; pass WithCoordinator(redislock.New(...)) to New", ErrInvalidArgument, name)
+		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; set Config.Coordinator (e.g. to a cronx/redislock Coordinator)", ErrInvalid, name)
 	}
 	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax}
 	mws := []Middleware{Recover()}
@@ -215,7 +216,7 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []JobOption) (*job, e
 		})
 	}
 	if c.once {
-		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}))
+		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}, s.cfg.claimTimeout, sched.Next))
 	}
 	if c.jitter != nil {
 		mws = append(mws, jitterMW(c.jitter))
@@ -303,7 +304,7 @@ func (s *Scheduler) observe(j *job) Middleware {
 			case skip != nil:
 				// reported by the dispatcher
 			case err != nil:
-				s.logRun(ctx, slog.LevelError, "cronx: run failed", ri, "took", took, "err", err)
+				s.logRun(ctx, slog.LevelError, "cronx: run failed", ri, withStack([]any{"took", took, "err", err}, err)...)
 				if h := s.cfg.hooks.OnFailure; h != nil {
 					h(ctx, ri, err, took)
 				}
@@ -325,6 +326,15 @@ func (s *Scheduler) logRun(ctx context.Context, level slog.Level, msg string, ri
 	}
 	attrs := append([]any{"job", ri.Job, "tick", ri.Tick, "trigger", ri.Trigger.String(), "replica", ri.Replica}, extra...)
 	s.cfg.logger.Log(ctx, level, msg, attrs...)
+}
+
+// withStack appends the stack of a panic in err to log attributes.
+func withStack(attrs []any, err error) []any {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, "stack", string(pe.Stack))
+	}
+	return attrs
 }
 
 // fire is robfig's job for j: it computes the tick and runs j.
@@ -366,7 +376,7 @@ func (s *Scheduler) execute(ctx context.Context, j *job, ri RunInfo) error {
 	case errors.As(err, &skip):
 		s.reportSkip(ctx, j, ri, skip)
 	case err != nil && !observed: // failed in scheduler-wide middleware
-		s.cfg.logger.Error("cronx: run failed before it started", "job", ri.Job, "tick", ri.Tick, "err", err)
+		s.cfg.logger.Error("cronx: run failed before it started", withStack([]any{"job", ri.Job, "tick", ri.Tick, "err", err}, err)...)
 		if h := s.cfg.hooks.OnFailure; h != nil {
 			h(ctx, ri, err, 0)
 		}
@@ -379,8 +389,11 @@ func (s *Scheduler) reportSkip(ctx context.Context, j *job, ri RunInfo, skip *Sk
 	j.st.skips++
 	j.st.mu.Unlock()
 	level := slog.LevelInfo
-	if skip.Reason == SkipCoordinatorError {
+	switch skip.Reason {
+	case SkipCoordinatorError:
 		level = slog.LevelWarn
+	case SkipClaimedElsewhere: // the normal outcome on all replicas but one
+		level = slog.LevelDebug
 	}
 	if skip.Err != nil {
 		s.logRun(ctx, level, "cronx: run skipped", ri, "reason", string(skip.Reason), "err", skip.Err)
@@ -451,7 +464,7 @@ func (s *Scheduler) Resume(name string) error {
 // waits for the run; ctx cancels it, as does Shutdown's deadline.
 func (s *Scheduler) RunNow(ctx context.Context, name string) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: RunNow: nil context", ErrInvalidArgument)
+		return fmt.Errorf("%w: RunNow: nil context", ErrInvalid)
 	}
 	j, err := s.lookup(name)
 	if err != nil {
@@ -552,7 +565,7 @@ func (s *Scheduler) Start() error {
 // ErrClosed.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: Shutdown: nil context", ErrInvalidArgument)
+		return fmt.Errorf("%w: Shutdown: nil context", ErrInvalid)
 	}
 	s.mu.Lock()
 	if s.closed {

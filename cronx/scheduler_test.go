@@ -38,9 +38,20 @@ func (r *recorder) snapshot() ([]RunInfo, []time.Time) {
 	return append([]RunInfo(nil), r.runs...), append([]time.Time(nil), r.at...)
 }
 
-func newTestScheduler(t *testing.T, opts ...Option) *Scheduler {
+// newTestScheduler starts a scheduler with replica "r1", in UTC and
+// silent unless cfg says otherwise.
+func newTestScheduler(t *testing.T, cfg Config) *Scheduler {
 	t.Helper()
-	s, err := New(append([]Option{WithReplica("r1")}, opts...)...)
+	if cfg.Replica == "" {
+		cfg.Replica = "r1"
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Start())
 	return s
@@ -57,7 +68,7 @@ func shutdown(t *testing.T, s *Scheduler) {
 // the run info are exact.
 func TestTicks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		var rec recorder
 		require.NoError(t, s.Add("every-2s", "*/2 * * * * *", rec.fn(nil)))
 		start := time.Now().UTC()
@@ -76,7 +87,7 @@ func TestTicks(t *testing.T) {
 
 func TestManageJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		var a, b recorder
 		require.NoError(t, s.Add("a", "* * * * * *", a.fn(nil)))
 		err := s.Add("a", "* * * * * *", a.fn(nil))
@@ -134,7 +145,7 @@ func TestManageJobs(t *testing.T) {
 
 func TestEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		boom := errors.New("boom")
 		var r recorder
 		require.NoError(t, s.Add("hourly", "@hourly", r.fn(nil)))
@@ -172,7 +183,7 @@ func TestPanicIsRecoveredAndReported(t *testing.T) {
 			OnSuccess: func(context.Context, RunInfo, time.Duration) { mu.Lock(); successes++; mu.Unlock() },
 		}
 		var buf safeBuffer
-		s := newTestScheduler(t, WithHooks(hooks), WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+		s := newTestScheduler(t, Config{Hooks: hooks, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 		n := 0
 		require.NoError(t, s.Add("flaky", "* * * * * *", func(context.Context) error {
 			n++
@@ -212,11 +223,11 @@ func TestOverlapSkipInScheduler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		skips := map[SkipReason]int{}
-		s := newTestScheduler(t, WithHooks(Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+		s := newTestScheduler(t, Config{Hooks: Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
 			mu.Lock()
 			skips[why]++
 			mu.Unlock()
-		}}))
+		}}})
 		var r recorder
 		slow := func(ctx context.Context) error { _ = r.fn(nil)(ctx); return sleep(ctx, 2500*time.Millisecond) }
 		require.NoError(t, s.Add("slow", "* * * * * *", slow))
@@ -233,7 +244,7 @@ func TestOverlapSkipInScheduler(t *testing.T) {
 
 func TestTimeoutAndRetryInScheduler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		var r recorder
 		require.NoError(t, s.Add("t", "*/10 * * * * *", func(ctx context.Context) error {
 			_ = r.fn(nil)(ctx)
@@ -258,7 +269,7 @@ func TestTimeoutAndRetryInScheduler(t *testing.T) {
 
 func TestShutdownDeadlineReport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		cause := make(chan error, 1)
 		require.NoError(t, s.Add("stuck", "* * * * * *", func(ctx context.Context) error {
 			<-ctx.Done()
@@ -283,7 +294,7 @@ func TestShutdownDeadlineReport(t *testing.T) {
 
 func TestShutdownWaitsForRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		finished := false
 		require.NoError(t, s.Add("slow", "* * * * * *", func(ctx context.Context) error {
 			if err := sleep(ctx, 3*time.Second); err != nil {
@@ -302,53 +313,57 @@ func TestShutdownWaitsForRuns(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	fn := func(context.Context) error { return nil }
-	_, err := New(WithLocation(nil))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = New(WithLogger(nil))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = New(WithReplica(""))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = New(WithCoordinator(nil))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = New(WithMiddleware(nil))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = New(nil)
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	for name, cfg := range map[string]Config{
+		"space in replica":  {Replica: "my replica"},
+		"nil middleware":    {Middleware: []Middleware{nil}},
+		"nil default":       {Defaults: []Option{nil}},
+		"bad default":       {Defaults: []Option{Timeout(-time.Second)}},
+		"negative deadline": {ClaimTimeout: -time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := New(cfg)
+			if err == nil { // a bad default surfaces when a job is added
+				err = s.Add("j", "* * * * *", fn)
+			}
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	}
 
-	s, err := New()
+	s, err := New(Config{})
 	require.NoError(t, err)
 	cases := []struct {
 		name, job, spec string
 		fn              Func
-		opts            []JobOption
+		opts            []Option
 		want            error
 	}{
-		{"empty name", "", "* * * * *", fn, nil, ErrInvalidArgument},
-		{"space in name", "my job", "* * * * *", fn, nil, ErrInvalidArgument},
-		{"nil func", "j", "* * * * *", nil, nil, ErrInvalidArgument},
+		{"empty name", "", "* * * * *", fn, nil, ErrInvalid},
+		{"space in name", "my job", "* * * * *", fn, nil, ErrInvalid},
+		{"nil func", "j", "* * * * *", nil, nil, ErrInvalid},
 		{"bad spec", "j", "* * *", fn, nil, ErrInvalidSpec},
 		{"never fires", "j", "0 0 30 2 *", fn, nil, ErrInvalidSpec},
 		{"bad zone", "j", "CRON_TZ=Mars/Olympus 0 * * * *", fn, nil, ErrInvalidSpec},
-		{"negative timeout", "j", "* * * * *", fn, []JobOption{Timeout(-time.Second)}, ErrInvalidArgument},
-		{"negative jitter", "j", "* * * * *", fn, []JobOption{Jitter(-time.Second)}, ErrInvalidArgument},
-		{"zero stable jitter", "j", "* * * * *", fn, []JobOption{StableJitter(0)}, ErrInvalidArgument},
-		{"bad retry", "j", "* * * * *", fn, []JobOption{Retry(RetryPolicy{})}, ErrInvalidArgument},
-		{"bad delay", "j", "* * * * *", fn, []JobOption{DelayIfRunning(0)}, ErrInvalidArgument},
-		{"nil middleware", "j", "* * * * *", fn, []JobOption{Use(nil)}, ErrInvalidArgument},
-		{"nil option", "j", "* * * * *", fn, []JobOption{nil}, ErrInvalidArgument},
-		{"once without coordinator", "j", "* * * * *", fn, []JobOption{OncePerTick()}, ErrInvalidArgument},
+		{"negative timeout", "j", "* * * * *", fn, []Option{Timeout(-time.Second)}, ErrInvalid},
+		{"negative jitter", "j", "* * * * *", fn, []Option{Jitter(-time.Second)}, ErrInvalid},
+		{"zero stable jitter", "j", "* * * * *", fn, []Option{StableJitter(0)}, ErrInvalid},
+		{"bad retry", "j", "* * * * *", fn, []Option{Retry(RetryPolicy{})}, ErrInvalid},
+		{"bad delay", "j", "* * * * *", fn, []Option{DelayIfRunning(0)}, ErrInvalid},
+		{"nil middleware", "j", "* * * * *", fn, []Option{Use(nil)}, ErrInvalid},
+		{"nil option", "j", "* * * * *", fn, []Option{nil}, ErrInvalid},
+		{"once without coordinator", "j", "* * * * *", fn, []Option{OncePerTick()}, ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.Add(tc.job, tc.spec, tc.fn, tc.opts...)
 			assert.ErrorIs(t, err, tc.want)
+			assert.ErrorIs(t, err, ErrInvalid, "every bad input matches ErrInvalid")
 		})
 	}
 	assert.Empty(t, s.Entries(), "nothing was added")
 	//lint:ignore SA1012 a nil context is the bad input under test
-	assert.ErrorIs(t, s.Shutdown(nil), ErrInvalidArgument)
+	assert.ErrorIs(t, s.Shutdown(nil), ErrInvalid)
 	//lint:ignore SA1012 a nil context is the bad input under test
-	assert.ErrorIs(t, s.RunNow(nil, "j"), ErrInvalidArgument)
+	assert.ErrorIs(t, s.RunNow(nil, "j"), ErrInvalid)
 }
 
 // TestShutdownDropsDelayedTicks: a tick waiting behind a running one
@@ -357,11 +372,11 @@ func TestShutdownDropsDelayedTicks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		skips := map[SkipReason]int{}
-		s := newTestScheduler(t, WithHooks(Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+		s := newTestScheduler(t, Config{Hooks: Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
 			mu.Lock()
 			skips[why]++
 			mu.Unlock()
-		}}))
+		}}})
 		var r recorder
 		require.NoError(t, s.Add("slow", "* * * * * *", func(ctx context.Context) error {
 			_ = r.fn(nil)(ctx)
@@ -394,17 +409,17 @@ func TestLoggingAndHookDurations(t *testing.T) {
 		var mu sync.Mutex
 		var took []time.Duration
 		var reasons []SkipReason
-		s := newTestScheduler(t,
-			WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-			WithCoordinator(failingCoordinator{}),
-			WithHooks(Hooks{
+		s := newTestScheduler(t, Config{
+			Logger:      slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Coordinator: failingCoordinator{},
+			Hooks: Hooks{
 				OnSuccess: func(_ context.Context, _ RunInfo, d time.Duration) { mu.Lock(); took = append(took, d); mu.Unlock() },
 				OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
 					mu.Lock()
 					reasons = append(reasons, why)
 					mu.Unlock()
 				},
-			}))
+			}})
 		require.NoError(t, s.Add("work", "*/5 * * * * *", func(ctx context.Context) error { return sleep(ctx, 1500*time.Millisecond) }))
 		require.NoError(t, s.Add("claimed", "*/5 * * * * *", func(context.Context) error { return nil }, OncePerTick()))
 		time.Sleep(5*time.Second + 2*time.Second)
@@ -427,7 +442,7 @@ func TestLoggingAndHookDurations(t *testing.T) {
 // the new job's ticks under the default skip policy.
 func TestReplaceKeepsOverlapPolicy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newTestScheduler(t)
+		s := newTestScheduler(t, Config{})
 		var active, maxActive int
 		var mu sync.Mutex
 		slow := func(ctx context.Context) error {
@@ -479,7 +494,7 @@ func TestMiddlewarePlacement(t *testing.T) {
 				return next(ctx)
 			}
 		}
-		s := newTestScheduler(t, WithMiddleware(outerMW))
+		s := newTestScheduler(t, Config{Middleware: []Middleware{outerMW}})
 		require.NoError(t, s.Add("j", "* * * * * *", func(context.Context) error { return nil }, Use(innerMW), StartPaused()))
 		time.Sleep(2*time.Second + time.Millisecond)
 		require.NoError(t, s.Resume("j"))
@@ -490,4 +505,55 @@ func TestMiddlewarePlacement(t *testing.T) {
 		assert.Equal(t, []string{"skip:paused", "skip:paused", "ran"}, outer)
 		assert.Equal(t, []string{"ran"}, inner)
 	})
+}
+
+// hangingCoordinator never answers: its claims end only with their context,
+// like a Redis client retrying dials to a server that is down.
+type hangingCoordinator struct{}
+
+func (hangingCoordinator) Claim(ctx context.Context, _ string, _ time.Time, _ string, _ ClaimOptions) (Lease, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestClaimDeadline: a claim that hangs is cut off by the scheduler's own
+// deadline (Config.ClaimTimeout, at most half the interval), so every tick
+// during an outage is a coordinator error, never an overlap.
+func TestClaimDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		spec    string
+		took    time.Duration // how long each claim hangs
+	}{
+		{"default, 1s interval", 0, "* * * * * *", 500 * time.Millisecond},
+		{"default, 10s interval", 0, "*/10 * * * * *", 2 * time.Second},
+		{"configured", 300 * time.Millisecond, "* * * * * *", 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				skips := map[SkipReason]int{}
+				var errs []error
+				s := newTestScheduler(t, Config{Coordinator: hangingCoordinator{}, ClaimTimeout: tc.timeout,
+					Hooks: Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, err error) {
+						mu.Lock()
+						defer mu.Unlock()
+						skips[why]++
+						errs = append(errs, err)
+					}}})
+				require.NoError(t, s.Add("j", tc.spec, func(context.Context) error { return nil }, OncePerTick()))
+				time.Sleep(60*time.Second + time.Millisecond)
+				shutdown(t, s)
+				mu.Lock()
+				defer mu.Unlock()
+				assert.Zero(t, skips[SkipOverlap], "no tick found the previous claim still running")
+				assert.Positive(t, skips[SkipCoordinatorError])
+				for _, err := range errs {
+					assert.ErrorIs(t, err, context.DeadlineExceeded)
+					assert.ErrorContains(t, err, "claim took longer than "+tc.took.String())
+				}
+			})
+		})
+	}
 }

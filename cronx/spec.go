@@ -234,7 +234,7 @@ func prevActivation(s Schedule, now time.Time) time.Time {
 // from, for showing users what a spec means before adding it.
 func Validate(spec string, loc *time.Location, from time.Time, n int) ([]time.Time, error) {
 	if n < 0 {
-		return nil, fmt.Errorf("%w: Validate: n is %d; ask for 0 or more activations", ErrInvalidArgument, n)
+		return nil, fmt.Errorf("%w: Validate: n is %d; ask for 0 or more activations", ErrInvalid, n)
 	}
 	s, err := parseAt(spec, loc, from)
 	if err != nil {

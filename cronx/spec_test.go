@@ -146,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 	_, err := Validate("* * * * *", nil, time.Now(), -1)
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, err, ErrInvalid)
 }
 
 func TestEveryAligned(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // DiffConfig configures response comparison. Zero values mean the
@@ -80,7 +81,7 @@ type endpointAcc struct {
 // NewDiffer validates cfg.
 func NewDiffer(cfg DiffConfig) (*Differ, error) {
 	if cfg.MaxBodyBytes < 0 || cfg.RelativeThreshold < 0 || cfg.AbsoluteThreshold < 0 {
-		return nil, fmt.Errorf("%w: DiffConfig: negative MaxBodyBytes or threshold", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: DiffConfig: negative MaxBodyBytes or threshold", ErrInvalid)
 	}
 	if cfg.Headers == nil {
 		cfg.Headers = []string{"Content-Type"}
@@ -100,7 +101,7 @@ func NewDiffer(cfg DiffConfig) (*Differ, error) {
 	d := &Differ{cfg: cfg, eps: map[string]*endpointAcc{}}
 	for _, p := range cfg.IgnoreJSONPaths {
 		if p == "" {
-			return nil, fmt.Errorf("%w: DiffConfig: empty IgnoreJSONPaths entry", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: DiffConfig: empty IgnoreJSONPaths entry", ErrInvalid)
 		}
 		d.ignore = append(d.ignore, strings.Split(p, "."))
 	}
@@ -199,9 +200,19 @@ func decodeJSON(r Response) (any, bool) {
 	return v, true
 }
 
+// cut makes s printable on one line (CR, LF, tab and other control bytes
+// escaped as in Go strings) and cuts it to 120 bytes at a rune boundary.
 func cut(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		q := strconv.Quote(s)
+		s = q[1 : len(q)-1]
+	}
 	if len(s) > 120 {
-		return s[:120] + "…"
+		i := 120
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		return s[:i] + "…"
 	}
 	return s
 }
@@ -422,20 +433,31 @@ func (s DiffSummary) Reported() []string {
 	return out
 }
 
-// WriteText writes a readable table of the summary.
+// WriteText writes a readable table of the summary: a line per endpoint,
+// a line per field ("!" marks the fields reported), and the field's first
+// example as its path and kind, then the expected value after "-" and the
+// candidate after "+". No line is wider than 100 columns (long values are
+// cut with "…"), and values are escaped, so a body with newlines stays on
+// one line.
 func (s DiffSummary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if len(s.Endpoints) == 0 {
 		b.WriteString("diff: nothing compared\n")
 	}
 	for _, e := range s.Endpoints {
-		fmt.Fprintf(&b, "%s: %d compared, %d with differences\n", e.Endpoint, e.Total, e.Diffs)
+		b.WriteString(clip(fmt.Sprintf("%s: %d compared, %d with differences", e.Endpoint, e.Total, e.Diffs), 100))
+		b.WriteString("\n")
 		for _, f := range e.Fields {
 			mark := "  "
 			if f.Reported {
 				mark = "! "
 			}
-			fmt.Fprintf(&b, "  %s%-28s raw %d  noise %d  e.g. %s\n", mark, f.Field, f.Raw, f.Noise, f.Example)
+			b.WriteString(clip(fmt.Sprintf("  %s%-30s raw %d  noise %d", mark, f.Field, f.Raw, f.Noise), 100))
+			x := f.Example
+			b.WriteString(clip(fmt.Sprintf("\n      e.g. %s (%s)", x.Path, x.Kind), 101))
+			b.WriteString(clip("\n        - "+x.Primary, 101))
+			b.WriteString(clip("\n        + "+x.Candidate, 101))
+			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())

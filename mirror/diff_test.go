@@ -62,7 +62,7 @@ func TestIgnorePathCoversSubtree(t *testing.T) {
 	b := jsonResp(200, `{"debug":{"a":2,"b":3},"x":{"trace":"2","k":1}}`)
 	assert.Empty(t, d.Compare(a, b))
 	_, err = NewDiffer(DiffConfig{IgnoreJSONPaths: []string{""}})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 }
 
 func TestTemplatePath(t *testing.T) {
@@ -130,7 +130,7 @@ func TestRecorderWritesRequestsAndResponses(t *testing.T) {
 	resp, err = c.Post(front.URL+"/echo", "text/plain", strings.NewReader("a"+string(GorSeparator)+"b"))
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.NoError(t, rec.Close(context.Background()))
+	require.NoError(t, rec.Shutdown(context.Background()))
 	require.NoError(t, f.Close())
 	st := rec.Stats()
 	assert.Equal(t, uint64(5), st.Seen)
@@ -138,7 +138,7 @@ func TestRecorderWritesRequestsAndResponses(t *testing.T) {
 	assert.Equal(t, uint64(2), st.Skipped, "filtered and body over the cap")
 	assert.Equal(t, uint64(1), st.Refused)
 
-	src, err := OpenGor(filepath.Join(dir, "rec.gor"), 1, Strict())
+	src, err := OpenGor(filepath.Join(dir, "rec.gor"), ReadConfig{Window: 1, Strict: true})
 	require.NoError(t, err)
 	defer src.Close()
 	recs := readAll(t, src)
@@ -154,7 +154,7 @@ func TestRecorderWritesRequestsAndResponses(t *testing.T) {
 	assert.Equal(t, `{"method":"POST","len":22,"body":"{\"user\":\"alice\",\"n\":1}"}`+"\n", string(resp2.Body))
 
 	// Replaying what was recorded against the same code shows no diff.
-	src2, err := OpenGor(filepath.Join(dir, "rec.gor"), 0)
+	src2, err := OpenGor(filepath.Join(dir, "rec.gor"), ReadConfig{})
 	require.NoError(t, err)
 	defer src2.Close()
 	same := httptest.NewServer(vectorServer("primary", nil))
@@ -165,10 +165,10 @@ func TestRecorderWritesRequestsAndResponses(t *testing.T) {
 	assert.Equal(t, 2, rep.Sent)
 
 	_, err = NewRecorder(nil, RecorderConfig{})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = NewRecorder(f, RecorderConfig{MaxBodyBytes: -1})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
-	assert.ErrorIs(t, rec.Close(context.Background()), ErrClosed)
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorIs(t, rec.Shutdown(context.Background()), ErrClosed)
 }
 
 func TestRecordRequestRoundTrip(t *testing.T) {
@@ -205,7 +205,7 @@ func TestCorruptGorFileReplayKeepsGoing(t *testing.T) {
 	buf.WriteString("1 id 1700000000000000000 0\nnot an http request" + string(GorSeparator))
 	buf.Write(good)
 	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o600))
-	src, err := OpenGor(p, 0)
+	src, err := OpenGor(p, ReadConfig{})
 	require.NoError(t, err)
 	defer src.Close()
 	srv := newArrivalServer(t)
@@ -244,7 +244,7 @@ func TestRecorderNeverHoldsThePrimary(t *testing.T) {
 			h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/f/%d", i), nil))
 			assert.Equal(t, fmt.Sprintf("primary GET /f/%d 0", i), w.Body.String())
 		}
-		require.NoError(t, rec.Close(context.Background()))
+		require.NoError(t, rec.Shutdown(context.Background()))
 		st := rec.Stats()
 		assert.Equal(t, uint64(5), st.Seen)
 		assert.Equal(t, uint64(5), st.Errors)
@@ -273,7 +273,7 @@ func TestRecorderNeverHoldsThePrimary(t *testing.T) {
 		assert.Equal(t, uint64(20), st.Seen)
 		assert.Equal(t, uint64(17), st.QueueFull, "1 being written, 2 queued, 17 dropped")
 		close(bw.release)
-		require.NoError(t, rec.Close(context.Background()))
+		require.NoError(t, rec.Shutdown(context.Background()))
 		assert.Equal(t, uint64(3), rec.Stats().Written)
 	})
 }

@@ -13,7 +13,7 @@
 //		SampleKey: mirror.HeaderKey("X-User-Id"), // same users every time
 //	})
 //	if err != nil { ... }
-//	defer m.Close(ctx)
+//	defer m.Shutdown(ctx)
 //	http.ListenAndServe(":8080", m.Handler(app))
 //
 // On the request path a Mirror only decides (method, Filter, sample),
@@ -28,12 +28,31 @@
 // Every copy is accounted for: Stats().Balanced() checks
 // Seen = Sent + Queued + InFlight + Σ Dropped[reason], with reasons
 // not sampled, filtered, method, body too large, body incomplete, queue
-// full, breaker open and closed. Worst-case memory is
-// Σ targets (Queue + Workers) × (MaxBodyBytes + header size), plus the
-// captured primary response (DiffConfig.MaxBodyBytes) per copy when
-// Compare is set; a copy queued for several targets is shared, not
-// duplicated.
+// full, breaker open, closed and rate.
 //
+// Memory is bounded: each queued or in-flight copy holds at most
+// MaxBodyBytes of body (buffers grow by doubling but never past the cap,
+// and a known Content-Length is allocated exactly) plus its header, so
+// copies hold at most Σ targets (Queue + Workers) × (MaxBodyBytes + header
+// size), where the Go runtime rounds an allocation above 32 KiB up to a
+// multiple of 8 KiB (100,000 B takes 106,496); a copy queued for several
+// targets is shared, not duplicated. Add
+// MaxBodyBytes for each request whose body a primary handler is still
+// reading (Stats.Pending), per worker the shadow response it reads (up to
+// 64 KiB, only with OnResult), and with Compare the captured primary
+// response (DiffConfig.MaxBodyBytes) per copy. Freed buffers are reused
+// through a sync.Pool, which the garbage collector empties.
+//
+// A failing shadow costs the primary nothing: after a transport error or
+// timeout a worker backs off (10 ms doubling to 1 s, jittered) before its
+// next send, so a refusing shadow is not redialled in a busy loop even with
+// the breaker disabled; meanwhile copies queue and then drop as queue full.
+//
+// Traffic controls, as GoReplay has them: Rules allow or deny by method,
+// URL regexp and header, and set or delete headers and rewrite the URL on
+// copies; Target.Rate caps copies per second beside the Sample ratio
+// (Dropped[DropRate]); Split sends each copy to one target, round-robin.
+
 // Safe defaults: only GET, HEAD and OPTIONS are copied unless Methods says
 // otherwise; copies carry "X-Mirror: <target>"; the Host header policy is
 // explicit (HostKeep, HostTarget, HostShadowSuffix); a target URL path is a
@@ -53,15 +72,29 @@
 // # Replay and diff
 //
 // Replay sends the requests of a RecordSource to a target at recorded
-// timing × Speed, at a fixed RPS, or Unpaced under a Concurrency cap, and
-// returns a Report with a status histogram, latency percentiles and the
-// schedule lag (actual − intended send time), which shows when the target or
-// the client is the bottleneck. With Compare it diffs recorded responses
-// with replayed ones; Config.Compare does the same live, primary against
-// shadow. Differ compares status, chosen headers and JSON bodies
-// structurally with ignore paths, groups by endpoint (method + templated
-// path) and applies Diffy's noise cancellation when a baseline is given.
+// timing × Speed, at a fixed RPS, or Unpaced under a Concurrency cap, with
+// the same Rules, and Loops over a file; it returns a Report with a status
+// histogram, latency percentiles and the schedule lag (actual − intended
+// send time), which shows when the target or the client is the bottleneck.
+// Recorded timing follows the gaps between request records; a gap longer
+// than MaxGap is skipped and counted, and a replay that falls behind
+// catches up in a burst (ReplayConfig says exactly how). With Compare it
+// diffs recorded responses with replayed ones; Config.Compare does the same
+// live, primary against shadow, and DiffRecordings does it for two
+// recordings, joined by record ID or by request. SummarizeRecording counts
+// a recording by type, method, status and endpoint. Differ compares status,
+// chosen headers and JSON bodies structurally with ignore paths, groups by
+// endpoint (method + templated path) and applies Diffy's noise cancellation
+// when a baseline is given.
 //
-// The package uses the standard library only. It publishes Stats with
-// Mirror.Publish (expvar) and calls Config.OnResult after every send.
+// # Observing
+//
+// Stats is a plain struct (JSON-ready); Config.OnResult is called after
+// every send. Importing mirror registers nothing anywhere: to serve Stats
+// at /debug/vars, use the mirrorexpvar sub-package, whose doc says what
+// expvar then exposes.
+//
+// Errors about bad input wrap ErrInvalid; panics recovered from user code
+// on the package's goroutines are *PanicError. The package uses the
+// standard library only.
 package mirror

@@ -32,11 +32,11 @@ func ExampleNew() {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = m.Close(ctx) // waits for in-flight copies up to the deadline
+		_ = m.Shutdown(ctx) // waits for in-flight copies up to the deadline
 	}()
-	if err := m.Publish("mirror"); err != nil { // Stats at /debug/vars
-		log.Print(err)
-	}
+	// m.Stats() is JSON-ready; mirrorexpvar.Publish("mirror", m) serves it
+	// at /debug/vars (read that package's doc first: expvar serves the
+	// process's command line too).
 	srv := &http.Server{Addr: ":8080", Handler: m.Handler(app)}
 	_ = srv // srv.ListenAndServe()
 }
@@ -68,7 +68,7 @@ func ExampleMirror_Stats() {
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/a", nil))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/a", nil)) // writes are off by default
-	_ = m.Close(context.Background())
+	_ = m.Shutdown(context.Background())
 	s := m.Stats()
 	fmt.Println("seen", s.Seen, "sent", s.Sent, "dropped (method)", s.Dropped[mirror.DropMethod], "balanced", s.Balanced())
 	// Output: seen 2 sent 1 dropped (method) 1 balanced true
@@ -80,7 +80,7 @@ func ExampleNewGorReader() {
 		"2 000000000000000000abc000 1700000000050000000 0\n" +
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + string(mirror.GorSeparator) +
 		"1 broken\n" + string(mirror.GorSeparator)
-	r := mirror.NewGorReader(strings.NewReader(gor))
+	r := mirror.NewGorReader(strings.NewReader(gor), mirror.ReadConfig{})
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -165,6 +165,64 @@ func ExampleNewRecorder() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	handler := mirror.Chain(rec.Handler)(app)
 	_ = handler
-	_ = rec.Close(context.Background())
+	_ = rec.Shutdown(context.Background())
 	_ = f.Close()
+}
+
+// Compare a capture with a second recording of the same traffic (new
+// record IDs, so requests are joined by method, URI and body).
+func ExampleDiffRecordings() {
+	record := func(prefix string, plan string) []mirror.Record {
+		var out []mirror.Record
+		for i, user := range []string{"7", "8", "9"} {
+			id := fmt.Sprintf("%s%022d", prefix, i)
+			at := time.Unix(1700000000, int64(i)*1e6)
+			req, _ := mirror.RecordRequest(httptest.NewRequest("GET", "/users/"+user, nil), id, at, nil)
+			body := fmt.Sprintf(`{"id":%s,"plan":%q,"note":"line 1\nline 2"}`, user, "free")
+			if user == "9" {
+				body = fmt.Sprintf(`{"id":%s,"plan":%q}`, user, plan)
+			}
+			resp := mirror.RecordResponse(mirror.KindResponse, id, at, 0, mirror.Response{Status: 200,
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)})
+			out = append(out, req, resp)
+		}
+		return out
+	}
+	d, err := mirror.DiffRecordings(mirror.Records(record("aa", "pro")), mirror.Records(record("bb", "professional")),
+		mirror.DiffConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = d.WriteText(os.Stdout)
+	// Output:
+	// compared 3 exchanges (0 by id, 3 by request)
+	// not compared: 0 only in a, 0 only in b, 0 without a response in a
+	// GET /users/{id}: 3 compared, 1 with differences
+	//   ! body.plan                      raw 1  noise 0
+	//       e.g. body.plan (value)
+	//         - "pro"
+	//         + "professional"
+}
+
+// Count what a capture holds before replaying it.
+func ExampleSummarizeRecording() {
+	var recs []mirror.Record
+	for i, path := range []string{"/users/1", "/users/2", "/health"} {
+		at := time.Date(2026, 11, 24, 18, 0, i, 0, time.UTC)
+		req, _ := mirror.RecordRequest(httptest.NewRequest("GET", path, nil), "", at, nil)
+		recs = append(recs, req, mirror.RecordResponse(mirror.KindResponse, req.ID, at, 0, mirror.Response{Status: 200}))
+	}
+	s, err := mirror.SummarizeRecording(mirror.Records(recs))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = s.WriteText(os.Stdout)
+	// Output:
+	// records: 6, request 3, response 3
+	// requests from 2026-11-24T18:00:00Z to 2026-11-24T18:00:02Z (2s)
+	// methods: GET 3
+	// status (recorded): 200 3
+	// endpoints:
+	//         2  GET /users/{id}
+	//         1  GET /health
 }

@@ -19,8 +19,9 @@ import (
 // Kind is the type byte that opens a .gor record header.
 type Kind byte
 
-// The record kinds GoReplay writes (specs/gor-format.md §1). Other type bytes
-// are read and passed on unchanged, as GoReplay does.
+// The record kinds GoReplay writes (its proto and output_file code: 1 request,
+// 2 original response, 3 replayed response). Other type bytes are read and
+// passed on unchanged, as GoReplay does.
 const (
 	KindRequest          Kind = '1' // a request
 	KindResponse         Kind = '2' // the original response to a request (same ID)
@@ -51,8 +52,9 @@ var sepLine = GorSeparator[1:]
 // Sentinel errors of the .gor reader and writer.
 var (
 	// ErrSeparatorInPayload is returned by writers for a payload that contains
-	// the record separator: GoReplay would split such a record in two.
-	ErrSeparatorInPayload = errors.New("mirror: payload contains the .gor record separator")
+	// the record separator: GoReplay would split such a record in two. It
+	// also matches ErrInvalid.
+	ErrSeparatorInPayload error = &invalidError{"mirror: payload contains the .gor record separator"}
 	// ErrMalformedRecord is wrapped by *FormatError for a record whose header
 	// has fewer than 3 space-separated fields.
 	ErrMalformedRecord = errors.New("mirror: malformed .gor record")
@@ -66,8 +68,18 @@ var (
 	ErrRecordTooLarge = errors.New("mirror: .gor record larger than the reader's limit")
 	// ErrInvalidRecord is returned by writers for a record whose header cannot
 	// be written (empty ID, ID with a space or LF, Kind that is a space or LF).
-	ErrInvalidRecord = errors.New("mirror: invalid .gor record")
+	// It also matches ErrInvalid.
+	ErrInvalidRecord error = &invalidError{"mirror: invalid .gor record"}
 )
+
+// invalidError is a narrower sentinel that also matches ErrInvalid, for
+// bad input that callers may want to tell apart. The reader's format
+// sentinels (ErrMalformedRecord, ErrBadTimestamp, ErrTruncatedTail,
+// ErrRecordTooLarge) describe the data read, not the call, so they do not.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
 
 // FormatError describes one problem found in a .gor stream. Offset is the
 // byte offset of the record (in the decompressed stream), Record its 1-based
@@ -131,27 +143,36 @@ type ReadStats struct {
 	Problems      []*FormatError
 }
 
-// ReadOption configures NewGorReader.
-type ReadOption func(*readOptions)
+// ReadConfig configures NewGorReader and OpenGor. Zero values mean the
+// documented defaults.
+type ReadConfig struct {
+	// Strict makes the reader return a *FormatError for a malformed record,
+	// a bad timestamp or a truncated tail, instead of skipping or repairing
+	// it the way GoReplay does (the default, compatible mode).
+	Strict bool
+	// MaxRecordBytes is the largest record the reader accepts (default
+	// 64 MiB; GoReplay itself cuts payloads at 5 MiB). Negative is an error.
+	MaxRecordBytes int
+	// Window is OpenGor's look-ahead per file, in records (default 100,
+	// GoReplay's): mildly out-of-order records are re-sorted by timestamp
+	// within it. 1 keeps file order. Negative is an error. NewGorReader
+	// ignores it.
+	Window int
+}
+
+func (c ReadConfig) validate() error {
+	if c.MaxRecordBytes < 0 {
+		return fmt.Errorf("%w: ReadConfig.MaxRecordBytes %d is negative (0 means 64 MiB)", ErrInvalid, c.MaxRecordBytes)
+	}
+	if c.Window < 0 {
+		return fmt.Errorf("%w: ReadConfig.Window %d is negative (0 means 100 records, 1 keeps file order)", ErrInvalid, c.Window)
+	}
+	return nil
+}
 
 type readOptions struct {
 	strict   bool
 	maxBytes int
-}
-
-// Strict makes the reader return a *FormatError for a malformed record, a bad
-// timestamp or a truncated tail, instead of skipping or repairing it the way
-// GoReplay does (the default, compatible mode).
-func Strict() ReadOption { return func(o *readOptions) { o.strict = true } }
-
-// MaxRecordBytes sets the largest record the reader accepts (default 64 MiB;
-// GoReplay itself cuts payloads at 5 MiB). n <= 0 keeps the default.
-func MaxRecordBytes(n int) ReadOption {
-	return func(o *readOptions) {
-		if n > 0 {
-			o.maxBytes = n
-		}
-	}
 }
 
 const defaultMaxRecordBytes = 64 << 20
@@ -161,10 +182,10 @@ const defaultMaxRecordBytes = 64 << 20
 // records GoReplay reads, and counts in Stats what GoReplay hides. It is not
 // safe for concurrent use.
 //
-// It keeps its own buffer rather than a bufio.Scanner (issue 8): the
-// separator search resumes where the last one stopped instead of rescanning
-// a partial record after each read, and the common header is parsed in the
-// same buffer with one byte loop.
+// It keeps its own buffer rather than a bufio.Scanner: the separator search
+// resumes where the last one stopped instead of rescanning a partial record
+// after each read, and the common header is parsed in the same buffer with
+// one byte loop.
 type GorReader struct {
 	r      io.Reader
 	buf    []byte // buf[start:end] is read and not yet consumed; allocated on first read
@@ -182,18 +203,21 @@ type GorReader struct {
 	err    error // set by NewGorReader for a nil reader
 }
 
-// NewGorReader returns a reader of the .gor records in r. The caller keeps
-// ownership of r. A nil r gives a reader whose Next returns an error
-// wrapping ErrInvalidConfig.
-func NewGorReader(r io.Reader, opts ...ReadOption) *GorReader {
-	g := &GorReader{opts: readOptions{maxBytes: defaultMaxRecordBytes}}
-	for _, o := range opts {
-		if o != nil {
-			o(&g.opts)
-		}
+// NewGorReader returns a reader of the .gor records in r, configured by
+// cfg. The caller keeps ownership of r. A nil r or an invalid cfg gives a
+// reader whose Next returns an error wrapping ErrInvalid (so a reader can
+// be built inline, as bufio.NewScanner is).
+func NewGorReader(r io.Reader, cfg ReadConfig) *GorReader {
+	g := &GorReader{opts: readOptions{strict: cfg.Strict, maxBytes: cfg.MaxRecordBytes}}
+	if g.opts.maxBytes == 0 {
+		g.opts.maxBytes = defaultMaxRecordBytes
+	}
+	if err := cfg.validate(); err != nil {
+		g.err = fmt.Errorf("NewGorReader: %w", err)
+		r = eofReader{}
 	}
 	if r == nil {
-		g.err = fmt.Errorf("%w: NewGorReader: nil io.Reader (pass an *os.File, a gzip.Reader, or use OpenGor)", ErrInvalidConfig)
+		g.err = fmt.Errorf("%w: NewGorReader: nil io.Reader (pass an *os.File, a gzip.Reader, or use OpenGor)", ErrInvalid)
 		r = eofReader{}
 	}
 	g.r = r
@@ -371,7 +395,7 @@ func (g *GorReader) Next() (Record, error) {
 			case err == io.EOF:
 				return Record{}, io.EOF
 			case err == errTooLong:
-				return Record{}, fmt.Errorf("%w (%d bytes) at byte %d: raise it with MaxRecordBytes", ErrRecordTooLarge, g.opts.maxBytes, g.off)
+				return Record{}, fmt.Errorf("%w (%d bytes) at byte %d: raise it with ReadConfig.MaxRecordBytes", ErrRecordTooLarge, g.opts.maxBytes, g.off)
 			}
 			return Record{}, fmt.Errorf("mirror: read .gor: %w", err)
 		}
@@ -415,7 +439,7 @@ func (g *GorReader) Next() (Record, error) {
 			// bad timestamp: GoReplay uses 0; we do too, and report it.
 			g.stats.BadTimestamp++
 			fe := &FormatError{Offset: off, Record: g.n, Header: headerOf(tok), Err: ErrBadTimestamp,
-				Hint: "timestamp taken as 0; replay caps the gap with MaxWait"}
+				Hint: "timestamp taken as 0; replay skips gaps longer than ReplayConfig.MaxGap"}
 			g.problem(fe)
 			if g.opts.strict {
 				return Record{}, fe
@@ -654,11 +678,10 @@ type GorWriter struct {
 }
 
 // NewGorWriter returns a writer of .gor records to w. A nil w gives a
-// writer whose WriteRecord and Flush return an error wrapping
-// ErrInvalidConfig.
+// writer whose WriteRecord and Flush return an error wrapping ErrInvalid.
 func NewGorWriter(w io.Writer) *GorWriter {
 	if w == nil {
-		return &GorWriter{err: fmt.Errorf("%w: NewGorWriter: nil io.Writer (pass an *os.File or use CreateGor)", ErrInvalidConfig)}
+		return &GorWriter{err: fmt.Errorf("%w: NewGorWriter: nil io.Writer (pass an *os.File or use CreateGor)", ErrInvalid)}
 	}
 	return &GorWriter{bw: bufio.NewWriterSize(w, 64<<10)}
 }

@@ -39,12 +39,16 @@ func readAll(t testing.TB, r RecordSource) []Record {
 	}
 }
 
-func readFile(t testing.TB, name string, opts ...ReadOption) ([]Record, ReadStats) {
+func readFile(t testing.TB, name string, cfg ...ReadConfig) ([]Record, ReadStats) {
 	t.Helper()
 	f, err := os.Open(vector(t, name))
 	require.NoError(t, err)
 	defer f.Close()
-	r := NewGorReader(f, opts...)
+	var c ReadConfig
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	r := NewGorReader(f, c)
 	recs := readAll(t, r)
 	return recs, r.Stats()
 }
@@ -90,7 +94,7 @@ func TestVectorLoopback5(t *testing.T) {
 
 func TestVectorGzipMatchesPlain(t *testing.T) {
 	plain, _ := readFile(t, "loopback-5.gor")
-	src, err := OpenGor(vector(t, "loopback-5.gor.gz"), 1)
+	src, err := OpenGor(vector(t, "loopback-5.gor.gz"), ReadConfig{Window: 1})
 	require.NoError(t, err)
 	defer src.Close()
 	gz := readAll(t, src)
@@ -195,7 +199,7 @@ func TestVectorBadTimestamp(t *testing.T) {
 	f, err := os.Open(vector(t, "bad-timestamp.gor"))
 	require.NoError(t, err)
 	defer f.Close()
-	r := NewGorReader(f, Strict())
+	r := NewGorReader(f, ReadConfig{Strict: true})
 	var errs []error
 	n := 0
 	for {
@@ -249,7 +253,7 @@ func TestVectorChunks(t *testing.T) {
 		recs, _ := readFile(t, filepath.Join("chunks", "requests-20261124_"+string(rune('0'+i))+".gor"))
 		assert.Len(t, recs, n)
 	}
-	src, err := OpenGor(vector(t, "chunks/requests-20261124_*.gor"), 0)
+	src, err := OpenGor(vector(t, "chunks/requests-20261124_*.gor"), ReadConfig{})
 	require.NoError(t, err)
 	defer src.Close()
 	merged := readAll(t, src)
@@ -269,7 +273,7 @@ func TestOpenGorMergesOutOfOrder(t *testing.T) {
 	recs, _ := readFile(t, "bad-timestamp.gor")
 	// bad-timestamp.gor has /out-of-order (ts +50ms) after /short-id (+200ms)
 	// and /bad-ts (ts 0) last: the window re-sorts them.
-	src, err := OpenGor(vector(t, "bad-timestamp.gor"), 0)
+	src, err := OpenGor(vector(t, "bad-timestamp.gor"), ReadConfig{})
 	require.NoError(t, err)
 	defer src.Close()
 	sorted := readAll(t, src)
@@ -296,7 +300,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	}
 	require.NoError(t, w.Flush())
 	assert.True(t, bytes.HasSuffix(buf.Bytes(), GorSeparator))
-	out := readAll(t, NewGorReader(bytes.NewReader(buf.Bytes()), Strict()))
+	out := readAll(t, NewGorReader(bytes.NewReader(buf.Bytes()), ReadConfig{Strict: true}))
 	require.Len(t, out, len(in))
 	for i := range in {
 		assert.Equal(t, in[i].Kind, out[i].Kind)
@@ -342,7 +346,7 @@ func TestReaderTooLarge(t *testing.T) {
 	w := NewGorWriter(&buf)
 	require.NoError(t, w.WriteRecord(Record{Kind: KindRequest, ID: "a", Payload: bytes.Repeat([]byte("x"), 5000)}))
 	require.NoError(t, w.Flush())
-	r := NewGorReader(&buf, MaxRecordBytes(1000))
+	r := NewGorReader(&buf, ReadConfig{MaxRecordBytes: 1000})
 	_, err := r.Next()
 	assert.ErrorIs(t, err, ErrRecordTooLarge)
 }
@@ -356,7 +360,7 @@ func TestReaderHugeLimit(t *testing.T) {
 	require.NoError(t, w.WriteRecord(Record{Kind: KindRequest, ID: "a", Time: 1, Payload: big}))
 	require.NoError(t, w.WriteRecord(Record{Kind: KindResponse, ID: "a", Time: 2, Payload: []byte("ok")}))
 	require.NoError(t, w.Flush())
-	recs := readAll(t, NewGorReader(&buf, MaxRecordBytes(math.MaxInt), Strict()))
+	recs := readAll(t, NewGorReader(&buf, ReadConfig{MaxRecordBytes: math.MaxInt, Strict: true}))
 	require.Len(t, recs, 2)
 	assert.Equal(t, big, recs[0].Payload)
 	assert.Equal(t, "ok", string(recs[1].Payload))
@@ -383,7 +387,7 @@ func TestCreateGorChunksNeverOverwrite(t *testing.T) {
 		base = append(base, filepath.Base(n))
 	}
 	assert.Equal(t, []string{"requests-20261124_0.gor", "requests-20261124_1.gor", "requests-20261124_2.gor", "requests-20261124_3.gor"}, base)
-	src, err := OpenGor(filepath.Join(dir, "requests-*.gor"), 1)
+	src, err := OpenGor(filepath.Join(dir, "requests-*.gor"), ReadConfig{Window: 1})
 	require.NoError(t, err)
 	defer src.Close()
 	assert.Len(t, readAll(t, src), 13)
@@ -401,7 +405,7 @@ func TestCreateGorAppendNeverTruncates(t *testing.T) {
 			}
 			require.NoError(t, f.Close())
 		}
-		src, err := OpenGor(tmpl, 1)
+		src, err := OpenGor(tmpl, ReadConfig{Window: 1})
 		require.NoError(t, err)
 		assert.Len(t, readAll(t, src), 6, "%s: two runs of 3 records, nothing truncated", name)
 		src.Close()
@@ -430,7 +434,7 @@ func TestCreateGorTemplateTokens(t *testing.T) {
 	assert.Error(t, err)
 	_, err = CreateGor("", FileConfig{})
 	assert.Error(t, err)
-	_, err = OpenGor(filepath.Join(dir, "none-*.gor"), 0)
+	_, err = OpenGor(filepath.Join(dir, "none-*.gor"), ReadConfig{})
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -438,7 +442,7 @@ func TestOpenGorCorruptGzip(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bad.gor.gz")
 	require.NoError(t, os.WriteFile(p, []byte("not gzip at all"), 0o600))
-	_, err := OpenGor(p, 0)
+	_, err := OpenGor(p, ReadConfig{})
 	assert.ErrorContains(t, err, "gzip")
 }
 
@@ -455,7 +459,7 @@ func FuzzGorReader(f *testing.F) {
 		// reader before issue 8, whatever the read sizes and limit.
 		checkAgainstOracle(t, data, 1<<20)
 		checkAgainstOracle(t, data, 200)
-		r := NewGorReader(bytes.NewReader(data), MaxRecordBytes(1<<20))
+		r := NewGorReader(bytes.NewReader(data), ReadConfig{MaxRecordBytes: 1 << 20})
 		var recs []Record
 		for i := 0; i < 10000; i++ {
 			rec, err := r.Next()
@@ -484,7 +488,7 @@ func FuzzGorReader(f *testing.F) {
 		if err := w.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		back := NewGorReader(&buf, Strict())
+		back := NewGorReader(&buf, ReadConfig{Strict: true})
 		for i := range kept {
 			got, err := back.Next()
 			if err != nil {
@@ -503,18 +507,18 @@ func FuzzGorReader(f *testing.F) {
 // TestNilReaderWriter: a nil io.Reader or io.Writer is an error from the
 // first call, not a panic.
 func TestNilReaderWriter(t *testing.T) {
-	r := NewGorReader(nil)
+	r := NewGorReader(nil, ReadConfig{})
 	_, err := r.Next()
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	assert.ErrorContains(t, err, "nil io.Reader")
 	_, err = r.Next()
-	assert.ErrorIs(t, err, ErrInvalidConfig, "stays failed")
+	assert.ErrorIs(t, err, ErrInvalid, "stays failed")
 
 	w := NewGorWriter(nil)
 	err = w.WriteRecord(Record{Kind: KindRequest, ID: "a", Time: 1, Payload: []byte("GET / HTTP/1.1\r\n\r\n")})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	assert.ErrorContains(t, err, "nil io.Writer")
-	assert.ErrorIs(t, w.Flush(), ErrInvalidConfig)
+	assert.ErrorIs(t, w.Flush(), ErrInvalid)
 }
 
 // refEvent is one result of a reader's Next: a record (cloned) or an error.
@@ -604,7 +608,7 @@ func refGorRead(r io.Reader, maxBytes int, strict bool) ([]refEvent, ReadStats) 
 		if err != nil {
 			rec.Time = 0
 			st.BadTimestamp++
-			fe.Err, fe.Hint = ErrBadTimestamp, "timestamp taken as 0; replay caps the gap with MaxWait"
+			fe.Err, fe.Hint = ErrBadTimestamp, "timestamp taken as 0; replay skips gaps longer than ReplayConfig.MaxGap"
 			problem(fe)
 			if strict {
 				continue // the error takes the record's place
@@ -623,8 +627,8 @@ func refGorRead(r io.Reader, maxBytes int, strict bool) ([]refEvent, ReadStats) 
 }
 
 // gorEvents reads r to the end with a GorReader.
-func gorEvents(r io.Reader, opts ...ReadOption) ([]refEvent, ReadStats) {
-	g := NewGorReader(r, opts...)
+func gorEvents(r io.Reader, cfg ReadConfig) ([]refEvent, ReadStats) {
+	g := NewGorReader(r, cfg)
 	var evs []refEvent
 	for i := 0; i < 1<<20; i++ {
 		rec, err := g.Next()
@@ -702,16 +706,13 @@ func checkAgainstOracle(t testing.TB, data []byte, maxBytes int) {
 	t.Helper()
 	for _, strict := range []bool{false, true} {
 		want, wantSt := refGorRead(bytes.NewReader(data), maxBytes, strict)
-		opts := []ReadOption{MaxRecordBytes(maxBytes)}
-		if strict {
-			opts = append(opts, Strict())
-		}
+		opts := ReadConfig{MaxRecordBytes: maxBytes, Strict: strict}
 		for name, r := range map[string]io.Reader{
 			"whole":    bytes.NewReader(data),
 			"one-byte": iotest.OneByteReader(bytes.NewReader(data)),
 			"half":     iotest.HalfReader(bytes.NewReader(data)),
 		} {
-			got, gotSt := gorEvents(r, opts...)
+			got, gotSt := gorEvents(r, opts)
 			if d := diffEvents(got, want, gotSt, wantSt); d != "" {
 				t.Fatalf("strict=%v, %s reads, max %d, input %q: %s", strict, name, maxBytes, data, d)
 			}
@@ -815,7 +816,7 @@ func TestReaderMatchesOracleRandom(t *testing.T) {
 func TestReaderReadError(t *testing.T) {
 	boom := errors.New("disk on fire")
 	data := "1 a 5 0\nx" + string(GorSeparator) + "2 a 6 0\ny" + string(GorSeparator) + "1 b 7 0\ncut"
-	r := NewGorReader(io.MultiReader(strings.NewReader(data), iotest.ErrReader(boom)), Strict())
+	r := NewGorReader(io.MultiReader(strings.NewReader(data), iotest.ErrReader(boom)), ReadConfig{Strict: true})
 	rec, err := r.Next()
 	require.NoError(t, err)
 	assert.Equal(t, "x", string(rec.Payload))
@@ -833,7 +834,7 @@ func TestReaderReadError(t *testing.T) {
 	assert.Equal(t, int64(len(data)), st.Bytes, "every byte read is counted")
 
 	// A reader stuck returning (0, nil) is reported, not looped on.
-	_, err = NewGorReader(stuckReader{}).Next()
+	_, err = NewGorReader(stuckReader{}, ReadConfig{}).Next()
 	assert.ErrorIs(t, err, io.ErrNoProgress)
 }
 
@@ -846,7 +847,7 @@ func (stuckReader) Read([]byte) (int, error) { return 0, nil }
 func TestReaderOffsets(t *testing.T) {
 	sep := string(GorSeparator)
 	data := string(sepLine) + "x\n" + sep + "1 a 5 0\nbody" + sep + "junk"
-	r := NewGorReader(strings.NewReader(data))
+	r := NewGorReader(strings.NewReader(data), ReadConfig{})
 	rec, err := r.Next()
 	require.NoError(t, err)
 	assert.Equal(t, "body", string(rec.Payload))

@@ -56,7 +56,7 @@ func (s *sliceSource) Reset() error { s.i = 0; return nil }
 type GorSource struct {
 	paths []string
 	depth int
-	opts  []ReadOption
+	cfg   ReadConfig
 	files []*fileCursor
 	stats ReadStats
 }
@@ -96,10 +96,14 @@ func (h *recHeap) Pop() any {
 // OpenGor opens the files matching pattern (a filepath.Glob pattern or a
 // plain path), sorted by name with chunk indexes in numeric order. A name
 // ending in ".gz", or a file starting with the gzip magic, is decompressed.
-// depth <= 0 means 100 (GoReplay's window); depth 1 keeps file order.
-func OpenGor(pattern string, depth int, opts ...ReadOption) (*GorSource, error) {
+// cfg.Window sets the per-file look-ahead (default 100, GoReplay's; 1 keeps
+// file order).
+func OpenGor(pattern string, cfg ReadConfig) (*GorSource, error) {
 	if pattern == "" {
-		return nil, errors.New("mirror: OpenGor: empty pattern")
+		return nil, fmt.Errorf("%w: OpenGor: empty pattern (want a path or a glob such as \"requests_*.gor\")", ErrInvalid)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("OpenGor: %w", err)
 	}
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
@@ -109,10 +113,11 @@ func OpenGor(pattern string, depth int, opts ...ReadOption) (*GorSource, error) 
 		return nil, fmt.Errorf("mirror: OpenGor %q: no file matches: %w", pattern, os.ErrNotExist)
 	}
 	sortChunkNames(paths)
-	if depth <= 0 {
+	depth := cfg.Window
+	if depth == 0 {
 		depth = 100
 	}
-	s := &GorSource{paths: paths, depth: depth, opts: opts}
+	s := &GorSource{paths: paths, depth: depth, cfg: cfg}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -140,7 +145,7 @@ func (s *GorSource) open() error {
 			fc.gz = gz
 			r = gz
 		}
-		fc.r = NewGorReader(r, s.opts...)
+		fc.r = NewGorReader(r, s.cfg)
 		s.files = append(s.files, fc)
 	}
 	return nil
@@ -300,7 +305,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // the first WriteRecord.
 func CreateGor(template string, cfg FileConfig) (*GorFile, error) {
 	if template == "" {
-		return nil, errors.New("mirror: CreateGor: empty file template")
+		return nil, fmt.Errorf("%w: CreateGor: empty file template (want e.g. \"requests-%%Y%%m%%d.gor\")", ErrInvalid)
 	}
 	if cfg.ChunkRecords == 0 {
 		cfg.ChunkRecords = 256
@@ -313,7 +318,7 @@ func CreateGor(template string, cfg FileConfig) (*GorFile, error) {
 	}
 	dir := filepath.Dir(template)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("mirror: CreateGor %q: directory %q does not exist", template, dir)
+		return nil, fmt.Errorf("%w: CreateGor %q: directory %q does not exist (create it first)", ErrInvalid, template, dir)
 	}
 	letters := "abcdefghijklmnopqrstuvwxyz"
 	inst := make([]byte, 8)

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,19 +10,52 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Errors returned by New, Close and Publish.
+// Errors of the package.
 var (
-	// ErrInvalidConfig is wrapped by every validation error of New.
-	ErrInvalidConfig = errors.New("mirror: invalid config")
-	// ErrClosed is returned by Close when called twice.
+	// ErrInvalid is wrapped by every error about bad input: a Config field
+	// out of range (New, NewRecorder, NewDiffer, Replay, OpenGor,
+	// CreateGor), a nil reader or writer, a record a writer cannot write
+	// (ErrInvalidRecord and ErrSeparatorInPayload also match it). The
+	// message names the field and the fix.
+	ErrInvalid = errors.New("mirror: invalid input")
+	// ErrClosed is returned by Shutdown when called twice.
 	ErrClosed = errors.New("mirror: closed")
 )
+
+// PanicError is a panic recovered from user code that runs on a goroutine
+// the package owns (Config.Rewrite, Config.OnResult, ReplayConfig.Rewrite):
+// the copy or request is counted as failed with this error instead of the
+// process crashing. Stack is the panicking goroutine's stack.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error returns "mirror: panic: <value>".
+func (e *PanicError) Error() string { return fmt.Sprintf("mirror: panic: %v", e.Value) }
+
+// Unwrap returns Value when it is an error, else nil.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// recovered turns a recover() value into a *PanicError (nil for no panic).
+func recovered(v any) error {
+	if v == nil {
+		return nil
+	}
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
 
 // HostPolicy says which Host header a shadow copy carries.
 type HostPolicy uint8
@@ -65,12 +97,13 @@ const (
 	DropBodyIncomplete                   // the primary never read the body to EOF
 	DropQueueFull                        // the target's queue was full
 	DropBreakerOpen                      // the target's circuit breaker was open
-	DropClosed                           // arrived after Close, or still queued at Close's deadline
+	DropClosed                           // arrived after Shutdown began, or still queued at its deadline
+	DropRate                             // over the target's Rate cap
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{"not_sampled", "filtered", "method", "body_too_large",
-	"body_incomplete", "queue_full", "breaker_open", "closed"}
+	"body_incomplete", "queue_full", "breaker_open", "closed", "rate"}
 
 // String returns the reason's snake_case name (also its JSON form).
 func (d DropReason) String() string {
@@ -80,7 +113,7 @@ func (d DropReason) String() string {
 	return fmt.Sprintf("DropReason(%d)", uint8(d))
 }
 
-// MarshalText makes DropReason a readable JSON map key (expvar).
+// MarshalText makes DropReason a readable JSON map key (Stats in JSON).
 func (d DropReason) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // DropReasons lists every reason in order.
@@ -125,6 +158,12 @@ type Target struct {
 	Workers int
 	// Breaker configures the circuit breaker.
 	Breaker BreakerConfig
+	// Rate, if > 0, caps the copies offered to this target per second
+	// (GoReplay's --output-http "url|N"), beside the Sample ratio ("N%"):
+	// a token bucket holding one second's worth (at least 1), refilled
+	// continuously on Config.Now. A copy over the cap is Dropped[DropRate].
+	// Negative is an error.
+	Rate float64
 	// Baseline, when Config.Compare is set, is the URL of a second copy of
 	// the primary's code: each copy is also sent there, and fields that
 	// differ between primary and baseline count as noise (Diffy's
@@ -143,8 +182,17 @@ type Config struct {
 	// fnv1a(key) < Sample·2³², so one user is always in or always out.
 	// HeaderKey and CookieKey build common ones. An empty key samples at random.
 	SampleKey func(*http.Request) string
-	// Filter, if set, must return true for a request to be copied.
+	// Filter, if set, must return true for a request to be copied
+	// (DropFiltered otherwise).
 	Filter func(*http.Request) bool
+	// Rules are declarative filters (counted as DropFiltered) and rewrites
+	// applied to copies only, as GoReplay's --http-* flags.
+	Rules Rules
+	// Split sends each copy to one target, round-robin, instead of to
+	// every target (GoReplay's --split-output): with it, a request counts
+	// once in Stats.Seen, on the target chosen. The chosen target's breaker,
+	// Rate and queue decide; a copy is not moved to another target.
+	Split bool
 	// Methods are the methods copied. Default GET, HEAD, OPTIONS: writes
 	// must be enabled explicitly, to avoid double side effects.
 	Methods []string
@@ -153,7 +201,8 @@ type Config struct {
 	// is an error.
 	MaxBodyBytes int64
 	// Rewrite, if set, edits each copy (never the primary request) on a
-	// worker goroutine, just before it is sent.
+	// worker goroutine, just before it is sent. A panic in it is recovered:
+	// the copy counts as Sent with a *PanicError in Errors.
 	Rewrite func(*http.Request)
 	// Host is the Host header policy (default HostKeep).
 	Host HostPolicy
@@ -166,9 +215,12 @@ type Config struct {
 	// response; results go to Result.Diff and Mirror.DiffSummary.
 	Compare *DiffConfig
 	// OnResult, if set, is called on a worker goroutine after every send. It
-	// must not block: it holds a worker.
+	// must not block: it holds a worker. A panic in it is recovered and
+	// logged at error level.
 	OnResult func(Result)
-	// Logger receives send errors at debug level. Default: discard.
+	// Logger receives send errors at debug level and recovered panics at
+	// error level. Nil means slog.Default(); slog.New(slog.DiscardHandler)
+	// silences it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -209,8 +261,8 @@ type Result struct {
 	Target   string
 	ID       string // random 24-hex ID of this copy
 	Method   string
-	URL      string // the URL the copy was sent to
-	Shadow   Response
+	URL      string   // the URL the copy was sent to
+	Shadow   Response // body: up to 64 KiB (DiffConfig.MaxBodyBytes with Compare)
 	Latency  time.Duration
 	Primary  *Response   // only with Config.Compare
 	Baseline *Response   // only with Config.Compare and Target.Baseline
@@ -219,9 +271,9 @@ type Result struct {
 }
 
 // Mirror copies requests to shadow targets. Create with New; install with
-// Handler or RoundTripper; stop with Close. All methods are safe for
+// Handler or RoundTripper; stop with Shutdown. All methods are safe for
 // concurrent use. It owns its worker goroutines (Workers per target), which
-// end in Close.
+// end in Shutdown.
 type Mirror struct {
 	cfg        Config
 	targets    []*target
@@ -239,6 +291,10 @@ type Mirror struct {
 	jobPool    sync.Pool
 	bufPool    sync.Pool
 	differ     *Differ
+	rules      *rules
+	marker     string        // canonical MarkerHeader
+	rrSend     atomic.Uint64 // Split: next target for a copy
+	rrDrop     atomic.Uint64 // Split: next target to count a request-level drop on
 	log        *slog.Logger
 	now        func() time.Time
 	pending    atomic.Int64
@@ -272,6 +328,36 @@ type target struct {
 	openUntil  atomic.Int64
 	breakerMax int64
 	breakerFor time.Duration
+	rate       *tokenBucket // nil without Target.Rate
+}
+
+// tokenBucket is Target.Rate's limiter. Its mutex is taken only when a
+// Rate is set, once per offered copy.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   int64 // Unix ns of the last refill; 0 before the first take
+}
+
+// take reports whether a token was available at now (Unix ns).
+func (b *tokenBucket) take(now int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last == 0 {
+		b.tokens = b.burst
+	} else if now > b.last {
+		b.tokens = min(b.burst, b.tokens+float64(now-b.last)/1e9*b.rate)
+	}
+	if now > b.last {
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 type job struct {
@@ -287,35 +373,55 @@ type job struct {
 }
 
 type sharedBody struct {
-	buf  *bytes.Buffer
+	bb   *bodyBuf
 	refs atomic.Int32
 	pool *sync.Pool
 }
 
 func (b *sharedBody) release() {
 	if b != nil && b.refs.Add(-1) == 0 {
-		b.buf.Reset()
-		b.pool.Put(b.buf)
+		b.bb.b = b.bb.b[:0]
+		b.pool.Put(b.bb)
 	}
+}
+
+// bodyBuf is a pooled body buffer. Its capacity never exceeds the cap it
+// is filled under (MaxBodyBytes): appendCapped grows it by doubling up to
+// the cap, and a known Content-Length is allocated exactly. bytes.Buffer
+// would grow to 2·cap+n and hold up to twice the documented memory.
+type bodyBuf struct{ b []byte }
+
+// appendCapped appends p to b; the caller ensures len(b)+len(p) <= limit,
+// and the result's capacity is at most max(cap(b), limit).
+func appendCapped(b, p []byte, limit int64) []byte {
+	need := len(b) + len(p)
+	if need > cap(b) {
+		nc := int64(max(2*cap(b), need, 512))
+		nc = max(min(nc, limit), int64(need))
+		nb := make([]byte, len(b), nc)
+		copy(nb, b)
+		b = nb
+	}
+	return append(b, p...)
 }
 
 // New validates cfg and starts the targets' workers.
 func New(cfg Config) (*Mirror, error) {
 	if len(cfg.Targets) == 0 {
-		return nil, fmt.Errorf("%w: no Targets (add at least one mirror.Target{URL: \"http://shadow:8080\"})", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: no Targets (add at least one mirror.Target{URL: \"http://shadow:8080\"})", ErrInvalid)
 	}
 	if math.IsNaN(cfg.Sample) || cfg.Sample < 0 || cfg.Sample > 1 {
-		return nil, fmt.Errorf("%w: Sample %v outside [0, 1] (0.01 copies 1%%)", ErrInvalidConfig, cfg.Sample)
+		return nil, fmt.Errorf("%w: Sample %v outside [0, 1] (0.01 copies 1%%)", ErrInvalid, cfg.Sample)
 	}
 	if cfg.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("%w: MaxBodyBytes %d is negative (0 means 1 MiB)", ErrInvalidConfig, cfg.MaxBodyBytes)
+		return nil, fmt.Errorf("%w: MaxBodyBytes %d is negative (0 means 1 MiB)", ErrInvalid, cfg.MaxBodyBytes)
 	}
 	if cfg.Host > HostShadowSuffix {
-		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalidConfig, cfg.Host)
+		return nil, fmt.Errorf("%w: unknown HostPolicy %d", ErrInvalid, cfg.Host)
 	}
 	if cfg.MarkerHeader != "" && cfg.MarkerHeader != "-" && !validHeaderName(cfg.MarkerHeader) {
 		// Every copy would otherwise fail in the transport, one by one.
-		return nil, fmt.Errorf("%w: MarkerHeader %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; \"-\" disables it)", ErrInvalidConfig, cfg.MarkerHeader)
+		return nil, fmt.Errorf("%w: MarkerHeader %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; \"-\" disables it)", ErrInvalid, cfg.MarkerHeader)
 	}
 	if cfg.Sample == 0 {
 		cfg.Sample = 1
@@ -334,17 +440,17 @@ func New(cfg Config) (*Mirror, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	m := &Mirror{cfg: cfg, log: log, now: cfg.Now, stop: make(chan struct{})}
 	for _, meth := range cfg.Methods {
 		if meth == "" || strings.ContainsAny(meth, " \t\r\n") {
-			return nil, fmt.Errorf("%w: method %q: want a method name such as GET", ErrInvalidConfig, meth)
+			return nil, fmt.Errorf("%w: method %q: want a method name such as GET", ErrInvalid, meth)
 		}
 		// Methods are case-sensitive (RFC 9110 §9.1): "get" would be
 		// accepted here and then never match a request.
 		if up := strings.ToUpper(meth); up != meth && isStandardMethod(up) {
-			return nil, fmt.Errorf("%w: method %q never matches: methods are case-sensitive; use %q", ErrInvalidConfig, meth, up)
+			return nil, fmt.Errorf("%w: method %q never matches: methods are case-sensitive; use %q", ErrInvalid, meth, up)
 		}
 		if m.nMethods < len(m.methods) {
 			m.methods[m.nMethods] = meth
@@ -353,6 +459,7 @@ func New(cfg Config) (*Mirror, error) {
 			m.allMethods = append(m.allMethods, meth)
 		}
 	}
+	m.marker = http.CanonicalHeaderKey(cfg.MarkerHeader)
 	m.sampleAll = cfg.Sample >= 1
 	m.threshold = uint64(cfg.Sample * (1 << 32))
 	if cfg.Compare != nil {
@@ -362,16 +469,23 @@ func New(cfg Config) (*Mirror, error) {
 		}
 		m.differ = d
 	}
-	m.bufPool.New = func() any { return new(bytes.Buffer) }
+	rs, err := compileRules("Rules", cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if rs.filters || rs.edits {
+		m.rules = rs
+	}
+	m.bufPool.New = func() any { return new(bodyBuf) }
 	m.jobPool.New = func() any { return new(job) }
 	names := map[string]bool{}
 	for i, tc := range cfg.Targets {
 		t, err := newTarget(m, tc)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Targets[%d]: %v", ErrInvalidConfig, i, err)
+			return nil, fmt.Errorf("%w: Targets[%d]: %v", ErrInvalid, i, err)
 		}
 		if names[t.name] {
-			return nil, fmt.Errorf("%w: Targets[%d]: duplicate target name %q (set Target.Name)", ErrInvalidConfig, i, t.name)
+			return nil, fmt.Errorf("%w: Targets[%d]: duplicate target name %q (set Target.Name)", ErrInvalid, i, t.name)
 		}
 		names[t.name] = true
 		m.targets = append(m.targets, t)
@@ -409,7 +523,10 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 		return nil, err
 	}
 	if tc.Timeout < 0 || tc.Queue < 0 || tc.Workers < 0 || tc.Breaker.OpenFor < 0 {
-		return nil, errors.New("negative Timeout, Queue, Workers or Breaker.OpenFor")
+		return nil, errors.New("negative Timeout, Queue, Workers or Breaker.OpenFor (0 means the default)")
+	}
+	if math.IsNaN(tc.Rate) || math.IsInf(tc.Rate, 0) || tc.Rate < 0 {
+		return nil, fmt.Errorf("Rate %v must be >= 0 copies per second (0 means no cap)", tc.Rate)
 	}
 	if tc.PathMode > PathReplace {
 		return nil, fmt.Errorf("unknown PathMode %d", tc.PathMode)
@@ -439,6 +556,9 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 	}
 	t := &target{m: m, cfg: tc, name: tc.Name, base: u, q: make(chan *job, tc.Queue),
 		status: map[int]uint64{}, breakerMax: int64(tc.Breaker.Failures), breakerFor: tc.Breaker.OpenFor}
+	if tc.Rate > 0 {
+		t.rate = &tokenBucket{rate: tc.Rate, burst: max(1, tc.Rate)}
+	}
 	if tc.Baseline != "" {
 		b, err := parseTargetURL(tc.Baseline)
 		if err != nil {
@@ -517,8 +637,17 @@ func (m *Mirror) sampled(r *http.Request) bool {
 	return uint64(rand.Uint32()) < m.threshold
 }
 
-// dropAll counts one drop for every target (request-level decisions).
+// dropAll counts one drop for every target (request-level decisions); with
+// Split, for one target, round-robin.
 func (m *Mirror) dropAll(reason DropReason) {
+	if m.cfg.Split {
+		t := m.targets[(m.rrDrop.Add(1)-1)%uint64(len(m.targets))]
+		t.acct.RLock()
+		t.seen.Add(1)
+		t.dropped[reason].Add(1)
+		t.acct.RUnlock()
+		return
+	}
 	for _, t := range m.targets {
 		t.acct.RLock()
 		t.seen.Add(1)
@@ -535,6 +664,10 @@ func (m *Mirror) decide(r *http.Request) bool {
 	}
 	if !m.methodAllowed(r.Method) {
 		m.dropAll(DropMethod)
+		return false
+	}
+	if m.rules != nil && !m.rules.keep(r) {
+		m.dropAll(DropFiltered)
 		return false
 	}
 	if m.cfg.Filter != nil && !m.cfg.Filter(r) {
@@ -585,13 +718,18 @@ func (m *Mirror) putJob(j *job) {
 	m.jobPool.Put(j)
 }
 
-// enqueue offers j to every target without blocking. It consumes j.
+// enqueue offers j to every target (with Split, to the next one) without
+// blocking. It consumes j.
 func (m *Mirror) enqueue(j *job) {
-	n := int32(len(m.targets))
-	j.refs.Store(n)
 	if j.body != nil {
 		j.body.refs.Store(1)
 	}
+	if m.cfg.Split {
+		j.refs.Store(1)
+		m.targets[(m.rrSend.Add(1)-1)%uint64(len(m.targets))].offer(j)
+		return
+	}
+	j.refs.Store(int32(len(m.targets)))
 	for _, t := range m.targets {
 		t.offer(j)
 	}
@@ -610,6 +748,8 @@ func (t *target) offer(j *job) {
 		reason = DropClosed
 	case now != 0 && now < t.openUntil.Load():
 		reason = DropBreakerOpen
+	case t.rate != nil && !t.rate.take(t.m.now().UnixNano()):
+		reason = DropRate
 	default:
 		select {
 		case t.q <- j:
@@ -679,7 +819,7 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.enqueue(j)
 		return
 	}
-	tee := m.newTee(r.Body, j, cw == nil)
+	tee := m.newTee(r.Body, r.ContentLength, j, cw == nil)
 	orig := r.Body
 	r.Body = tee
 	defer func() { r.Body = orig }()
@@ -690,13 +830,14 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tee.finish()
 }
 
-// Close stops accepting copies (later ones count as DropClosed), lets the
-// workers send what is queued, and waits for them until ctx is done. At
-// the deadline in-flight sends are cancelled (counted as Sent with an
-// error) and still-queued copies are counted as DropClosed; Close then
-// returns ctx.Err(). Idle connections of targets' own transports are
-// closed. A second Close returns ErrClosed.
-func (m *Mirror) Close(ctx context.Context) error {
+// Shutdown stops accepting copies (later ones count as DropClosed), lets
+// the workers send what is queued, and waits for them until ctx is done.
+// When ctx ends first, in-flight sends are cancelled (counted as Sent with
+// an error) and still-queued copies are counted as DropClosed; Shutdown
+// then returns an error wrapping ctx.Err() that says how many copies were
+// abandoned. Idle connections of the targets' own transports are closed.
+// A second Shutdown returns ErrClosed.
+func (m *Mirror) Shutdown(ctx context.Context) error {
 	first := false
 	m.closeOnce.Do(func() { first = true })
 	if !first {
@@ -715,9 +856,13 @@ func (m *Mirror) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
+		var left int64
+		for _, t := range m.targets {
+			left += t.queued.Load() + t.inflight.Load()
+		}
 		m.cancel()
 		<-done
+		err = fmt.Errorf("mirror: shutdown: %d copies abandoned (queued or in flight): %w", left, ctx.Err())
 	}
 	m.cancel()
 	for _, t := range m.targets {

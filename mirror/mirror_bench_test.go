@@ -63,7 +63,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			defer func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				_ = m.Close(ctx)
+				_ = m.Shutdown(ctx)
 			}()
 			run(b, m.Handler(app))
 			if s := m.Stats(); s.Seen > 0 {
@@ -159,7 +159,7 @@ func BenchmarkThroughput(b *testing.B) {
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_ = m.Close(ctx)
+			_ = m.Shutdown(ctx)
 		}()
 		run(b, m.Handler(app))
 	})
@@ -187,7 +187,7 @@ func benchGorData(b *testing.B, n, size int) []byte {
 // GorReader (parsed headers, interned IDs, problem accounting) against two
 // bufio.Scanner loops split on the separator: tokens only (bufio-split, the
 // floor), and tokens plus the hand-written header parse that
-// notes/mirror.md §6 names as the anchor (bufio-split-parse: type, ID,
+// a user would write (bufio-split-parse: type, ID,
 // timestamp and latency, no heap).
 func BenchmarkGorRead(b *testing.B) {
 	data := benchGorData(b, 2000, 1024)
@@ -195,7 +195,7 @@ func BenchmarkGorRead(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			r := NewGorReader(bytes.NewReader(data))
+			r := NewGorReader(bytes.NewReader(data), ReadConfig{})
 			n := 0
 			for {
 				_, err := r.Next()
@@ -287,7 +287,7 @@ func BenchmarkGorReadEmoji(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			r := NewGorReader(bytes.NewReader(data))
+			r := NewGorReader(bytes.NewReader(data), ReadConfig{})
 			n := 0
 			for {
 				_, err := r.Next()

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"expvar"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -76,7 +77,7 @@ func newMirror(t testing.TB, cfg Config) *Mirror {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = m.Close(ctx)
+		_ = m.Shutdown(ctx)
 	})
 	return m
 }
@@ -86,7 +87,7 @@ func closeNow(t testing.TB, m *Mirror) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, m.Close(ctx))
+	require.NoError(t, m.Shutdown(ctx))
 }
 
 func primaryHandler() http.Handler {
@@ -350,7 +351,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m, err := New(cfg)
 			assert.Nil(t, m)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorIs(t, err, ErrInvalid)
 			assert.NotEmpty(t, err.Error())
 		})
 	}
@@ -361,7 +362,7 @@ func TestBadInput(t *testing.T) {
 	assert.Equal(t, 500, rec.Code)
 	assert.Contains(t, rec.Body.String(), "Handler(nil)")
 	closeNow(t, m)
-	assert.ErrorIs(t, m.Close(context.Background()), ErrClosed)
+	assert.ErrorIs(t, m.Shutdown(context.Background()), ErrClosed)
 	// After Close the primary keeps serving; copies count as closed.
 	rec = httptest.NewRecorder()
 	m.Handler(primaryHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/after", nil))
@@ -552,7 +553,7 @@ func TestAccountingUnderBurstAndCloseMidBurst(t *testing.T) {
 					go func() {
 						ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 						defer cancel()
-						_ = m.Close(ctx)
+						_ = m.Shutdown(ctx)
 					}()
 					// Go on only once Close has begun, so the rest of
 					// this goroutine's requests meet a closed Mirror
@@ -686,14 +687,6 @@ func TestLiveCompareWithNoiseAndHooks(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, sum.WriteText(&buf))
 	assert.Contains(t, buf.String(), "body.user")
-
-	name := fmt.Sprintf("mirror-test-%d", time.Now().UnixNano())
-	require.NoError(t, m.Publish(name))
-	assert.Error(t, m.Publish(name), "taken")
-	var decoded map[string]any
-	require.NoError(t, json.Unmarshal([]byte(expvar.Get(name).String()), &decoded))
-	assert.EqualValues(t, 20, decoded["Sent"])
-	assert.Contains(t, decoded["Dropped"], "queue_full")
 }
 
 func TestShadowLifetimeDetachedFromPrimary(t *testing.T) {
@@ -805,7 +798,7 @@ func TestCloseByDeadlineWithDeadShadow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = m.Close(ctx)
+	err = m.Shutdown(ctx)
 	took := time.Since(start)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, took, 10*time.Second, "Close took %v", took)
@@ -818,6 +811,8 @@ func TestCloseByDeadlineWithDeadShadow(t *testing.T) {
 	assert.Equal(t, uint64(2), s.Errors)
 	assert.Positive(t, s.Dropped[DropClosed], "queued copies counted as closed")
 	assert.Equal(t, uint64(30-2), s.Dropped[DropClosed]+s.Dropped[DropQueueFull])
+	assert.Contains(t, err.Error(), fmt.Sprintf("%d copies abandoned", 2+s.Dropped[DropClosed]),
+		"Shutdown says how many copies it abandoned")
 
 	close(stopHole)
 	hole.Close()
@@ -877,10 +872,53 @@ func TestStreamingBodyOverCapIsNotBuffered(t *testing.T) {
 // New refuses it and names the method to use.
 func TestLowerCaseMethodNamesTheFix(t *testing.T) {
 	_, err := New(Config{Targets: []Target{{URL: "http://x"}}, Methods: []string{"post"}})
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), `use "POST"`)
 	// A non-standard method in any case is the caller's to define.
 	m, err := New(Config{Targets: []Target{{URL: "http://x"}}, Methods: []string{"PURGE", "report"}})
 	require.NoError(t, err)
-	require.NoError(t, m.Close(context.Background()))
+	require.NoError(t, m.Shutdown(context.Background()))
+}
+
+// TestUserPanicRecovered: a panic in Config.Rewrite or Config.OnResult,
+// which run on the mirror's own workers, must not kill the process; the
+// copy counts as an error carrying a *PanicError.
+func TestUserPanicRecovered(t *testing.T) {
+	sh := newShadow(t, nil)
+	results := make(chan Result, 4)
+	calls := 0
+	m := newMirror(t, Config{
+		Targets: []Target{{Name: "s", URL: sh.URL, Workers: 1}},
+		Logger:  slog.New(slog.DiscardHandler),
+		Rewrite: func(r *http.Request) {
+			if r.URL.Path == "/boom" {
+				panic(errors.New("rewrite exploded"))
+			}
+		},
+		OnResult: func(res Result) {
+			results <- res
+			calls++
+			if calls == 1 {
+				panic("on-result exploded")
+			}
+		},
+	})
+	h := m.Handler(primaryHandler())
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/boom", nil))
+	res := <-results
+	var pe *PanicError
+	require.ErrorAs(t, res.Err, &pe)
+	assert.Equal(t, "mirror: panic: rewrite exploded", pe.Error())
+	assert.EqualError(t, errors.Unwrap(pe), "rewrite exploded")
+	assert.NotEmpty(t, pe.Stack)
+	// The worker survived both panics and sends the next copy.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/fine", nil))
+	res = <-results
+	assert.NoError(t, res.Err)
+	closeNow(t, m)
+	s := m.Stats()
+	requireBalanced(t, s)
+	assert.Equal(t, uint64(2), s.Sent)
+	assert.Equal(t, uint64(1), s.Errors)
+	assert.Nil(t, (&PanicError{Value: "x"}).Unwrap())
 }

@@ -118,21 +118,25 @@ type RecorderConfig struct {
 	// Queue is the bounded queue to the writer goroutine (default 1024);
 	// when full, records are dropped and counted, never blocking the handler.
 	Queue int
-	// Logger receives write errors. Default: discard.
+	// Logger receives write errors. Nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
-// RecorderStats counts what a Recorder did.
+// RecorderStats counts what a Recorder did. Seen counts requests; the
+// other fields count records except Skipped (requests not recorded).
 type RecorderStats struct {
 	Seen, Written, Skipped, QueueFull, Refused, Errors uint64
+	// Abandoned counts records still queued when Shutdown's ctx ended.
+	Abandoned uint64
 }
 
 // Recorder is middleware that records exchanges as .gor records to a
 // RecordWriter (for example a *GorFile) from one writer goroutine, so file
-// I/O never runs on the request path. Close stops it; the caller still owns
-// and closes the RecordWriter afterwards.
+// I/O never runs on the request path. Shutdown stops it; the caller still
+// owns and closes the RecordWriter afterwards.
 type Recorder struct {
 	cfg     RecorderConfig
 	w       RecordWriter
@@ -147,15 +151,18 @@ type Recorder struct {
 	refused atomic.Uint64
 	errs    atomic.Uint64
 	log     *slog.Logger
+
+	abandon   atomic.Bool
+	abandoned atomic.Uint64
 }
 
 // NewRecorder starts a recorder writing to w (required).
 func NewRecorder(w RecordWriter, cfg RecorderConfig) (*Recorder, error) {
 	if w == nil {
-		return nil, fmt.Errorf("%w: NewRecorder: nil RecordWriter (use mirror.CreateGor)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: NewRecorder: nil RecordWriter (use mirror.CreateGor)", ErrInvalid)
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.Queue < 0 {
-		return nil, fmt.Errorf("%w: NewRecorder: negative MaxBodyBytes or Queue", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: NewRecorder: negative MaxBodyBytes or Queue", ErrInvalid)
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -168,7 +175,7 @@ func NewRecorder(w RecordWriter, cfg RecorderConfig) (*Recorder, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	r := &Recorder{cfg: cfg, w: w, q: make(chan []Record, cfg.Queue), done: make(chan struct{}), log: log}
 	go r.loop()
@@ -178,6 +185,10 @@ func NewRecorder(w RecordWriter, cfg RecorderConfig) (*Recorder, error) {
 func (r *Recorder) loop() {
 	defer close(r.done)
 	for recs := range r.q {
+		if r.abandon.Load() {
+			r.abandoned.Add(uint64(len(recs)))
+			continue
+		}
 		for _, rec := range recs {
 			if err := r.w.WriteRecord(rec); err != nil {
 				if errors.Is(err, ErrSeparatorInPayload) {
@@ -228,7 +239,7 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 				r.skipped.Add(1)
 				return
 			}
-			body = tb.buf.Bytes()
+			body = tb.buf
 		}
 		id := NewID()
 		rec, err := RecordRequest(req, id, start, body)
@@ -265,7 +276,7 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 
 type recTee struct {
 	rc    io.ReadCloser
-	buf   bytes.Buffer
+	buf   []byte
 	limit int64
 	eof   bool
 	over  bool
@@ -274,10 +285,10 @@ type recTee struct {
 func (t *recTee) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
 	if n > 0 && !t.over {
-		if int64(t.buf.Len()+n) > t.limit {
+		if int64(len(t.buf)+n) > t.limit {
 			t.over = true
 		} else {
-			t.buf.Write(p[:n])
+			t.buf = appendCapped(t.buf, p[:n], t.limit)
 		}
 	}
 	if err == io.EOF {
@@ -291,13 +302,18 @@ func (t *recTee) Close() error { return t.rc.Close() }
 // Stats returns the recorder's counters.
 func (r *Recorder) Stats() RecorderStats {
 	return RecorderStats{Seen: r.seen.Load(), Written: r.written.Load(), Skipped: r.skipped.Load(),
-		QueueFull: r.full.Load(), Refused: r.refused.Load(), Errors: r.errs.Load()}
+		QueueFull: r.full.Load(), Refused: r.refused.Load(), Errors: r.errs.Load(), Abandoned: r.abandoned.Load()}
 }
 
-// Close stops recording and waits until queued records are written or ctx
-// is done (then the rest are written in the background and ctx.Err() is
-// returned). Later requests are served and not recorded.
-func (r *Recorder) Close(ctx context.Context) error {
+// Shutdown stops recording (later requests are served and not recorded)
+// and waits until the queued records are written or ctx is done. When ctx
+// ends first, the records still queued are abandoned: the writer goroutine
+// stops after the record it is writing, and Shutdown returns an error
+// wrapping ctx.Err() that says how many were abandoned. Either way the
+// RecordWriter is no longer used once Shutdown returns nil; after an
+// abandon it may still receive the one record being written. A second
+// Shutdown returns ErrClosed.
+func (r *Recorder) Shutdown(ctx context.Context) error {
 	if r.closed.Swap(true) {
 		return ErrClosed
 	}
@@ -308,7 +324,13 @@ func (r *Recorder) Close(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		r.abandon.Store(true)
+		n := 0
+		for recs := range r.q {
+			n += len(recs)
+		}
+		r.abandoned.Add(uint64(n))
+		return fmt.Errorf("mirror: recorder shutdown: %d records abandoned: %w", n, ctx.Err())
 	}
 }
 

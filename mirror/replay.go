@@ -45,8 +45,18 @@ func exactPercentiles(ds []time.Duration) Percentiles {
 }
 
 // ReplayConfig configures Replay. Zero values mean the documented defaults.
+//
 // Pacing is one of: recorded timing × Speed (default), fixed RPS, or
-// Unpaced (as fast as Concurrency allows).
+// Unpaced (as fast as Concurrency allows). Recorded timing uses the gaps
+// between consecutive request records only (type 1; response records and
+// their times are ignored, as are latencies): the n-th request's intended
+// send time is the replay's start plus the sum of the gaps before it,
+// each divided by Speed. A record whose timestamp is earlier than the
+// latest one seen counts as gap 0. Intended times are absolute, so a replay
+// that falls behind (a slow target holding all Concurrency slots, or a
+// slow reader) does not stretch the schedule: it catches up by sending the
+// late requests at once, as fast as Concurrency allows, and the delay shows
+// in Report.ScheduleLag. RPS pacing works the same way from n / RPS.
 type ReplayConfig struct {
 	// Target is the base URL requests are sent to (required); its path
 	// combines with the recorded path by PathMode.
@@ -58,19 +68,29 @@ type ReplayConfig struct {
 	RPS float64
 	// Unpaced sends as fast as Concurrency allows.
 	Unpaced bool
-	// MaxWait caps any single recorded gap before scaling (default 10s), so
-	// a bad timestamp (read as 0) or a long idle period cannot stall the
-	// replay. Negative means no cap.
-	MaxWait time.Duration
+	// MaxGap is the longest recorded gap honoured (default 10s, before
+	// Speed is applied). A longer gap, such as an idle night in the capture
+	// or a bad timestamp read as 0, is skipped: the next request is sent at
+	// once and the gap is counted in Report.SkippedGaps. Negative means no
+	// limit.
+	MaxGap time.Duration
 	// Concurrency caps requests in flight (default 64). When the cap is
 	// reached, sends wait and the wait shows as schedule lag.
 	Concurrency int
 	// Loops is how many passes over the source (default 1; -1 until ctx is
-	// done). Loops other than 1 need a source implementing Resetter.
+	// done, GoReplay's --input-file-loop). Loops other than 1 need a source
+	// implementing Resetter (OpenGor's, Records). Each pass restarts the
+	// recorded timing from its first request.
 	Loops int
-	// Filter, if set, must return true for a request to be sent.
+	// Rules are declarative filters (a request they drop counts in
+	// Report.Skipped) and rewrites of the requests sent, as GoReplay's
+	// --http-* flags.
+	Rules Rules
+	// Filter, if set, must return true for a request to be sent (Skipped
+	// otherwise). It runs after Rules' filters, on Replay's goroutine.
 	Filter func(Record, *http.Request) bool
-	// Rewrite, if set, edits each request before it is sent.
+	// Rewrite, if set, edits each request before it is sent. A panic in it
+	// is recovered and the request counts as an error (*PanicError).
 	Rewrite func(*http.Request)
 	// Host is the Host header policy (default HostKeep: the recorded Host).
 	Host HostPolicy
@@ -91,7 +111,8 @@ type ReplayConfig struct {
 	Out RecordWriter
 	// Name labels type-3 records (default: the target's host).
 	Name string
-	// Logger receives per-request errors at debug level. Default: discard.
+	// Logger receives per-request errors at debug level. Nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -103,7 +124,7 @@ type Report struct {
 	Timeouts    int            // requests that hit Timeout
 	Skipped     int            // filtered out, or read after ctx was done
 	Malformed   int            // records whose payload is not an HTTP request, plus reader problems
-	CappedGaps  int            // recorded gaps shortened to MaxWait
+	SkippedGaps int            // recorded gaps longer than MaxGap, skipped
 	Status      map[int]int    // response status histogram
 	Latency     Percentiles    // request → full response body
 	ScheduleLag Percentiles    // actual − intended send time
@@ -113,11 +134,14 @@ type Report struct {
 	Problems    []*FormatError // reader problems, if the source reports them
 }
 
-// WriteText writes a readable report.
+// WriteText writes a readable report, no line wider than 100 columns.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "replay: %d requests read, %d sent, %d errors (%d timeouts), %d skipped, %d malformed, %d gaps capped\n",
-		r.Requests, r.Sent, r.Errors, r.Timeouts, r.Skipped, r.Malformed, r.CappedGaps)
+	fmt.Fprintf(&b, "replay: %d requests read, %d sent, %d errors (%d timeouts), %d skipped, %d malformed\n",
+		r.Requests, r.Sent, r.Errors, r.Timeouts, r.Skipped, r.Malformed)
+	if r.SkippedGaps > 0 {
+		fmt.Fprintf(&b, "recorded gaps longer than MaxGap skipped: %d\n", r.SkippedGaps)
+	}
 	fmt.Fprintf(&b, "elapsed %s, achieved %.1f req/s\n", r.Elapsed.Round(time.Millisecond), r.Achieved)
 	codes := make([]int, 0, len(r.Status))
 	for c := range r.Status {
@@ -132,7 +156,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "latency:      %s\n", r.Latency)
 	fmt.Fprintf(&b, "schedule lag: %s\n", r.ScheduleLag)
 	for _, p := range r.Problems {
-		fmt.Fprintf(&b, "input problem: %v\n", p)
+		b.WriteString(wrapText("input problem: "+p.Error(), 100, "    "))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
@@ -151,36 +175,40 @@ type statser interface{ Stats() ReadStats }
 // Concurrency) and waits for them before returning. The caller owns src.
 func Replay(ctx context.Context, src RecordSource, cfg ReplayConfig) (*Report, error) {
 	if src == nil {
-		return nil, fmt.Errorf("%w: Replay: nil source", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: nil source", ErrInvalid)
 	}
 	if cfg.Target == "" {
-		return nil, fmt.Errorf("%w: Replay: empty Target (want http://host:port)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: empty Target (want http://host:port)", ErrInvalid)
 	}
 	base, err := parseTargetURL(cfg.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Replay: %v", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: Replay: %v", ErrInvalid, err)
 	}
 	var baseline *url.URL
 	if cfg.Baseline != "" {
 		if baseline, err = parseTargetURL(cfg.Baseline); err != nil {
-			return nil, fmt.Errorf("%w: Replay Baseline: %v", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: Replay Baseline: %v", ErrInvalid, err)
 		}
 	}
 	switch {
 	case math.IsNaN(cfg.Speed) || math.IsInf(cfg.Speed, 0) || cfg.Speed < 0:
-		return nil, fmt.Errorf("%w: Replay: Speed %v must be > 0 (use Unpaced for no waiting)", ErrInvalidConfig, cfg.Speed)
+		return nil, fmt.Errorf("%w: Replay: Speed %v must be > 0 (use Unpaced for no waiting)", ErrInvalid, cfg.Speed)
 	case math.IsNaN(cfg.RPS) || math.IsInf(cfg.RPS, 0) || cfg.RPS < 0:
-		return nil, fmt.Errorf("%w: Replay: RPS %v must be >= 0", ErrInvalidConfig, cfg.RPS)
+		return nil, fmt.Errorf("%w: Replay: RPS %v must be >= 0", ErrInvalid, cfg.RPS)
 	case cfg.RPS > 0 && cfg.Unpaced:
-		return nil, fmt.Errorf("%w: Replay: set RPS or Unpaced, not both", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: set RPS or Unpaced, not both", ErrInvalid)
 	case cfg.Concurrency < 0 || cfg.Timeout < 0 || cfg.Loops < -1:
-		return nil, fmt.Errorf("%w: Replay: negative Concurrency or Timeout, or Loops < -1", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Replay: negative Concurrency or Timeout, or Loops < -1", ErrInvalid)
 	}
 	if cfg.Speed == 0 {
 		cfg.Speed = 1
 	}
-	if cfg.MaxWait == 0 {
-		cfg.MaxWait = 10 * time.Second
+	if cfg.MaxGap == 0 {
+		cfg.MaxGap = 10 * time.Second
+	}
+	rules, err := compileRules("ReplayConfig.Rules", cfg.Rules)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 64
@@ -196,11 +224,11 @@ func Replay(ctx context.Context, src RecordSource, cfg ReplayConfig) (*Report, e
 	}
 	rs, canReset := src.(Resetter)
 	if cfg.Loops != 1 && !canReset {
-		return nil, fmt.Errorf("%w: Replay: Loops %d needs a source that implements Resetter (OpenGor, Records)", ErrInvalidConfig, cfg.Loops)
+		return nil, fmt.Errorf("%w: Replay: Loops %d needs a source that implements Resetter (OpenGor, Records)", ErrInvalid, cfg.Loops)
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	var differ *Differ
 	if cfg.Compare != nil {
@@ -221,7 +249,7 @@ func Replay(ctx context.Context, src RecordSource, cfg ReplayConfig) (*Report, e
 			return http.ErrUseLastResponse
 		}}
 	}
-	rp := &replayer{cfg: cfg, base: base, baseline: baseline, client: client, differ: differ, log: log,
+	rp := &replayer{cfg: cfg, rules: rules, base: base, baseline: baseline, client: client, differ: differ, log: log,
 		rep: &Report{Status: map[int]int{}}, pairs: map[string]*pair{}}
 	err = rp.run(ctx, src, rs)
 	rep := rp.rep
@@ -255,6 +283,7 @@ type pair struct {
 
 type replayer struct {
 	cfg      ReplayConfig
+	rules    *rules
 	base     *url.URL
 	baseline *url.URL
 	client   *http.Client
@@ -325,7 +354,7 @@ func (rp *replayer) run(ctx context.Context, src RecordSource, rs Resetter) erro
 				rp.mu.Unlock()
 				continue
 			}
-			if cfg.Filter != nil && !cfg.Filter(rec, req) {
+			if !rp.rules.keep(req) || (cfg.Filter != nil && !cfg.Filter(rec, req)) {
 				rp.mu.Lock()
 				rp.rep.Skipped++
 				rp.mu.Unlock()
@@ -344,11 +373,13 @@ func (rp *replayer) run(ctx context.Context, src RecordSource, rs Resetter) erro
 					if gap < 0 {
 						gap = 0
 					}
-					if cfg.MaxWait > 0 && gap > cfg.MaxWait {
-						gap = cfg.MaxWait
+					if cfg.MaxGap > 0 && gap > cfg.MaxGap {
+						gap = 0
 						rp.mu.Lock()
-						rp.rep.CappedGaps++
+						rp.rep.SkippedGaps++
 						rp.mu.Unlock()
+						rp.log.Debug("mirror: replay: recorded gap longer than MaxGap skipped", "id", rec.ID,
+							"gap", time.Duration(rec.Time-prevTS), "max_gap", cfg.MaxGap)
 					}
 					offset += time.Duration(float64(gap) / cfg.Speed)
 				}
@@ -425,7 +456,7 @@ func (rp *replayer) do(ctx context.Context, base *url.URL, rec Record, req *http
 	cfg := rp.cfg
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	u := shadowURL(base, cfg.PathMode, req.URL)
+	u := shadowURL(base, cfg.PathMode, rp.rules.rewriteURI(req.URL))
 	body, _ := io.ReadAll(req.Body)
 	out, err := http.NewRequestWithContext(ctx, req.Method, u.String(), strings.NewReader(string(body)))
 	if err != nil {
@@ -447,8 +478,11 @@ func (rp *replayer) do(ctx context.Context, base *url.URL, rec Record, req *http
 	case HostShadowSuffix:
 		out.Host = shadowHost(req.Host)
 	}
+	rp.rules.editRequest(out)
 	if cfg.Rewrite != nil {
-		cfg.Rewrite(out)
+		if err := callRewrite(cfg.Rewrite, out); err != nil {
+			return Response{}, 0, err
+		}
 	}
 	t0 := time.Now()
 	resp, err := rp.client.Do(out)
@@ -515,6 +549,36 @@ func (rp *replayer) send(ctx context.Context, rec Record, req *http.Request, com
 		}
 		rp.tryCompareLocked(rec.ID, p)
 	}
+}
+
+// wrapText word-wraps s at width columns (runes), continuation lines
+// starting with indent; a word longer than a line is cut with "…". The
+// result ends with a newline.
+func wrapText(s string, width int, indent string) string {
+	var b strings.Builder
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len([]rune(line))+1+len([]rune(w)) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != "" && line != indent {
+			line += " "
+		}
+		line += w
+		if len([]rune(line)) > width {
+			line = clip(line, width)
+		}
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// callRewrite runs a user's Rewrite, turning a panic into a *PanicError.
+func callRewrite(f func(*http.Request), r *http.Request) (err error) {
+	defer func() { err = recovered(recover()) }()
+	f(r)
+	return nil
 }
 
 func sanitizeField(s string) string {

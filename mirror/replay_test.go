@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -81,7 +82,7 @@ func (a *arrivalServer) span() time.Duration {
 
 func openVector(t testing.TB, name string) *GorSource {
 	t.Helper()
-	src, err := OpenGor(vector(t, name), 0)
+	src, err := OpenGor(vector(t, name), ReadConfig{})
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })
 	return src
@@ -174,10 +175,10 @@ func TestReplayGuardsBadTimestampsAndReports(t *testing.T) {
 	defer cancel()
 	// In file order: the bad-ts record (read as 0) comes last; with a
 	// look-ahead window it sorts first and the next gap is ~1.7e18 ns.
-	rep, err := Replay(ctx, openVector(t, "bad-timestamp.gor"), ReplayConfig{Target: srv.URL, MaxWait: 50 * time.Millisecond})
+	rep, err := Replay(ctx, openVector(t, "bad-timestamp.gor"), ReplayConfig{Target: srv.URL, MaxGap: 50 * time.Millisecond})
 	require.NoError(t, err)
 	assert.Equal(t, 5, rep.Sent)
-	assert.GreaterOrEqual(t, rep.CappedGaps, 1)
+	assert.GreaterOrEqual(t, rep.SkippedGaps, 1)
 	assert.Equal(t, 2, rep.Malformed, "the 2-field header and the truncated tail")
 	assert.Len(t, rep.Problems, 3)
 	var buf bytes.Buffer
@@ -185,6 +186,35 @@ func TestReplayGuardsBadTimestampsAndReports(t *testing.T) {
 	assert.Contains(t, buf.String(), "200×5")
 	assert.Contains(t, buf.String(), "schedule lag")
 	assert.Contains(t, buf.String(), "bad .gor timestamp")
+}
+
+// TestReplayMaxGapSkips: with the default MaxGap (10 s), a capture with a
+// bad first timestamp (read as 0, so the next gap is ~1.7e18 ns) and an
+// hour of idle time must not pause the replay at all. The old code capped
+// each gap to 10 s and slept it: 20 s here, past the 8 s deadline.
+func TestReplayMaxGapSkips(t *testing.T) {
+	srv := newArrivalServer(t)
+	t0 := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+	var recs []Record
+	for i, at := range []time.Time{{}, t0, t0.Add(time.Millisecond), t0.Add(time.Hour)} {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/r/%d", i), nil)
+		rec, err := RecordRequest(req, "", t0, nil)
+		require.NoError(t, err)
+		rec.Time = 0
+		if !at.IsZero() {
+			rec.Time = at.UnixNano()
+		}
+		recs = append(recs, rec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	rep, err := Replay(ctx, Records(recs), ReplayConfig{Target: srv.URL, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err, "a gap beyond MaxGap must be skipped, not slept")
+	assert.Equal(t, 4, rep.Sent)
+	assert.Equal(t, 2, rep.SkippedGaps, "the bad timestamp's gap and the idle hour")
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	assert.Contains(t, buf.String(), "recorded gaps longer than MaxGap skipped: 2")
 }
 
 func TestReplayFilterRewriteOutAndErrors(t *testing.T) {
@@ -203,7 +233,7 @@ func TestReplayFilterRewriteOutAndErrors(t *testing.T) {
 	assert.Equal(t, 4, rep.Sent)
 	assert.Equal(t, 1, rep.Skipped)
 	assert.ElementsMatch(t, []string{"/v2/hello", "/v2/echo", "/v2/status/404", "/v2/time?x=1"}, srv.paths)
-	recs := readAll(t, NewGorReader(&out, Strict()))
+	recs := readAll(t, NewGorReader(&out, ReadConfig{Strict: true}))
 	require.Len(t, recs, 4)
 	for _, r := range recs {
 		assert.Equal(t, KindReplayedResponse, r.Kind)
@@ -244,12 +274,12 @@ func TestReplayBadInput(t *testing.T) {
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := Replay(context.Background(), src, cfg)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorIs(t, err, ErrInvalid)
 		})
 	}
 	_, err := Replay(context.Background(), nil, ReplayConfig{Target: "http://x"})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
-	f := NewGorReader(strings.NewReader(""))
+	assert.ErrorIs(t, err, ErrInvalid)
+	f := NewGorReader(strings.NewReader(""), ReadConfig{})
 	_, err = Replay(context.Background(), f, ReplayConfig{Target: "http://x", Loops: 2})
 	assert.ErrorContains(t, err, "Resetter")
 }

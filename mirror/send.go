@@ -6,19 +6,60 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// work is a target's sender loop; it ends when Close stops it.
+// Backoff after a failed send (transport error or timeout): a worker waits
+// backoffMin, doubling per consecutive failure up to backoffMax, each wait
+// jittered to [d/2, d) so workers do not retry in step. Without it a
+// refusing shadow (connection refused in microseconds) turns every worker
+// into a busy loop of dials that takes CPU from the primary.
+const (
+	backoffMin = 10 * time.Millisecond
+	backoffMax = time.Second
+)
+
+// backoff returns the wait after the n-th consecutive failure (n >= 1).
+func backoff(n int) time.Duration {
+	d := backoffMax
+	if n < 8 {
+		d = min(backoffMax, backoffMin<<(n-1))
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// work is a target's sender loop; it ends when Shutdown stops it. After a
+// failed send it waits (backoff) before taking the next copy; copies that
+// arrive meanwhile queue, and past Queue are dropped as DropQueueFull, which
+// costs the primary one non-blocking select. Shutdown ends the wait.
 func (t *target) work() {
 	defer t.m.wg.Done()
+	fails := 0
+	var timer *time.Timer
 	for {
 		select {
 		case j := <-t.q:
-			t.process(j)
+			if !t.process(j) {
+				fails = 0
+				continue
+			}
+			fails++
+			d := backoff(fails)
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-timer.C:
+			case <-t.m.stop:
+				timer.Stop()
+			}
 		case <-t.m.stop:
 			for {
 				select {
@@ -32,7 +73,9 @@ func (t *target) work() {
 	}
 }
 
-func (t *target) process(j *job) {
+// process handles one dequeued copy; it reports whether a send failed
+// (transport error, timeout, or a recovered panic).
+func (t *target) process(j *job) (failed bool) {
 	m := t.m
 	t.acct.RLock()
 	t.queued.Add(-1)
@@ -49,7 +92,7 @@ func (t *target) process(j *job) {
 		t.seenDropLocked(reason)
 		t.acct.RUnlock()
 		m.doneJob(j)
-		return
+		return false
 	}
 	t.inflight.Add(1)
 	t.acct.RUnlock()
@@ -80,9 +123,22 @@ func (t *target) process(j *job) {
 		t.lat.observe(res.Latency)
 	}
 	if m.cfg.OnResult != nil {
-		m.cfg.OnResult(res)
+		m.onResult(res)
 	}
 	m.doneJob(j)
+	return res.Err != nil
+}
+
+// onResult calls Config.OnResult, recovering a panic so that it cannot
+// kill the worker (and the process with it).
+func (m *Mirror) onResult(res Result) {
+	defer func() {
+		if err := recovered(recover()); err != nil {
+			m.log.Error("mirror: Config.OnResult panicked", "target", res.Target, "err", err,
+				"stack", string(err.(*PanicError).Stack))
+		}
+	}()
+	m.cfg.OnResult(res)
 }
 
 // seenDropLocked moves a queued job to a drop (Seen was counted at offer).
@@ -132,29 +188,32 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http.Request, error) {
-	u := shadowURL(base, t.cfg.PathMode, &j.url)
-	var body io.Reader
-	var n int64
-	if j.body != nil {
-		b := j.body.buf.Bytes()
-		body, n = bytes.NewReader(b), int64(len(b))
-	}
-	req, err := http.NewRequestWithContext(ctx, j.method, u.String(), body)
+	m := t.m
+	u := shadowURL(base, t.cfg.PathMode, m.rules.rewriteURI(&j.url))
+	// An empty URL string parses without work; the URL is set directly
+	// rather than formatted and parsed again.
+	req, err := http.NewRequestWithContext(ctx, j.method, "", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.ContentLength = n
-	if n == 0 {
-		req.Body = http.NoBody
+	req.URL = u
+	req.Host = u.Host
+	req.Body = http.NoBody
+	if j.body != nil {
+		if b := j.body.bb.b; len(b) > 0 {
+			req.ContentLength = int64(len(b))
+			req.Body = io.NopCloser(bytes.NewReader(b))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		}
 	}
-	req.Header = make(http.Header, len(j.header)/2)
+	req.Header = make(http.Header, len(j.header)/2+1)
 	for i := 0; i+1 < len(j.header); i += 2 {
 		req.Header[j.header[i]] = append(req.Header[j.header[i]], j.header[i+1])
 	}
 	for _, h := range hopHeaders {
-		req.Header.Del(h)
+		delete(req.Header, h)
 	}
-	switch t.m.cfg.Host {
+	switch m.cfg.Host {
 	case HostKeep:
 		req.Host = j.host
 	case HostTarget:
@@ -162,26 +221,38 @@ func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http
 	case HostShadowSuffix:
 		req.Host = shadowHost(j.host)
 	}
-	if t.m.cfg.MarkerHeader != "-" {
-		req.Header.Set(t.m.cfg.MarkerHeader, t.name)
+	m.rules.editRequest(req)
+	if m.cfg.MarkerHeader != "-" {
+		req.Header[m.marker] = []string{t.name}
 	}
-	if t.m.cfg.Rewrite != nil {
-		t.m.cfg.Rewrite(req)
+	if m.cfg.Rewrite != nil {
+		m.cfg.Rewrite(req)
 	}
 	return req, nil
 }
 
 // send performs one copy (and its baseline) with the target's own timeout,
 // detached from the primary's cancellation but keeping its values.
-func (t *target) send(j *job) Result {
+func (t *target) send(j *job) (res Result) {
 	m := t.m
+	defer func() {
+		if err := recovered(recover()); err != nil { // from Config.Rewrite
+			res.Err = err
+		}
+	}()
 	ctx := context.WithoutCancel(j.ctx)
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
-	stopAfter := context.AfterFunc(m.baseCtx, cancel) // Close's deadline aborts sends
+	stopAfter := context.AfterFunc(m.baseCtx, cancel) // Shutdown's deadline aborts sends
 	defer stopAfter()
-	res := Result{Target: t.name, ID: NewID(), Method: j.method, Primary: j.primary}
-	limit := int64(64 << 10)
+	res = Result{Target: t.name, Method: j.method, Primary: j.primary}
+	// Result is only seen by OnResult and the differ: without them the
+	// shadow's body is drained, not kept, and no ID is made.
+	var limit int64
+	if m.cfg.OnResult != nil {
+		res.ID = NewID()
+		limit = 64 << 10
+	}
 	if m.differ != nil {
 		limit = m.differ.cfg.MaxBodyBytes
 	}
@@ -227,13 +298,19 @@ func (t *target) send(j *job) Result {
 func readResponse(resp *http.Response, limit int64) (Response, error) {
 	defer resp.Body.Close()
 	out := Response{Status: resp.StatusCode, Header: resp.Header}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	out.Body = b
-	if err != nil {
-		return out, err
+	if limit > 0 {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+		out.Body = b
+		if err != nil {
+			return out, err
+		}
 	}
-	if n, _ := io.CopyN(io.Discard, resp.Body, 256<<10); n > 0 {
+	n, err := io.CopyN(io.Discard, resp.Body, 256<<10)
+	if n > 0 && limit > 0 {
 		out.Truncated = true
+	}
+	if err != nil && err != io.EOF {
+		return out, err
 	}
 	return out, nil
 }

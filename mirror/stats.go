@@ -1,9 +1,6 @@
 package mirror
 
 import (
-	"errors"
-	"expvar"
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -94,20 +91,6 @@ func (m *Mirror) DiffSummary() DiffSummary {
 		return DiffSummary{}
 	}
 	return m.differ.Summary()
-}
-
-// Publish exposes Stats as the expvar variable name (served at
-// /debug/vars). It fails if the name is taken; expvar has no unpublish, so
-// publish a long-lived Mirror once.
-func (m *Mirror) Publish(name string) error {
-	if name == "" {
-		return errors.New("mirror: Publish: empty expvar name")
-	}
-	if expvar.Get(name) != nil {
-		return fmt.Errorf("mirror: Publish: expvar %q already exists", name)
-	}
-	expvar.Publish(name, expvar.Func(func() any { return m.Stats() }))
-	return nil
 }
 
 // latencyHist is a lock-free log-scale histogram (8 buckets per doubling,

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -14,7 +13,7 @@ type teeBody struct {
 	m        *Mirror
 	rc       io.ReadCloser
 	j        *job
-	buf      *bytes.Buffer
+	bb       *bodyBuf
 	eof      bool
 	tooLarge bool
 	early    bool // enqueue at EOF (no response capture needed)
@@ -23,19 +22,25 @@ type teeBody struct {
 	mu       sync.Mutex
 }
 
-func (m *Mirror) newTee(rc io.ReadCloser, j *job, early bool) *teeBody {
+// newTee tees rc (whose declared length is n, -1 if unknown) into a pooled
+// buffer; a known length up to the cap is allocated exactly, once.
+func (m *Mirror) newTee(rc io.ReadCloser, n int64, j *job, early bool) *teeBody {
 	m.pending.Add(1)
-	return &teeBody{m: m, rc: rc, j: j, buf: m.bufPool.Get().(*bytes.Buffer), early: early}
+	bb := m.bufPool.Get().(*bodyBuf)
+	if n > 0 && n <= m.cfg.MaxBodyBytes && int64(cap(bb.b)) < n {
+		bb.b = make([]byte, 0, n)
+	}
+	return &teeBody{m: m, rc: rc, j: j, bb: bb, early: early}
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
 	t.mu.Lock()
 	if n > 0 && !t.tooLarge && !t.done.Load() {
-		if int64(t.buf.Len()+n) > t.m.cfg.MaxBodyBytes {
+		if int64(len(t.bb.b)+n) > t.m.cfg.MaxBodyBytes {
 			t.tooLarge = true
 		} else {
-			t.buf.Write(p[:n])
+			t.bb.b = appendCapped(t.bb.b, p[:n], t.m.cfg.MaxBodyBytes)
 		}
 	}
 	if err == io.EOF {
@@ -73,14 +78,14 @@ func (t *teeBody) finish() {
 	case !eof:
 		m.dropAll(DropBodyIncomplete)
 	default:
-		t.j.body = &sharedBody{buf: t.buf, pool: &m.bufPool}
-		t.buf = nil
+		t.j.body = &sharedBody{bb: t.bb, pool: &m.bufPool}
+		t.bb = nil
 		m.enqueue(t.j)
 		return
 	}
-	t.buf.Reset()
-	m.bufPool.Put(t.buf)
-	t.buf = nil
+	t.bb.b = t.bb.b[:0]
+	m.bufPool.Put(t.bb)
+	t.bb = nil
 	m.putJob(t.j)
 }
 
@@ -88,7 +93,7 @@ func (t *teeBody) finish() {
 type captureWriter struct {
 	http.ResponseWriter
 	status int
-	body   bytes.Buffer
+	body   []byte
 	limit  int64
 	trunc  bool
 	hdr    http.Header
@@ -110,19 +115,19 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 	if c.status == 0 {
 		c.WriteHeader(http.StatusOK)
 	}
-	if c.body.Len() == 0 && len(p) > 0 {
+	if len(c.body) == 0 && len(p) > 0 {
 		// net/http sniffs a missing Content-Type from the first write,
 		// after WriteHeader: record what the client will see.
 		if _, ok := c.hdr["Content-Type"]; !ok && c.hdr.Get("Transfer-Encoding") == "" {
 			c.hdr.Set("Content-Type", http.DetectContentType(p))
 		}
 	}
-	if room := c.limit - int64(c.body.Len()); room > 0 {
+	if room := c.limit - int64(len(c.body)); room > 0 {
 		if int64(len(p)) > room {
-			c.body.Write(p[:room])
+			c.body = appendCapped(c.body, p[:room], c.limit)
 			c.trunc = true
 		} else {
-			c.body.Write(p)
+			c.body = appendCapped(c.body, p, c.limit)
 		}
 	} else if len(p) > 0 {
 		c.trunc = true
@@ -145,7 +150,7 @@ func (c *captureWriter) response() *Response {
 	if st == 0 {
 		st, h = http.StatusOK, c.ResponseWriter.Header().Clone()
 	}
-	return &Response{Status: st, Header: h, Body: c.body.Bytes(), Truncated: c.trunc}
+	return &Response{Status: st, Header: h, Body: c.body, Truncated: c.trunc}
 }
 
 // RoundTripper returns a RoundTripper for httputil.ReverseProxy.Transport
@@ -182,7 +187,7 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	compare := m.differ != nil
 	var tee *teeBody
 	if hasBody(req) {
-		tee = m.newTee(req.Body, j, false)
+		tee = m.newTee(req.Body, req.ContentLength, j, false)
 		tee.hold = compare
 		r2 := *req // RoundTrippers must not modify the caller's request
 		r2.Body = tee
@@ -217,7 +222,7 @@ type respCapture struct {
 	tee    *teeBody
 	status int
 	hdr    http.Header
-	buf    bytes.Buffer
+	buf    []byte
 	limit  int64
 	trunc  bool
 	once   sync.Once
@@ -225,12 +230,12 @@ type respCapture struct {
 
 func (c *respCapture) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
-	if room := c.limit - int64(c.buf.Len()); n > 0 {
+	if room := c.limit - int64(len(c.buf)); n > 0 {
 		if int64(n) > room {
-			c.buf.Write(p[:max(room, 0)])
+			c.buf = appendCapped(c.buf, p[:max(room, 0)], c.limit)
 			c.trunc = true
 		} else {
-			c.buf.Write(p[:n])
+			c.buf = appendCapped(c.buf, p[:n], c.limit)
 		}
 	}
 	return n, err
@@ -239,7 +244,7 @@ func (c *respCapture) Read(p []byte) (int, error) {
 func (c *respCapture) Close() error {
 	err := c.rc.Close()
 	c.once.Do(func() {
-		c.j.primary = &Response{Status: c.status, Header: c.hdr, Body: c.buf.Bytes(), Truncated: c.trunc}
+		c.j.primary = &Response{Status: c.status, Header: c.hdr, Body: c.buf, Truncated: c.trunc}
 		if c.tee != nil {
 			c.tee.finish()
 		} else {

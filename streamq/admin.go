@@ -97,7 +97,19 @@ type GroupStats struct {
 	RetryPending   int64
 	// DeadLetters counts entries in the group's dead-letter stream.
 	DeadLetters int64
-	Consumers   []ConsumerStats
+	// Paused is true between Pause and Resume; PausedAt is when Pause was
+	// first called.
+	Paused   bool
+	PausedAt time.Time
+	// Stranded counts messages consumers found pending under their own name
+	// but not held in memory (the reply of a read was lost to a connection
+	// failure) and delivered again, cumulative.
+	Stranded int64
+	// Duplicates counts acknowledgements that found the message no longer
+	// pending for the acknowledging consumer: it had been taken over (its
+	// handler ran at least twice), cumulative.
+	Duplicates int64
+	Consumers  []ConsumerStats
 }
 
 // ConsumerStats describes one consumer of a group.
@@ -140,55 +152,202 @@ func (q *Queue[T]) Stats(ctx context.Context) (Stats, error) {
 	}
 	gs, err := groups.Result()
 	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
+		if isNoSuchKey(err) {
 			return st, nil
 		}
 		return st, fmt.Errorf("streamq: stats %s: %w", q.stream, err)
 	}
-	now := q.now()
 	for _, g := range gs {
-		k := q.keys(g.Name)
-		p := q.client.Pipeline()
-		pend := p.XPending(ctx, q.stream, g.Name)
-		retry := p.ZCard(ctx, k.retry)
-		dead := p.XLen(ctx, k.dead)
-		cons := p.XInfoConsumers(ctx, q.stream, g.Name)
-		beats := p.ZRangeWithScores(ctx, k.hb, 0, -1)
-		rpend := p.XPending(ctx, k.rs, g.Name)
-		_, _ = p.Exec(ctx)
-		gst := GroupStats{Name: g.Name, LastDeliveredID: g.LastDeliveredID, EntriesRead: g.EntriesRead, Lag: g.Lag, Pending: g.Pending}
-		if pr, err := pend.Result(); err == nil && pr.Count > 0 {
-			gst.OldestPendingAge = max(now.Sub(idTime(pr.Lower)), 0)
-		}
-		if gst.RetryScheduled, err = retry.Result(); err != nil {
-			return st, fmt.Errorf("streamq: stats %s: %w", k.retry, err)
-		}
-		if gst.DeadLetters, err = dead.Result(); err != nil {
-			return st, fmt.Errorf("streamq: stats %s: %w", k.dead, err)
-		}
-		if rp, err := rpend.Result(); err == nil {
-			gst.RetryPending = rp.Count
-		}
-		hb := map[string]time.Time{}
-		if bs, err := beats.Result(); err == nil {
-			for _, b := range bs {
-				if name, ok := b.Member.(string); ok && b.Score > 0 {
-					hb[name] = time.UnixMilli(int64(b.Score))
-				}
-			}
-		}
-		if cs, err := cons.Result(); err == nil {
-			for _, c := range cs {
-				last := hb[c.Name]
-				gst.Consumers = append(gst.Consumers, ConsumerStats{
-					Name: c.Name, Pending: c.Pending, Idle: c.Idle, LastHeartbeat: last,
-					Alive: !last.IsZero() && now.Sub(last) < statsAliveWindow,
-				})
-			}
+		gst, err := q.groupStats(ctx, g)
+		if err != nil {
+			return st, err
 		}
 		st.Groups = append(st.Groups, gst)
 	}
 	return st, nil
+}
+
+// GroupStats returns the snapshot of one group, as in Stats.Groups, or an
+// error wrapping ErrNoGroup when the group does not exist.
+func (q *Queue[T]) GroupStats(ctx context.Context, group string) (GroupStats, error) {
+	g, err := q.findGroup(ctx, group)
+	if err != nil {
+		return GroupStats{}, err
+	}
+	return q.groupStats(ctx, g)
+}
+
+// findGroup returns XINFO GROUPS's entry for group, or ErrNoGroup.
+func (q *Queue[T]) findGroup(ctx context.Context, group string) (redis.XInfoGroup, error) {
+	if err := validName("group", group); err != nil {
+		return redis.XInfoGroup{}, err
+	}
+	gs, err := q.client.XInfoGroups(ctx, q.stream).Result()
+	if err != nil && !isNoSuchKey(err) {
+		return redis.XInfoGroup{}, fmt.Errorf("streamq: xinfo groups %s: %w", q.stream, err)
+	}
+	for _, g := range gs {
+		if g.Name == group {
+			return g, nil
+		}
+	}
+	return redis.XInfoGroup{}, q.noGroup(group, gs)
+}
+
+func (q *Queue[T]) noGroup(group string, gs []redis.XInfoGroup) error {
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.Name
+	}
+	return fmt.Errorf("%w: %q on queue %s (groups: %s)", ErrNoGroup, group, q.name, strings.Join(names, ", "))
+}
+
+// isNoSuchKey reports XINFO's error for a missing stream.
+func isNoSuchKey(err error) bool { return err != nil && strings.Contains(err.Error(), "no such key") }
+
+func (q *Queue[T]) groupStats(ctx context.Context, g redis.XInfoGroup) (GroupStats, error) {
+	now := q.now()
+	k := q.keys(g.Name)
+	p := q.client.Pipeline()
+	pend := p.XPending(ctx, q.stream, g.Name)
+	retry := p.ZCard(ctx, k.retry)
+	dead := p.XLen(ctx, k.dead)
+	cons := p.XInfoConsumers(ctx, q.stream, g.Name)
+	beats := p.ZRangeWithScores(ctx, k.hb, 0, -1)
+	rpend := p.XPending(ctx, k.rs, g.Name)
+	paused := p.Get(ctx, k.pause)
+	ctr := p.HGetAll(ctx, k.ctr)
+	_, _ = p.Exec(ctx)
+	gst := GroupStats{Name: g.Name, LastDeliveredID: g.LastDeliveredID, EntriesRead: g.EntriesRead, Lag: g.Lag, Pending: g.Pending}
+	var err error
+	if pr, err := pend.Result(); err == nil && pr.Count > 0 {
+		gst.OldestPendingAge = max(now.Sub(idTime(pr.Lower)), 0)
+	}
+	if gst.RetryScheduled, err = retry.Result(); err != nil {
+		return gst, fmt.Errorf("streamq: stats %s: %w", k.retry, err)
+	}
+	if gst.DeadLetters, err = dead.Result(); err != nil {
+		return gst, fmt.Errorf("streamq: stats %s: %w", k.dead, err)
+	}
+	if rp, err := rpend.Result(); err == nil {
+		gst.RetryPending = rp.Count
+	}
+	if v, err := paused.Int64(); err == nil {
+		gst.Paused, gst.PausedAt = true, time.UnixMilli(v)
+	} else if !errors.Is(err, redis.Nil) {
+		return gst, fmt.Errorf("streamq: stats %s: %w", k.pause, err)
+	}
+	if m, err := ctr.Result(); err == nil {
+		gst.Stranded, _ = strconv.ParseInt(m["stranded"], 10, 64)
+		gst.Duplicates, _ = strconv.ParseInt(m["duplicate"], 10, 64)
+	}
+	hb := map[string]time.Time{}
+	if bs, err := beats.Result(); err == nil {
+		for _, b := range bs {
+			if name, ok := b.Member.(string); ok && b.Score > 0 {
+				hb[name] = time.UnixMilli(int64(b.Score))
+			}
+		}
+	}
+	if cs, err := cons.Result(); err == nil {
+		for _, c := range cs {
+			last := hb[c.Name]
+			gst.Consumers = append(gst.Consumers, ConsumerStats{
+				Name: c.Name, Pending: c.Pending, Idle: c.Idle, LastHeartbeat: last,
+				Alive: !last.IsZero() && now.Sub(last) < statsAliveWindow,
+			})
+		}
+	}
+	return gst, nil
+}
+
+// Pause stops every consumer of group, in every process, from taking new
+// messages: within one ConsumerConfig.Block (at most a second) they stop
+// reading and reclaiming; handlers already running finish and are
+// acknowledged, heartbeats go on, delayed messages still become due. The
+// state is kept in Redis (until Resume), so consumers started later, and
+// restarted ones, stay paused too; Stats shows it (GroupStats.Paused).
+// Messages added meanwhile wait in the stream. Pausing a paused group keeps
+// its original PausedAt. Returns an error wrapping ErrNoGroup for an
+// unknown group.
+func (q *Queue[T]) Pause(ctx context.Context, group string) error {
+	if _, err := q.findGroup(ctx, group); err != nil {
+		return err
+	}
+	k := q.keys(group)
+	if err := q.client.SetNX(ctx, k.pause, q.now().UnixMilli(), 0).Err(); err != nil {
+		return fmt.Errorf("streamq: pause %s: %w", k.pause, err)
+	}
+	return nil
+}
+
+// Resume undoes Pause: consumers of group read again within one
+// ConsumerConfig.Block. Resuming a group that is not paused does nothing.
+// Returns an error wrapping ErrNoGroup for an unknown group.
+func (q *Queue[T]) Resume(ctx context.Context, group string) error {
+	if _, err := q.findGroup(ctx, group); err != nil {
+		return err
+	}
+	k := q.keys(group)
+	if err := q.client.Del(ctx, k.pause).Err(); err != nil {
+		return fmt.Errorf("streamq: resume %s: %w", k.pause, err)
+	}
+	return nil
+}
+
+// Entry is one message in the stream, as read by Peek (no delivery, no
+// consumer group involved).
+type Entry[T any] struct {
+	// ID is the stream entry ID (from Add).
+	ID string
+	// Value is the decoded payload; DecodeErr is set instead when the entry
+	// cannot be decoded (Payload has the raw bytes either way).
+	Value     T
+	DecodeErr error
+	Payload   []byte
+	// Enqueued is when the entry was added (from its ID).
+	Enqueued time.Time
+}
+
+// Peek returns up to count entries of the stream, oldest first, starting
+// after the entry ID after ("" for the oldest entry still in the stream),
+// without delivering them to anyone. count must be 1-10000. Entries already
+// acknowledged by every group are there until the next Trim.
+func (q *Queue[T]) Peek(ctx context.Context, after string, count int) ([]Entry[T], error) {
+	start, err := rangeStart(after, count)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := q.client.XRangeN(ctx, q.stream, start, "+", int64(count)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("streamq: xrange %s: %w", q.stream, err)
+	}
+	out := make([]Entry[T], 0, len(msgs))
+	for _, m := range msgs {
+		e := Entry[T]{ID: m.ID, Enqueued: idTime(m.ID)}
+		if p, ok := m.Values[payloadField].(string); ok {
+			e.Payload = []byte(p)
+			e.Value, e.DecodeErr = q.decode(p)
+		} else {
+			e.DecodeErr = errNoPayload(m.ID)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// rangeStart validates a page's after and count and returns XRANGE's start.
+func rangeStart(after string, count int) (string, error) {
+	if count < 1 || count > 10000 {
+		return "", fmt.Errorf("%w: count %d must be between 1 and 10000", ErrInvalid, count)
+	}
+	if after == "" {
+		return "-", nil
+	}
+	if !validStreamID(after) {
+		return "", fmt.Errorf("%w: after %q is not a stream ID like 1700000000000-0", ErrInvalid, after)
+	}
+	return "(" + after, nil
 }
 
 // DeadLetter is a message that exhausted its deliveries, failed to decode,
@@ -216,25 +375,38 @@ type DeadLetter[T any] struct {
 
 // DeadLetters returns up to count dead letters of group, oldest first,
 // starting after the dead-letter ID after ("" for the beginning).
-// count must be 1-10000.
+// count must be 1-10000. An empty page of a group that does not exist is an
+// error wrapping ErrNoGroup (a misspelled group would otherwise look clean).
 func (q *Queue[T]) DeadLetters(ctx context.Context, group string, after string, count int) ([]DeadLetter[T], error) {
 	if err := validName("group", group); err != nil {
 		return nil, err
 	}
-	if count < 1 || count > 10000 {
-		return nil, fmt.Errorf("%w: dead-letter count %d must be between 1 and 10000", ErrInvalidConfig, count)
-	}
-	start := "-"
-	if after != "" {
-		if !validStreamID(after) {
-			return nil, fmt.Errorf("%w: after %q is not a stream ID like 1700000000000-0", ErrInvalidConfig, after)
-		}
-		start = "(" + after
+	start, err := rangeStart(after, count)
+	if err != nil {
+		return nil, err
 	}
 	k := q.keys(group)
-	msgs, err := q.client.XRangeN(ctx, k.dead, start, "+", int64(count)).Result()
+	pipe := q.client.Pipeline()
+	groups := pipe.XInfoGroups(ctx, q.stream)
+	rng := pipe.XRangeN(ctx, k.dead, start, "+", int64(count))
+	_, _ = pipe.Exec(ctx)
+	msgs, err := rng.Result()
 	if err != nil {
 		return nil, fmt.Errorf("streamq: xrange %s: %w", k.dead, err)
+	}
+	if len(msgs) == 0 {
+		// An empty list for a group that does not exist is a typo.
+		gs, err := groups.Result()
+		if err != nil && !isNoSuchKey(err) {
+			return nil, fmt.Errorf("streamq: xinfo groups %s: %w", q.stream, err)
+		}
+		found := false
+		for _, g := range gs {
+			found = found || g.Name == group
+		}
+		if !found {
+			return nil, q.noGroup(group, gs)
+		}
 	}
 	out := make([]DeadLetter[T], 0, len(msgs))
 	for _, m := range msgs {
@@ -250,13 +422,19 @@ func (q *Queue[T]) deadLetter(m redis.XMessage) DeadLetter[T] {
 	if t, err := strconv.ParseInt(str("t"), 10, 64); err == nil {
 		dl.DiedAt = time.UnixMilli(t)
 	}
-	dl.Value, dl.DecodeErr = q.decode(str("d"))
+	if p, ok := m.Values[payloadField].(string); ok {
+		dl.Value, dl.DecodeErr = q.decode(p)
+	} else {
+		dl.DecodeErr = errNoPayload(dl.OriginalID)
+	}
 	return dl
 }
 
 // RequeueDeadLetters moves the given dead letters of group back to the
 // group (its retry stream) with a fresh attempt count, atomically per call.
-// Only that group sees them again. It returns how many were found and moved.
+// Only that group sees them again. It returns how many were found and moved
+// (dead letters of entries that had no payload field stay), or an error
+// wrapping ErrNoGroup when the group does not exist.
 func (q *Queue[T]) RequeueDeadLetters(ctx context.Context, group string, ids ...string) (int, error) {
 	if err := q.checkDeadIDs(group, ids); err != nil {
 		return 0, err
@@ -264,7 +442,7 @@ func (q *Queue[T]) RequeueDeadLetters(ctx context.Context, group string, ids ...
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	if err := q.CreateGroup(ctx, group, false); err != nil {
+	if _, err := q.findGroup(ctx, group); err != nil {
 		return 0, err
 	}
 	k := q.keys(group)
@@ -280,13 +458,17 @@ func (q *Queue[T]) RequeueDeadLetters(ctx context.Context, group string, ids ...
 }
 
 // DeleteDeadLetters deletes the given dead letters of group and returns how
-// many existed.
+// many existed, or an error wrapping ErrNoGroup when the group does not
+// exist.
 func (q *Queue[T]) DeleteDeadLetters(ctx context.Context, group string, ids ...string) (int, error) {
 	if err := q.checkDeadIDs(group, ids); err != nil {
 		return 0, err
 	}
 	if len(ids) == 0 {
 		return 0, nil
+	}
+	if _, err := q.findGroup(ctx, group); err != nil {
+		return 0, err
 	}
 	k := q.keys(group)
 	n, err := q.client.XDel(ctx, k.dead, ids...).Result()
@@ -302,7 +484,7 @@ func (q *Queue[T]) checkDeadIDs(group string, ids []string) error {
 	}
 	for _, id := range ids {
 		if !validStreamID(id) {
-			return fmt.Errorf("%w: dead-letter ID %q is not a stream ID like 1700000000000-0", ErrInvalidConfig, id)
+			return fmt.Errorf("%w: dead-letter ID %q is not a stream ID like 1700000000000-0", ErrInvalid, id)
 		}
 	}
 	return nil

@@ -99,7 +99,7 @@ var consumerSeq atomic.Int64
 
 func resolveConsumer(c ConsumerConfig) (consumerSettings, error) {
 	bad := func(field string, v any, rule string) error {
-		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalidConfig, field, v, rule)
+		return fmt.Errorf("%w: ConsumerConfig.%s = %v: %s", ErrInvalid, field, v, rule)
 	}
 	s := consumerSettings{name: c.Name, fromNewest: c.StartFromNewest, noTrim: c.DisableTrim, backoff: c.Backoff, hooks: c.Hooks}
 	if s.name == "" {
@@ -193,15 +193,21 @@ type Consumer[T any] struct {
 
 	running atomic.Bool
 
-	out      atomic.Int64  // messages held: dispatched and not finished
-	wake     chan struct{} // a message finished
-	tickWake chan struct{} // a retry was scheduled
-	wantTick atomic.Int64  // unix ms of the earliest retry scheduled here, 0 = none
-	hardStop atomic.Bool   // shutdown deadline passed: handler ctx cancelled
+	out       atomic.Int64  // messages held: dispatched and not finished
+	wake      chan struct{} // a message finished
+	tickWake  chan struct{} // a retry was scheduled
+	wantTick  atomic.Int64  // unix ms of the earliest retry scheduled here, 0 = none
+	hardStop  atomic.Bool   // shutdown deadline passed: handler ctx cancelled
+	abandoned atomic.Bool   // Run returned without them: results are dropped
+	busy      atomic.Int64  // handler calls running
+	paused    atomic.Bool   // the group is paused (Queue.Pause)
 
-	ackMu  sync.Mutex
-	acks   []string // main stream IDs to XACK
-	rsAcks []string // retry stream IDs to XACK + XDEL
+	ackMu   sync.Mutex
+	acks    []string               // main stream IDs to XACK
+	rsAcks  []string               // retry stream IDs to XACK + XDEL
+	acking  map[flightKey]struct{} // acks queued or sent, not yet confirmed
+	resent  bool                   // acks were put back after a failure
+	deliver sync.RWMutex           // read: a delivery in progress; write: reconcile
 
 	dispMu   sync.Mutex
 	closed   bool // work channel closed; further messages are handed back
@@ -212,7 +218,9 @@ type Consumer[T any] struct {
 	handback []delivery // read but never started; returned to the group at exit
 
 	flightMu sync.Mutex
-	inflight map[string]struct{} // IDs dispatched here and not finished
+	inflight map[flightKey]struct{} // entries dispatched here and not finished
+	wakeRec  chan struct{}          // reconcile now (after a read or ack error)
+	reach    atomic.Int64           // unix ms since when heartbeats succeed promptly; 0 = not now
 
 	cursors map[string]string // XAUTOCLAIM cursor per stream; tick goroutine only
 }
@@ -227,13 +235,14 @@ type delivery struct {
 	prior   int // attempts before this entry existed (retry envelope)
 	count   int // Redis delivery count of this entry, this delivery included
 	err     error
+	noData  bool // the entry had no payload field: its dead letter has none
 }
 
 // NewConsumer returns a Consumer of group running h for each message.
 // It does no I/O; Run creates the group if needed.
 func (q *Queue[T]) NewConsumer(group string, h Handler[T], cfg ConsumerConfig) (*Consumer[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewConsumer(%q)", ErrNilHandler, group)
+		return nil, fmt.Errorf("%w: NewConsumer(%q) with a nil Handler", ErrInvalid, group)
 	}
 	return q.newConsumer(group, h, nil, cfg)
 }
@@ -242,7 +251,7 @@ func (q *Queue[T]) NewConsumer(group string, h Handler[T], cfg ConsumerConfig) (
 // batch (see BatchHandler). Concurrency batches run at once.
 func (q *Queue[T]) NewBatchConsumer(group string, h BatchHandler[T], cfg ConsumerConfig) (*Consumer[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewBatchConsumer(%q)", ErrNilHandler, group)
+		return nil, fmt.Errorf("%w: NewBatchConsumer(%q) with a nil BatchHandler", ErrInvalid, group)
 	}
 	return q.newConsumer(group, nil, h, cfg)
 }
@@ -266,20 +275,35 @@ func (c *Consumer[T]) Group() string { return c.group }
 
 // Run consumes until ctx is cancelled, then shuts down gracefully: it stops
 // reading, lets running handlers finish for up to ShutdownTimeout (then
-// cancels their context and waits for them to return), hands messages read
-// but not started back to the group (others take them at once), flushes
-// acknowledgements, and removes itself from the group if it holds no pending
-// messages. It returns nil after a shutdown caused by ctx, ErrAlreadyRunning
-// if called concurrently, ErrNameInUse if a live consumer of the group has
-// the same Name (a recent heartbeat of a crashed one under that name delays
-// the start by up to DeadAfter instead), or an error if the group cannot be
-// created (bad key type). Redis being unavailable is not fatal: Run logs, backs off and
-// resumes by itself. Run never closes the client.
+// cancels their context), hands messages read but not started back to the
+// group (others take them at once), flushes acknowledgements, and removes
+// itself from the group if it holds no pending messages. It returns nil
+// after such a shutdown.
+//
+// Run always returns. Handlers that ignore their cancelled context for one
+// more second are abandoned: heartbeats stop, their messages are not
+// acknowledged whatever they return and come back through the group's
+// reclaim, and Run returns an error wrapping context.DeadlineExceeded that
+// says how many were abandoned (Run can start again once they returned;
+// until then it returns ErrAlreadyRunning). A client closed under a running
+// consumer ends Run with an error wrapping redis.ErrClosed.
+//
+// Run returns ErrAlreadyRunning if called concurrently, ErrNameInUse if a
+// live consumer of the group has the same Name (a recent heartbeat of a
+// crashed one under that name delays the start by up to DeadAfter instead),
+// or an error if the group cannot be created (bad key type). Redis being
+// unavailable is not fatal: Run reports it (Hooks.OnError and the Logger),
+// backs off and resumes by itself. Run never closes the client.
 func (c *Consumer[T]) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	defer c.running.Store(false)
+	keep := false // abandoned handlers: released when they return
+	defer func() {
+		if !keep {
+			c.running.Store(false)
+		}
+	}()
 	if err := c.setup(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -295,7 +319,10 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	c.reset()
 	// Heartbeat before the first read, so the reaper never mistakes this
 	// consumer for a dead one.
-	if _, err := c.tick(ctx, true); err != nil && ctx.Err() == nil {
+	t0 := time.Now()
+	_, err := c.tick(ctx, true)
+	c.beaten(t0, err)
+	if err != nil && ctx.Err() == nil {
 		c.report(err)
 	}
 
@@ -314,12 +341,13 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		}()
 	}
 	var bgwg sync.WaitGroup
-	bgwg.Add(3)
-	go func() { defer bgwg.Done(); c.heartLoop(bg) }()     // ends with bg
-	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }() // ends with bg
-	go func() { defer bgwg.Done(); c.ackLoop(bg) }()       // ends with bg
+	bgwg.Add(4)
+	go func() { defer bgwg.Done(); c.reconcileLoop(bg, ctx) }() // ends with bg
+	go func() { defer bgwg.Done(); c.heartLoop(bg) }()          // ends with bg
+	go func() { defer bgwg.Done(); c.tickLoop(bg, ctx) }()      // ends with bg
+	go func() { defer bgwg.Done(); c.ackLoop(bg) }()            // ends with bg
 
-	c.fetchLoop(ctx)
+	fatal := c.fetchLoop(ctx)
 
 	// Shutdown: no new handler starts, unstarted messages are handed back.
 	c.stopping.Store(true)
@@ -329,25 +357,58 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	c.dispMu.Unlock()
 	done := make(chan struct{})
 	go func() { workers.Wait(); close(done) }() // ends when workers end
+	var abandoned int64
 	timer := time.NewTimer(c.cfg.shutdown)
 	select {
 	case <-done:
 	case <-timer.C:
 		c.hardStop.Store(true)
 		hcancel()
-		<-done
+		// A handler that ignores its ctx cannot be stopped: after a grace
+		// period it is abandoned. Its message is not acknowledged (whatever
+		// it returns) and comes back through reclaim once this consumer's
+		// heartbeat stops.
+		grace := time.NewTimer(abandonGrace)
+		select {
+		case <-done:
+		case <-grace.C:
+			c.abandoned.Store(true)
+			abandoned = c.busy.Load()
+			for ds := range c.work { // the stuck workers will never get to these
+				c.addHandback(ds)
+				c.finish(ds)
+			}
+		}
+		grace.Stop()
 	}
 	timer.Stop()
 	bgCancel()
 	bgwg.Wait()
 
-	sctx, cancel := context.WithTimeout(base, 5*time.Second)
-	defer cancel()
-	c.flushAcks(sctx)
-	c.giveBack(sctx)
-	c.leave(sctx)
-	return nil
+	if !errors.Is(fatal, redis.ErrClosed) {
+		sctx, cancel := context.WithTimeout(base, 5*time.Second)
+		defer cancel()
+		if abandoned == 0 {
+			c.flushAcks(sctx)
+		}
+		c.giveBack(sctx)
+		c.leave(sctx)
+	}
+	if abandoned > 0 {
+		// Run may start again only once the abandoned handlers returned:
+		// they still use this Consumer's state.
+		keep = true
+		go func() { workers.Wait(); c.running.Store(false) }() // ends when the abandoned handlers return
+		err := fmt.Errorf("streamq: consumer %s of group %s: %d handlers still running %v after shutdown began ignored their context and were abandoned; their messages stay unacknowledged and are reclaimed by other consumers: %w",
+			c.cfg.name, c.group, abandoned, c.cfg.shutdown+abandonGrace, context.DeadlineExceeded)
+		return errors.Join(fatal, err)
+	}
+	return fatal
 }
+
+// abandonGrace is how long Run waits, after cancelling the handlers'
+// context at ShutdownTimeout, before it abandons those still running.
+const abandonGrace = time.Second
 
 func (c *Consumer[T]) reset() {
 	c.work = make(chan []delivery, c.cfg.prefetch+2*c.cfg.batch)
@@ -357,8 +418,14 @@ func (c *Consumer[T]) reset() {
 	c.wake = make(chan struct{}, 1)
 	c.tickWake = make(chan struct{}, 1)
 	c.hardStop.Store(false)
+	c.abandoned.Store(false)
+	c.paused.Store(false)
 	c.out.Store(0)
-	c.inflight = make(map[string]struct{})
+	c.inflight = make(map[flightKey]struct{})
+	c.acking = make(map[flightKey]struct{})
+	c.resent = false
+	c.wakeRec = make(chan struct{}, 1)
+	c.reach.Store(0)
 	c.cursors = map[string]string{}
 }
 
@@ -408,6 +475,9 @@ func (c *Consumer[T]) checkName(ctx context.Context) error {
 
 // isTransient tells network and loading errors (retry) from command errors.
 func isTransient(err error) bool {
+	if errors.Is(err, redis.ErrClosed) {
+		return false
+	}
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
@@ -439,11 +509,28 @@ func (c *Consumer[T]) report(err error) {
 	}
 }
 
-// fetchLoop reads until ctx is cancelled. Acks are pipelined with reads.
-func (c *Consumer[T]) fetchLoop(ctx context.Context) {
+// fetchLoop reads until ctx is cancelled (nil) or the client was closed
+// (an error wrapping redis.ErrClosed). Acks are pipelined with reads.
+func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 	streams := []string{c.q.stream, c.keys.rs, ">", ">"}
 	backoff := 50 * time.Millisecond
+	pauseEvery := max(c.cfg.block/2, 10*time.Millisecond)
+	var pauseChecked time.Time
 	for ctx.Err() == nil {
+		if time.Since(pauseChecked) >= pauseEvery {
+			pauseChecked = time.Now()
+			n, err := c.q.client.Exists(ctx, c.keys.pause).Result()
+			if errors.Is(err, redis.ErrClosed) {
+				return c.closedErr(err)
+			}
+			if err == nil { // else the read below reports the outage
+				c.paused.Store(n == 1)
+			}
+		}
+		if c.paused.Load() {
+			sleep(ctx, pauseEvery)
+			continue
+		}
 		if c.out.Load() > int64(c.cfg.prefetch-c.cfg.batch) {
 			select {
 			case <-c.wake:
@@ -451,34 +538,40 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) {
 			}
 			continue
 		}
-		acks, rsAcks := c.takeAcks()
+		acks, rsAcks, resent := c.takeAcks()
 		args := &redis.XReadGroupArgs{Group: c.group, Consumer: c.cfg.name, Streams: streams, Count: int64(c.cfg.batch), Block: c.cfg.block}
 		var res []redis.XStream
 		var err error
+		// Holding deliver (read) until the batch is dispatched: a reconcile
+		// never mistakes entries of a read in progress for stranded ones.
+		c.deliver.RLock()
 		if len(acks)+len(rsAcks) > 0 {
 			// Busy path: acks and a non-blocking read in one round trip.
 			// A blocking read is never pipelined: go-redis applies the plain
 			// ReadTimeout to pipelines, which BLOCK could outlast.
 			args.Block = -1
 			pipe := c.q.client.Pipeline()
-			ackCmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+			a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
 			read := pipe.XReadGroup(ctx, args)
 			_, _ = pipe.Exec(ctx)
-			if failed := firstErr(ackCmds); failed != nil {
-				c.report(fmt.Errorf("streamq: flush acks: %w", failed))
-				c.putBackAcks(acks, rsAcks)
-			}
+			c.ackDone(ctx, a)
 			res, err = read.Result()
 		} else {
 			res, err = c.q.client.XReadGroup(ctx, args).Result()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			c.deliver.RUnlock()
 		}
 		switch {
 		case err == nil:
 			backoff = 50 * time.Millisecond
 		case errors.Is(err, redis.Nil):
+			c.deliver.RUnlock()
 			continue
 		case ctx.Err() != nil:
 			continue
+		case errors.Is(err, redis.ErrClosed):
+			return c.closedErr(err)
 		case isNoGroup(err):
 			// The stream or group vanished (deleted, or a restart without
 			// persistence): recreate and go on.
@@ -489,8 +582,10 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) {
 			continue
 		default:
 			// Network errors, timeouts, a restarting server: back off and
-			// retry; never fatal.
+			// retry; never fatal. The lost reply may have delivered entries
+			// nobody here saw: reconcile.
 			c.report(fmt.Errorf("streamq: xreadgroup %s: %w", c.q.stream, err))
+			c.reconcileSoon()
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 			continue
@@ -504,19 +599,17 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			c.addHandback(batch)
-			return
+			c.deliver.RUnlock()
+			return nil
 		}
 		c.dispatch(batch)
-	}
-}
-
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
+		c.deliver.RUnlock()
 	}
 	return nil
+}
+
+func (c *Consumer[T]) closedErr(err error) error {
+	return fmt.Errorf("streamq: consumer %s of group %s stopped: the redis client was closed while Run was running (close it only after Run returned): %w", c.cfg.name, c.group, err)
 }
 
 // toDelivery turns a stream entry into a delivery.
@@ -531,9 +624,9 @@ func (c *Consumer[T]) toDelivery(stream string, retry bool, m redis.XMessage, co
 		}
 		return d
 	}
-	p, ok := m.Values["d"].(string)
+	p, ok := m.Values[payloadField].(string)
 	if !ok {
-		d.err = fmt.Errorf("%w: entry %s has no \"d\" field (not written by streamq?)", ErrDecode, m.ID)
+		d.err, d.noData = errNoPayload(m.ID), true
 	}
 	d.payload = p
 	return d
@@ -554,7 +647,7 @@ func (c *Consumer[T]) dispatch(batch []delivery) {
 	c.out.Add(int64(len(batch)))
 	c.flightMu.Lock()
 	for _, d := range batch {
-		c.inflight[d.id] = struct{}{}
+		c.inflight[flightKey{d.retry, d.id}] = struct{}{}
 	}
 	c.flightMu.Unlock()
 	if c.bh != nil {
@@ -573,11 +666,13 @@ func (c *Consumer[T]) worker(ctx context.Context) {
 		if stopping {
 			c.addHandback(ds)
 		} else {
+			c.busy.Add(1)
 			if c.bh != nil {
 				c.runBatch(ctx, ds)
 			} else {
 				c.runOne(ctx, ds[0])
 			}
+			c.busy.Add(-1)
 		}
 		c.finish(ds)
 	}
@@ -592,7 +687,7 @@ func (c *Consumer[T]) addHandback(ds []delivery) {
 func (c *Consumer[T]) finish(ds []delivery) {
 	c.flightMu.Lock()
 	for _, d := range ds {
-		delete(c.inflight, d.id)
+		delete(c.inflight, flightKey{d.retry, d.id})
 	}
 	c.flightMu.Unlock()
 	c.out.Add(-int64(len(ds)))
@@ -618,6 +713,12 @@ func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
 	var zero T
 	if d.err != nil {
 		c.toDead(ctx, d, c.msg(d, zero).Info(), d.err)
+		return Msg[T]{}, false
+	}
+	if len(d.payload) > c.q.maxPayload {
+		// Written around the producer (XADD by hand, another library):
+		// never handed to a handler that relies on the limit.
+		c.toDead(ctx, d, c.msg(d, zero).Info(), fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, d.origID, len(d.payload), c.q.maxPayload))
 		return Msg[T]{}, false
 	}
 	v, err := c.q.decode(d.payload)
@@ -672,7 +773,7 @@ func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 // and with one due time (Backoff of the lowest attempt among them), so they
 // come back as one batch.
 func (c *Consumer[T]) retryBatch(ctx context.Context, ds []delivery, ms []Msg[T], err error) {
-	if c.hardStop.Load() && ctx.Err() != nil {
+	if c.abandoned.Load() || (c.hardStop.Load() && ctx.Err() != nil) {
 		return // cut off by the shutdown deadline: left pending (see settle)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -735,21 +836,30 @@ func (c *Consumer[T]) call(ctx context.Context, f func(context.Context) error) (
 	return f(ctx)
 }
 
-// PanicError is the failure recorded when a handler panics. It wraps
-// ErrPanic; the message is retried like any failure.
+// PanicError is the failure recorded when a handler panics (the same shape
+// in every plumb package). The delivery counts as failed and is retried like
+// any other failure; hooks and dead letters see this error.
 type PanicError struct {
 	Value any    // what was passed to panic
 	Stack []byte // the goroutine's stack at recovery
 }
 
-// Error implements error.
-func (e *PanicError) Error() string { return fmt.Sprintf("streamq: handler panicked: %v", e.Value) }
+// Error returns "streamq: panic: <value>".
+func (e *PanicError) Error() string { return fmt.Sprintf("streamq: panic: %v", e.Value) }
 
-// Unwrap returns ErrPanic.
-func (e *PanicError) Unwrap() error { return ErrPanic }
+// Unwrap returns Value when it is an error (panic(err)), else nil.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
 
 // settle acknowledges, retries or dead-letters after a handler returned.
 func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err error) {
+	if c.abandoned.Load() {
+		return // Run gave up on this handler: the message is reclaimed
+	}
 	if err == nil {
 		c.ackMu.Lock()
 		if d.retry {
@@ -757,6 +867,7 @@ func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err 
 		} else {
 			c.acks = append(c.acks, d.id)
 		}
+		c.acking[flightKey{d.retry, d.id}] = struct{}{}
 		c.ackMu.Unlock()
 		if c.cfg.hooks.OnAck != nil {
 			c.cfg.hooks.OnAck(info)
@@ -826,10 +937,13 @@ func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, caus
 	if len(errText) > 4096 {
 		errText = errText[:4096]
 	}
-	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead},
-		c.group, d.id, c.cfg.name, boolArg(d.retry), c.q.deadMaxLen,
-		"d", d.payload, "id", d.origID, "a", strconv.Itoa(info.Attempt), "err", errText,
-		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)).Result()
+	args := []any{c.group, d.id, c.cfg.name, boolArg(d.retry), c.q.deadMaxLen,
+		"id", d.origID, "a", strconv.Itoa(info.Attempt), "err", errText,
+		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)}
+	if !d.noData {
+		args = append(args, payloadField, d.payload)
+	}
+	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead}, args...).Result()
 	if err != nil {
 		c.report(fmt.Errorf("streamq: dead-letter %s: %w", d.id, err))
 		return
@@ -839,45 +953,100 @@ func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, caus
 	}
 }
 
-func (c *Consumer[T]) takeAcks() (acks, rsAcks []string) {
+func (c *Consumer[T]) takeAcks() (acks, rsAcks []string, resent bool) {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
-	acks, rsAcks = c.acks, c.rsAcks
-	c.acks, c.rsAcks = nil, nil
-	return acks, rsAcks
+	acks, rsAcks, resent = c.acks, c.rsAcks, c.resent
+	c.acks, c.rsAcks, c.resent = nil, nil, false
+	return acks, rsAcks, resent
 }
 
-func (c *Consumer[T]) putBackAcks(acks, rsAcks []string) {
-	c.ackMu.Lock()
-	defer c.ackMu.Unlock()
-	c.acks = append(c.acks, acks...)
-	c.rsAcks = append(c.rsAcks, rsAcks...)
+// ackCmds are the commands of one ack flush.
+type ackCmds struct {
+	acks, rsAcks []string
+	resent       bool
+	main, rs     *redis.IntCmd
+	del          *redis.IntCmd
 }
 
-func (c *Consumer[T]) queueAcks(ctx context.Context, pipe redis.Pipeliner, acks, rsAcks []string) []redis.Cmder {
-	var cmds []redis.Cmder
+func (c *Consumer[T]) queueAcks(ctx context.Context, pipe redis.Pipeliner, acks, rsAcks []string, resent bool) *ackCmds {
+	a := &ackCmds{acks: acks, rsAcks: rsAcks, resent: resent}
 	if len(acks) > 0 {
-		cmds = append(cmds, pipe.XAck(ctx, c.q.stream, c.group, acks...))
+		a.main = pipe.XAck(ctx, c.q.stream, c.group, acks...)
 	}
 	if len(rsAcks) > 0 {
-		cmds = append(cmds, pipe.XAck(ctx, c.keys.rs, c.group, rsAcks...), pipe.XDel(ctx, c.keys.rs, rsAcks...))
+		a.rs = pipe.XAck(ctx, c.keys.rs, c.group, rsAcks...)
+		a.del = pipe.XDel(ctx, c.keys.rs, rsAcks...)
 	}
-	return cmds
+	return a
+}
+
+// ackDone settles a flush after its replies came: on failure the acks are
+// queued again (XACK is idempotent); on success they are confirmed, and
+// acknowledgements that found fewer entries pending than were sent are
+// duplicate deliveries: another consumer had taken those messages over (or
+// acknowledged them first) and ran them too. After a failed flush whose
+// command may have run, the retry's shortfall is not counted.
+func (c *Consumer[T]) ackDone(ctx context.Context, a *ackCmds) {
+	var err error
+	for _, cmd := range []*redis.IntCmd{a.main, a.rs, a.del} {
+		if cmd != nil && cmd.Err() != nil && err == nil {
+			err = cmd.Err()
+		}
+	}
+	if err != nil {
+		c.report(fmt.Errorf("streamq: flush acks: %w", err))
+		c.ackMu.Lock()
+		c.acks = append(c.acks, a.acks...)
+		c.rsAcks = append(c.rsAcks, a.rsAcks...)
+		c.resent = true
+		c.ackMu.Unlock()
+		c.reconcileSoon()
+		return
+	}
+	c.ackMu.Lock()
+	for _, id := range a.acks {
+		delete(c.acking, flightKey{false, id})
+	}
+	for _, id := range a.rsAcks {
+		delete(c.acking, flightKey{true, id})
+	}
+	c.ackMu.Unlock()
+	if a.resent {
+		return
+	}
+	dup := int64(0)
+	if a.main != nil {
+		dup += int64(len(a.acks)) - a.main.Val()
+	}
+	if a.rs != nil {
+		dup += int64(len(a.rsAcks)) - a.rs.Val()
+	}
+	if dup > 0 {
+		c.count(ctx, "duplicate", dup)
+		if c.cfg.hooks.OnDuplicate != nil {
+			c.cfg.hooks.OnDuplicate(int(dup))
+		}
+	}
+}
+
+// count adds n to one of the group's event counters (GroupStats).
+func (c *Consumer[T]) count(ctx context.Context, field string, n int64) {
+	if err := c.q.client.HIncrBy(ctx, c.keys.ctr, field, n).Err(); err != nil && ctx.Err() == nil {
+		c.report(fmt.Errorf("streamq: count %s: %w", field, err))
+	}
 }
 
 // flushAcks sends pending acks on their own; on failure they are kept.
 func (c *Consumer[T]) flushAcks(ctx context.Context) {
-	acks, rsAcks := c.takeAcks()
+	acks, rsAcks, resent := c.takeAcks()
 	if len(acks)+len(rsAcks) == 0 {
 		return
 	}
 	pipe := c.q.client.Pipeline()
-	cmds := c.queueAcks(ctx, pipe, acks, rsAcks)
+	a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
 	_, _ = pipe.Exec(ctx)
-	if err := firstErr(cmds); err != nil {
-		c.report(fmt.Errorf("streamq: flush acks: %w", err))
-		c.putBackAcks(acks, rsAcks)
-	}
+	c.ackDone(ctx, a)
 }
 
 // ackLoop flushes acks that no read picked up (idle or blocked reader).

@@ -44,6 +44,7 @@ func testCore(t *testing.T, mk func(testing.TB) target) {
 		{"StatsAndReaper", caseStats},
 		{"AddUnique", caseAddUnique},
 		{"BatchHandler", caseBatchHandler},
+		{"List", caseList},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -254,11 +255,14 @@ func casePanic(t *testing.T, tg target) {
 	eventually(t, 10*time.Second, "retry after panic", func() bool { return len(rec.attempts(3)) == 2 })
 	got, _ := retryErr.Load().(error)
 	require.Error(t, got)
-	assert.ErrorIs(t, got, ErrPanic)
+	assert.Equal(t, "streamq: panic: handler bug", got.Error())
 	var pe *PanicError
 	require.ErrorAs(t, got, &pe)
 	assert.Equal(t, "handler bug", pe.Value)
 	assert.NotEmpty(t, pe.Stack)
+	assert.NoError(t, pe.Unwrap(), "a non-error panic value unwraps to nil")
+	cause := errors.New("boom")
+	assert.ErrorIs(t, &PanicError{Value: cause}, cause, "panic(err) unwraps to err")
 }
 
 func caseSkipRetry(t *testing.T, tg target) {

@@ -185,12 +185,12 @@ func ExampleNew() {
 	defer rdb.Close()
 	_, err := streamq.New[Order](rdb, "new orders", streamq.Config{})
 	fmt.Println(err)
-	fmt.Println(errors.Is(err, streamq.ErrInvalidName))
+	fmt.Println(errors.Is(err, streamq.ErrInvalid))
 
 	q, _ := streamq.New[Order](rdb, "orders", streamq.Config{KeyPrefix: "shop:"})
 	fmt.Println(q.StreamKey())
 	// Output:
-	// streamq: invalid name: queue name "new orders" contains ' '; use printable characters without spaces or braces
+	// streamq: invalid input: queue name "new orders" contains ' '; use printable characters without spaces or braces
 	// true
 	// shop:{orders}
 }

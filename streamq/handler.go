@@ -67,8 +67,8 @@ type MsgInfo struct {
 // Handler processes one message. Returning nil acknowledges it; an error
 // schedules a retry with backoff, or moves it to the dead-letter stream
 // after ConsumerConfig.MaxDeliveries (at once for errors wrapping
-// ErrSkipRetry). A panic is recovered and counts as an error wrapping
-// ErrPanic. ctx is cancelled when the consumer's shutdown deadline passes or
+// ErrSkipRetry). A panic is recovered and counts as an error, a
+// *PanicError. ctx is cancelled when the consumer's shutdown deadline passes or
 // ConsumerConfig.HandlerTimeout expires. Handlers run concurrently.
 type Handler[T any] func(ctx context.Context, m Msg[T]) error
 
@@ -115,6 +115,16 @@ type Hooks struct {
 	// OnDrop is called when Trim's MaxLen cap removed n messages not yet
 	// acknowledged by every group.
 	OnDrop func(n int64)
+	// OnStranded is called when this consumer found n messages pending
+	// under its own name that it never received (the reply of a read was
+	// lost to a connection failure) and delivered them again. Also counted
+	// in GroupStats.Stranded.
+	OnStranded func(n int)
+	// OnDuplicate is called when acknowledgements found n messages no
+	// longer pending: another consumer had taken them over (after a
+	// visibility timeout, or this consumer looked dead) and they ran at
+	// least twice. Also counted in GroupStats.Duplicates.
+	OnDuplicate func(n int)
 	// OnError is called with background errors (Redis unavailable, a
 	// failed ack flush); the consumer keeps running and retries.
 	OnError func(err error)

@@ -84,7 +84,7 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // possible". Messages still waiting are counted in Stats.Delayed.
 func (q *Queue[T]) ProcessAt(ctx context.Context, v T, at time.Time) error {
 	if at.IsZero() {
-		return fmt.Errorf("%w: ProcessAt with the zero time", ErrInvalidConfig)
+		return fmt.Errorf("%w: ProcessAt with the zero time", ErrInvalid)
 	}
 	payload, err := q.encode(v)
 	if err != nil {
@@ -114,7 +114,7 @@ func ceilMilli(t time.Time) int64 {
 // ProcessAt). d must not be negative.
 func (q *Queue[T]) ProcessIn(ctx context.Context, v T, d time.Duration) error {
 	if d < 0 {
-		return fmt.Errorf("%w: ProcessIn with negative delay %v", ErrInvalidConfig, d)
+		return fmt.Errorf("%w: ProcessIn with negative delay %v", ErrInvalid, d)
 	}
 	return q.ProcessAt(ctx, v, q.now().Add(d))
 }
@@ -127,10 +127,10 @@ func (q *Queue[T]) ProcessIn(ctx context.Context, v T, d time.Duration) error {
 // so handlers should still be idempotent.
 func (q *Queue[T]) AddUnique(ctx context.Context, key string, ttl time.Duration, v T) (string, bool, error) {
 	if key == "" || len(key) > maxNameLen {
-		return "", false, fmt.Errorf("%w: dedup key must be 1-%d bytes, got %d", ErrInvalidName, maxNameLen, len(key))
+		return "", false, fmt.Errorf("%w: dedup key must be 1-%d bytes, got %d", ErrInvalid, maxNameLen, len(key))
 	}
 	if ttl < time.Millisecond {
-		return "", false, fmt.Errorf("%w: dedup ttl %v must be at least 1ms", ErrInvalidConfig, ttl)
+		return "", false, fmt.Errorf("%w: dedup ttl %v must be at least 1ms", ErrInvalid, ttl)
 	}
 	payload, err := q.encode(v)
 	if err != nil {

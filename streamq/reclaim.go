@@ -20,7 +20,7 @@ type tickResult struct {
 const tickMoveLimit = 200
 
 // pinWarnAge is how old the oldest unacknowledged entry may get before
-// consumers log that its group pins the stream (notes §5.6).
+// consumers log that its group pins the stream (see TrimResult.OldestKept).
 const pinWarnAge = time.Hour
 
 // tick heartbeats (when beat), moves due delayed messages and retries, and
@@ -76,7 +76,9 @@ func (c *Consumer[T]) heartLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		t0 := time.Now()
 		err := c.q.client.ZAdd(ctx, c.keys.hb, redis.Z{Score: float64(c.q.now().UnixMilli()), Member: c.cfg.name}).Err()
+		c.beaten(t0, err)
 		if err != nil && ctx.Err() == nil {
 			c.report(fmt.Errorf("streamq: heartbeat %s: %w", c.keys.hb, err))
 		}
@@ -127,7 +129,10 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		if r.full {
 			nextDue = c.q.now()
 		}
-		if runCtx.Err() != nil {
+		if runCtx.Err() != nil || c.paused.Load() || !c.trusted() {
+			// Shutting down or paused: take nobody's messages. Not trusted:
+			// Redis was not reachable promptly for DeadAfter, so peers'
+			// missing heartbeats and idle times prove nothing yet.
 			continue
 		}
 		for _, name := range r.stale {
@@ -204,10 +209,12 @@ func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
 			}
 			// MinIdle makes concurrent reclaimers race safely: once one has
 			// claimed an entry its idle time is reset and the others skip it.
+			c.deliver.RLock() // until dispatched (see reconcile)
 			msgs, err := c.q.client.XClaim(ctx, &redis.XClaimArgs{
 				Stream: s.key, Group: c.group, Consumer: c.cfg.name, MinIdle: max(minIdle, time.Millisecond), Messages: ids,
 			}).Result()
 			if err != nil {
+				c.deliver.RUnlock()
 				c.report(fmt.Errorf("streamq: xclaim %s from %s: %w", s.key, from, err))
 				break
 			}
@@ -221,6 +228,7 @@ func (c *Consumer[T]) reclaimFrom(ctx context.Context, from string) bool {
 				c.cfg.hooks.OnReclaim(from, len(batch))
 			}
 			c.dispatch(batch)
+			c.deliver.RUnlock()
 			if len(pend) < c.cfg.batch || len(msgs) == 0 {
 				break
 			}
@@ -255,54 +263,59 @@ func (c *Consumer[T]) reclaimIdle(ctx context.Context) {
 		if !c.room() {
 			continue
 		}
-		msgs, next, deleted, err := c.q.client.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
-			Stream: s.key, Group: c.group, MinIdle: c.cfg.visibility, Start: start, Count: int64(c.cfg.batch), Consumer: c.cfg.name,
-		}).Result()
-		if err != nil {
-			if !isNoGroup(err) && !errors.Is(err, redis.Nil) {
-				c.report(fmt.Errorf("streamq: xautoclaim %s: %w", s.key, err))
-			}
-			continue
-		}
-		c.cursors[s.key] = next
-		if len(deleted) > 0 {
-			c.q.log.Info("streamq: dropped pending entries of trimmed messages", "stream", s.key, "group", c.group, "n", len(deleted))
-		}
-		// Skip what is still running here: XAUTOCLAIM just extended it.
-		c.flightMu.Lock()
-		fresh := msgs[:0]
-		for _, m := range msgs {
-			if _, running := c.inflight[m.ID]; !running {
-				fresh = append(fresh, m)
-			}
-		}
-		c.flightMu.Unlock()
-		if len(fresh) == 0 {
-			continue
-		}
-		counts := map[string]int{}
-		pend, err := c.q.client.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: s.key, Group: c.group, Start: fresh[0].ID, End: fresh[len(fresh)-1].ID,
-			Count: int64(len(fresh)) + c.out.Load() + 1, Consumer: c.cfg.name,
-		}).Result()
-		if err == nil {
-			for _, p := range pend {
-				counts[p.ID] = int(p.RetryCount)
-			}
-		}
-		batch := make([]delivery, 0, len(fresh))
-		for _, m := range fresh {
-			n := counts[m.ID]
-			if n == 0 {
-				n = 2 // unknown: at least the original delivery and this one
-			}
-			batch = append(batch, c.toDelivery(s.key, s.retry, m, n))
-		}
-		if c.cfg.hooks.OnReclaim != nil {
-			c.cfg.hooks.OnReclaim("", len(batch))
-		}
-		c.dispatch(batch)
+		c.deliver.RLock() // until dispatched (see reconcile)
+		c.reclaimIdleStream(ctx, s.key, s.retry, start)
+		c.deliver.RUnlock()
 	}
+}
+
+// reclaimIdleStream is one XAUTOCLAIM page of reclaimIdle.
+func (c *Consumer[T]) reclaimIdleStream(ctx context.Context, key string, retry bool, start string) {
+	msgs, next, deleted, err := xautoclaim(ctx, c.q.client, key, c.group, c.cfg.name, c.cfg.visibility, start, c.cfg.batch)
+	if err != nil {
+		if !isNoGroup(err) && !errors.Is(err, redis.Nil) {
+			c.report(fmt.Errorf("streamq: xautoclaim %s: %w", key, err))
+		}
+		return
+	}
+	c.cursors[key] = next
+	if len(deleted) > 0 {
+		c.q.log.Info("streamq: dropped pending entries of trimmed messages", "stream", key, "group", c.group, "n", len(deleted))
+	}
+	// Skip what is still running here: XAUTOCLAIM just extended it.
+	c.flightMu.Lock()
+	fresh := msgs[:0]
+	for _, m := range msgs {
+		if _, running := c.inflight[flightKey{retry, m.ID}]; !running {
+			fresh = append(fresh, m)
+		}
+	}
+	c.flightMu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	counts := map[string]int{}
+	pend, err := c.q.client.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: key, Group: c.group, Start: fresh[0].ID, End: fresh[len(fresh)-1].ID,
+		Count: int64(len(fresh)) + c.out.Load() + 1, Consumer: c.cfg.name,
+	}).Result()
+	if err == nil {
+		for _, p := range pend {
+			counts[p.ID] = int(p.RetryCount)
+		}
+	}
+	batch := make([]delivery, 0, len(fresh))
+	for _, m := range fresh {
+		n := counts[m.ID]
+		if n == 0 {
+			n = 2 // unknown: at least the original delivery and this one
+		}
+		batch = append(batch, c.toDelivery(key, retry, m, n))
+	}
+	if c.cfg.hooks.OnReclaim != nil {
+		c.cfg.hooks.OnReclaim("", len(batch))
+	}
+	c.dispatch(batch)
 }
 
 // scanConsumers finds consumers of the group that never heartbeat (crashed
@@ -383,4 +396,71 @@ func (c *Consumer[T]) leave(ctx context.Context) {
 			c.report(fmt.Errorf("streamq: leave group: %w", err))
 		}
 	}
+}
+
+// xautoclaim runs XAUTOCLAIM through Do and parses its reply: the next
+// cursor, the claimed entries and (Redis 7) the IDs of pending entries
+// whose message was deleted, which Redis dropped from the pending list.
+// Redis 6.2 replies with two elements and a nil for each deleted entry.
+// (go-redis's XAutoClaim drops the third element; XAutoClaimWithDeleted
+// needs go-redis v9.20.)
+func xautoclaim(ctx context.Context, client redis.UniversalClient, stream, group, consumer string, minIdle time.Duration, start string, count int) ([]redis.XMessage, string, []string, error) {
+	v, err := client.Do(ctx, "xautoclaim", stream, group, consumer, max(minIdle.Milliseconds(), 0), start, "count", count).Result()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return parseXAutoClaim(v)
+}
+
+func parseXAutoClaim(v any) (msgs []redis.XMessage, next string, deleted []string, err error) {
+	bad := func(what string) error { return fmt.Errorf("streamq: unexpected XAUTOCLAIM reply (%s): %v", what, v) }
+	top, ok := v.([]any)
+	if !ok || len(top) < 2 {
+		return nil, "", nil, bad("not an array of 2 or 3")
+	}
+	if next, ok = top[0].(string); !ok {
+		return nil, "", nil, bad("cursor")
+	}
+	entries, ok := top[1].([]any)
+	if !ok && top[1] != nil {
+		return nil, "", nil, bad("entries")
+	}
+	for _, e := range entries {
+		if e == nil {
+			continue // Redis 6.2: a deleted entry
+		}
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, "", nil, bad("entry")
+		}
+		id, ok := pair[0].(string)
+		if !ok {
+			return nil, "", nil, bad("entry ID")
+		}
+		m := redis.XMessage{ID: id}
+		if pair[1] != nil {
+			kv, ok := pair[1].([]any)
+			if !ok || len(kv)%2 != 0 {
+				return nil, "", nil, bad("entry fields")
+			}
+			m.Values = make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, _ := kv[i].(string)
+				m.Values[k] = kv[i+1]
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	if len(top) > 2 {
+		ids, ok := top[2].([]any)
+		if !ok && top[2] != nil {
+			return nil, "", nil, bad("deleted IDs")
+		}
+		for _, id := range ids {
+			if s, ok := id.(string); ok {
+				deleted = append(deleted, s)
+			}
+		}
+	}
+	return msgs, next, deleted, nil
 }

@@ -221,7 +221,7 @@ func TestAccounting100k(t *testing.T) {
 	}
 	const maxDeliveries = 3
 	tg := single(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	q := newQueue[job](t, tg, Config{})
 	require.NoError(t, q.CreateGroup(ctx, "g", false))
@@ -271,11 +271,16 @@ func TestAccounting100k(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(150 * time.Second)
-	for m := missing(); m > 0; m = missing() {
-		if time.Now().After(deadline) {
+	// Wait for progress, not for a throughput: fail only when nothing moved
+	// for a minute (a loaded machine may be slow, never stuck).
+	last, lastMove := missing(), time.Now()
+	for m := last; m > 0; m = missing() {
+		if m < last {
+			last, lastMove = m, time.Now()
+		}
+		if time.Since(lastMove) > time.Minute {
 			st, err := q.Stats(ctx)
-			t.Fatalf("%d of %d messages neither processed nor dead-lettered after 150s; stats %+v (%v)", m, total, st, err)
+			t.Fatalf("%d of %d messages neither processed nor dead-lettered, none for a minute; stats %+v (%v)", m, total, st, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -346,44 +351,53 @@ func TestAccounting100k(t *testing.T) {
 	t.Logf("%d messages, %d dead-lettered, %d processed more than once, %d reclaims", total, len(gotDead), dup, reclaims.Load())
 }
 
-// Restart redis-server (AOF, appendfsync always) during a 50k-message run:
-// every acknowledged Add is delivered at least once and the consumers resume
-// by themselves.
+// Restart redis-server (AOF, appendfsync always) twice while producers and
+// consumers run: once with SIGTERM and once with SIGKILL (a crash, no
+// shutdown work; a read executed but not answered strands its entries).
+// Every acknowledged Add is delivered at least once and the consumers
+// resume by themselves. Each restart waits only for progress (a few hundred
+// more acknowledged adds), never for a throughput.
 func TestRedisRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long")
-	}
 	t.Parallel()
-	const total = 50_000
 	srv := testenv.NewRedisServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	client := srv.Client(t)
-	ctx := ctxT(t)
-	q, err := New[job](client, "restart", Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	q, err := New[job](client, "restart", Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	require.NoError(t, q.CreateGroup(ctx, "g", false))
-	var got [total]atomic.Int32
-	var errs atomic.Int64
+	const maxN = 1 << 20
+	got := make([]atomic.Int32, maxN)
+	var errs, stranded atomic.Int64
 	for range 2 {
 		c, err := q.NewConsumer("g", func(_ context.Context, m Msg[job]) error {
 			got[m.Value.N].Add(1)
 			return nil
-		}, fast(ConsumerConfig{Hooks: Hooks{OnError: func(error) { errs.Add(1) }}}))
+		}, fast(ConsumerConfig{VisibilityTimeout: 5 * time.Minute, Hooks: Hooks{
+			OnError:    func(error) { errs.Add(1) },
+			OnStranded: func(n int) { stranded.Add(int64(n)) },
+		}}))
 		require.NoError(t, err)
 		start[job](t, c)
 	}
-	var acked [total]atomic.Bool
+	acked := make([]atomic.Bool, maxN)
 	var ackedN atomic.Int64
+	var next atomic.Int64
+	pctx, stopProducers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	const producers = 4
-	for p := range producers {
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := p; n < total; n += producers {
+			for pctx.Err() == nil {
+				n := int(next.Add(1) - 1)
+				if n >= maxN {
+					return
+				}
 				// Retry until acknowledged: an Add that errored may or may
 				// not have been stored; only acknowledged ones are promised.
-				for ctx.Err() == nil {
-					if _, err := q.Add(ctx, job{N: n}); err == nil {
+				for pctx.Err() == nil {
+					if _, err := q.Add(pctx, job{N: n}); err == nil {
 						acked[n].Store(true)
 						ackedN.Add(1)
 						break
@@ -393,22 +407,31 @@ func TestRedisRestart(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 60*time.Second, "a third added", func() bool { return ackedN.Load() > total/3 })
+	progress := func(what string) {
+		t.Helper()
+		base := ackedN.Load()
+		eventually(t, 2*time.Minute, what, func() bool { return ackedN.Load() >= base+300 })
+	}
+	progress("300 adds before the first restart")
 	require.NoError(t, srv.Stop())
-	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, srv.Start())
+	progress("300 adds after a SIGTERM restart")
+	require.NoError(t, srv.Kill())
+	require.NoError(t, srv.Start())
+	progress("300 adds after a SIGKILL restart")
+	stopProducers()
 	wg.Wait()
-	require.Equal(t, int64(total), ackedN.Load())
-	eventually(t, 90*time.Second, "every acknowledged Add delivered", func() bool {
-		for n := range total {
+	total := int(ackedN.Load())
+	eventually(t, 2*time.Minute, "every acknowledged Add delivered (the visibility timeout is 5 minutes)", func() bool {
+		for n := range min(int(next.Load()), maxN) {
 			if acked[n].Load() && got[n].Load() == 0 {
 				return false
 			}
 		}
 		return true
 	})
-	assert.Positive(t, errs.Load(), "the consumers did see the outage")
-	t.Logf("consumers reported %d errors during the restart", errs.Load())
+	// Errors are not asserted: go-redis may retry through a quick restart.
+	t.Logf("%d acknowledged adds; consumers reported %d errors, redelivered %d stranded messages", total, errs.Load(), stranded.Load())
 }
 
 // A batch handler that always fails: the batch is retried together, and
@@ -591,7 +614,8 @@ func TestSubscriberBadInput(t *testing.T) {
 	var decode, panicked bool
 	for _, err := range reported {
 		decode = decode || errors.Is(err, ErrDecode)
-		panicked = panicked || errors.Is(err, ErrPanic)
+		var pe *PanicError
+		panicked = panicked || (errors.As(err, &pe) && len(pe.Stack) > 0)
 	}
 	assert.True(t, decode, "decode error reported: %v", reported)
 	assert.True(t, panicked, "panic reported: %v", reported)

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -18,19 +19,17 @@ import (
 // Sentinel errors. Callers branch on them with errors.Is; the returned errors
 // wrap them with the detail that was wrong.
 var (
-	// ErrNilClient is returned by New when the redis client is nil.
-	ErrNilClient = errors.New("streamq: nil redis client")
-	// ErrInvalidName is returned for an empty or malformed queue, group or
-	// consumer name.
-	ErrInvalidName = errors.New("streamq: invalid name")
-	// ErrInvalidConfig is returned for a negative or out-of-range setting.
-	ErrInvalidConfig = errors.New("streamq: invalid config")
-	// ErrNilHandler is returned when a consumer or subscriber is built
-	// without a handler.
-	ErrNilHandler = errors.New("streamq: nil handler")
+	// ErrInvalid is wrapped by every error about bad input: a nil client or
+	// handler, a malformed queue, group or consumer name, an out-of-range
+	// Config, ConsumerConfig or SubscriberConfig field, or a bad argument or
+	// Option of a call. The error's text names the field and the fix.
+	// Nothing was sent to Redis.
+	ErrInvalid = errors.New("streamq: invalid input")
 	// ErrPayloadTooLarge is returned by Add and friends when the encoded
-	// message exceeds Config.MaxPayloadBytes. Nothing is written.
-	ErrPayloadTooLarge = errors.New("streamq: payload too large")
+	// message exceeds Config.MaxPayloadBytes (nothing is written), and is the
+	// dead-letter reason of an oversize entry a consumer read (written
+	// around the producer). It matches ErrInvalid too.
+	ErrPayloadTooLarge error = &narrow{"streamq: payload too large", ErrInvalid}
 	// ErrEncode wraps a codec failure while encoding a value. Nothing is
 	// written.
 	ErrEncode = errors.New("streamq: encode")
@@ -40,9 +39,6 @@ var (
 	// ErrSkipRetry can be returned (or wrapped) by a handler to send the
 	// message to the dead-letter stream at once, without further retries.
 	ErrSkipRetry = errors.New("streamq: skip retry")
-	// ErrPanic wraps a panic recovered from a handler. The delivery counts
-	// as failed and is retried like any other failure.
-	ErrPanic = errors.New("streamq: handler panicked")
 	// ErrAlreadyRunning is returned by Run when the consumer or subscriber is
 	// already running.
 	ErrAlreadyRunning = errors.New("streamq: already running")
@@ -53,10 +49,22 @@ var (
 	// ErrNameInUse is returned by Run when a live consumer of the group
 	// (one that keeps heartbeating) already uses ConsumerConfig.Name.
 	ErrNameInUse = errors.New("streamq: consumer name in use")
-	// ErrNoGroup is returned by Msg.Extend on a message delivered to a
+	// ErrNoGroup is returned by GroupStats, DeadLetters, RequeueDeadLetters,
+	// DeleteDeadLetters, Pause and Resume for a group that does not exist on
+	// the queue's stream (a misspelled name; create it with CreateGroup or by
+	// running a consumer), and by Msg.Extend on a message delivered to a
 	// group-less Subscriber, which has nothing to extend.
-	ErrNoGroup = errors.New("streamq: message has no consumer group")
+	ErrNoGroup = errors.New("streamq: no such consumer group")
 )
+
+// narrow is a sentinel that also matches a wider one (errors.Is).
+type narrow struct {
+	msg  string
+	wide error
+}
+
+func (e *narrow) Error() string        { return e.msg }
+func (e *narrow) Is(target error) bool { return target == e.wide }
 
 // Codec turns values into message payloads and back. It has the shape of
 // encoding/json, which is the default (JSONCodec). Implementations must be
@@ -80,7 +88,8 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 type Config struct {
 	// KeyPrefix starts every Redis key of the queue. Default "streamq:".
 	// Keys are KeyPrefix + "{" + name + "}" (the stream) and that followed by
-	// ":delayed", ":dropped", ":dedup:<key>", ":g:<group>:retry|rs|dead|hb".
+	// ":delayed", ":dropped", ":dedup:<key>" and
+	// ":g:<group>:retry|rs|dead|hb|paused|n".
 	// The braces are a Redis Cluster hash tag: all keys of one queue live on
 	// one slot, so every Lua script is cluster-safe.
 	KeyPrefix string
@@ -98,8 +107,10 @@ type Config struct {
 	// DeadLetterMaxLen caps each group's dead-letter stream (approximate,
 	// oldest first). Zero means unlimited: dead letters stay until deleted.
 	DeadLetterMaxLen int64
-	// Logger receives background errors (consumers and subscribers log
-	// through it). Nil discards.
+	// Logger receives background errors and warnings (consumers and
+	// subscribers log through it, besides calling their hooks). Nil means
+	// slog.Default(), as net/http.Server falls back to log.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// Clock returns the current time; due times of delayed messages and
 	// retries and heartbeats use it. Default time.Now.
@@ -138,7 +149,7 @@ type Queue[T any] struct {
 // New does no I/O: the stream is created by the first Add or consumer.
 func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T], error) {
 	if client == nil {
-		return nil, ErrNilClient
+		return nil, fmt.Errorf("%w: New(nil, %q): pass a *redis.Client or *redis.ClusterClient", ErrInvalid, name)
 	}
 	if err := validName("queue", name); err != nil {
 		return nil, err
@@ -146,25 +157,25 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = defaultKeyPrefix
 	} else if strings.ContainsAny(cfg.KeyPrefix, "{}") {
-		return nil, fmt.Errorf("%w: KeyPrefix %q contains a brace; the queue name is the only hash tag", ErrInvalidConfig, cfg.KeyPrefix)
+		return nil, fmt.Errorf("%w: KeyPrefix %q contains a brace; the queue name is the only hash tag", ErrInvalid, cfg.KeyPrefix)
 	}
 	if cfg.Codec == nil {
 		cfg.Codec = JSONCodec{}
 	}
 	switch {
 	case cfg.MaxPayloadBytes < 0 || cfg.MaxPayloadBytes > maxPayloadLimit:
-		return nil, fmt.Errorf("%w: MaxPayloadBytes %d must be between 0 (default 1 MiB) and %d", ErrInvalidConfig, cfg.MaxPayloadBytes, maxPayloadLimit)
+		return nil, fmt.Errorf("%w: MaxPayloadBytes %d must be between 0 (default 1 MiB) and %d", ErrInvalid, cfg.MaxPayloadBytes, maxPayloadLimit)
 	case cfg.MaxPayloadBytes == 0:
 		cfg.MaxPayloadBytes = defaultMaxPayload
 	}
 	if cfg.MaxLen < 0 {
-		return nil, fmt.Errorf("%w: MaxLen %d is negative (0 means no cap)", ErrInvalidConfig, cfg.MaxLen)
+		return nil, fmt.Errorf("%w: MaxLen %d is negative (0 means no cap)", ErrInvalid, cfg.MaxLen)
 	}
 	if cfg.DeadLetterMaxLen < 0 {
-		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalidConfig, cfg.DeadLetterMaxLen)
+		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -197,24 +208,27 @@ type groupKeys struct {
 	rs    string // stream of due retries, read by this group only
 	dead  string // dead-letter stream
 	hb    string // ZSET consumer -> last heartbeat ms
+	pause string // present while the group is paused: unix ms of Pause
+	ctr   string // HASH of event counters (stranded, duplicate)
 }
 
 func (q *Queue[T]) keys(group string) groupKeys {
 	base := q.stream + ":g:" + group
-	return groupKeys{retry: base + ":retry", rs: base + ":rs", dead: base + ":dead", hb: base + ":hb"}
+	return groupKeys{retry: base + ":retry", rs: base + ":rs", dead: base + ":dead", hb: base + ":hb",
+		pause: base + ":paused", ctr: base + ":n"}
 }
 
 // validName checks queue, group and consumer names.
 func validName(kind, s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty %s name", ErrInvalidName, kind)
+		return fmt.Errorf("%w: empty %s name", ErrInvalid, kind)
 	}
 	if len(s) > maxNameLen {
-		return fmt.Errorf("%w: %s name is %d bytes, at most %d", ErrInvalidName, kind, len(s), maxNameLen)
+		return fmt.Errorf("%w: %s name is %d bytes, at most %d", ErrInvalid, kind, len(s), maxNameLen)
 	}
 	for _, r := range s {
 		if r == '{' || r == '}' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return fmt.Errorf("%w: %s name %q contains %q; use printable characters without spaces or braces", ErrInvalidName, kind, s, r)
+			return fmt.Errorf("%w: %s name %q contains %q; use printable characters without spaces or braces", ErrInvalid, kind, s, r)
 		}
 	}
 	return nil
@@ -230,6 +244,15 @@ func (q *Queue[T]) encode(v T) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b), q.maxPayload)
 	}
 	return string(b), nil
+}
+
+// payloadField is the stream entry field holding the encoded value.
+const payloadField = "d"
+
+// errNoPayload is the decode error of an entry without the payload field
+// (written by something other than streamq).
+func errNoPayload(id string) error {
+	return fmt.Errorf("%w: entry %s has no %q (payload) field; was it written by streamq?", ErrDecode, id, payloadField)
 }
 
 // decode unmarshals a payload into a T.
@@ -285,4 +308,70 @@ func (q *Queue[T]) CreateGroup(ctx context.Context, group string, fromNewest boo
 		return fmt.Errorf("streamq: create group %s on %s: %w", group, k.rs, err)
 	}
 	return nil
+}
+
+// List returns the names of the queues in client's database under
+// keyPrefix (Config.KeyPrefix; "" means the default "streamq:"), sorted: the
+// streams whose key is keyPrefix + "{" + name + "}". It SCANs the keyspace
+// (every master of a cluster), so it costs a pass over all keys; use it in
+// tools, not on a hot path.
+func List(ctx context.Context, client redis.UniversalClient, keyPrefix string) ([]string, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: List with a nil client", ErrInvalid)
+	}
+	if keyPrefix == "" {
+		keyPrefix = defaultKeyPrefix
+	} else if strings.ContainsAny(keyPrefix, "{}") {
+		return nil, fmt.Errorf("%w: List: key prefix %q contains a brace", ErrInvalid, keyPrefix)
+	}
+	pattern := globEscape(keyPrefix) + "{*}"
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.ScanType(ctx, cursor, pattern, 1000, "stream").Result()
+			if err != nil {
+				return fmt.Errorf("streamq: list queues: scan: %w", err)
+			}
+			mu.Lock()
+			for _, k := range keys {
+				name := strings.TrimSuffix(strings.TrimPrefix(k, keyPrefix+"{"), "}")
+				if validName("queue", name) == nil && keyPrefix+"{"+name+"}" == k {
+					seen[name] = true
+				}
+			}
+			mu.Unlock()
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	var err error
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, client)
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// globEscape escapes the glob metacharacters of Redis's MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +20,8 @@ type SubscriberConfig struct {
 	// how long a cancelled Run waits for the read in flight.
 	Block time.Duration
 	// OnError receives handler errors and decode errors (the message is
-	// skipped) and background Redis errors. Nil only logs them.
+	// skipped) and background Redis errors, which are also logged to
+	// Config.Logger.
 	OnError func(err error)
 }
 
@@ -41,18 +43,18 @@ type Subscriber[T any] struct {
 // NewSubscriber returns a group-less Subscriber running h for each message.
 func (q *Queue[T]) NewSubscriber(h Handler[T], cfg SubscriberConfig) (*Subscriber[T], error) {
 	if h == nil {
-		return nil, fmt.Errorf("%w: NewSubscriber", ErrNilHandler)
+		return nil, fmt.Errorf("%w: NewSubscriber with a nil Handler", ErrInvalid)
 	}
 	s := &Subscriber[T]{q: q, h: h, batch: cfg.BatchSize, block: cfg.Block, onError: cfg.OnError}
 	switch {
 	case s.batch < 0 || s.batch > 10000:
-		return nil, fmt.Errorf("%w: SubscriberConfig.BatchSize = %d: must be between 0 (default 100) and 10000", ErrInvalidConfig, s.batch)
+		return nil, fmt.Errorf("%w: SubscriberConfig.BatchSize = %d: must be between 0 (default 100) and 10000", ErrInvalid, s.batch)
 	case s.batch == 0:
 		s.batch = 100
 	}
 	switch {
 	case s.block < 0 || (s.block > 0 && s.block < time.Millisecond) || s.block > 30*time.Second:
-		return nil, fmt.Errorf("%w: SubscriberConfig.Block = %v: must be 0 (default 1s) or between 1ms and 30s", ErrInvalidConfig, s.block)
+		return nil, fmt.Errorf("%w: SubscriberConfig.Block = %v: must be 0 (default 1s) or between 1ms and 30s", ErrInvalid, s.block)
 	case s.block == 0:
 		s.block = time.Second
 	}
@@ -68,8 +70,9 @@ func (s *Subscriber[T]) report(err error) {
 
 // Run delivers messages added after it started until ctx is cancelled,
 // then returns nil (after the handler call in progress returns). Redis
-// errors are reported and retried with backoff. ErrAlreadyRunning if called
-// concurrently.
+// errors are reported and retried with backoff; a client closed under it
+// ends Run with an error wrapping redis.ErrClosed. ErrAlreadyRunning if
+// called concurrently.
 func (s *Subscriber[T]) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -82,6 +85,9 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if last == "" {
 			msgs, err := s.q.client.XRevRangeN(ctx, s.q.stream, "+", "-", 1).Result()
+			if errors.Is(err, redis.ErrClosed) {
+				return s.closedErr(err)
+			}
 			if err != nil {
 				s.report(fmt.Errorf("streamq: xrevrange %s: %w", s.q.stream, err))
 				sleep(ctx, backoff)
@@ -99,6 +105,8 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 			backoff = 50 * time.Millisecond
 		case errors.Is(err, redis.Nil) || ctx.Err() != nil:
 			continue
+		case errors.Is(err, redis.ErrClosed):
+			return s.closedErr(err)
 		default:
 			s.report(fmt.Errorf("streamq: xread %s: %w", s.q.stream, err))
 			sleep(ctx, backoff)
@@ -118,9 +126,22 @@ func (s *Subscriber[T]) Run(ctx context.Context) error {
 	return nil
 }
 
+func (s *Subscriber[T]) closedErr(err error) error {
+	return fmt.Errorf("streamq: subscriber of %s stopped: the redis client was closed while Run was running (close it only after Run returned): %w", s.q.name, err)
+}
+
 func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
-	p, _ := m.Values["d"].(string)
-	v, err := s.q.decode(p)
+	p, ok := m.Values[payloadField].(string)
+	var v T
+	var err error
+	switch {
+	case !ok:
+		err = errNoPayload(m.ID)
+	case len(p) > s.q.maxPayload:
+		err = fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, m.ID, len(p), s.q.maxPayload)
+	default:
+		v, err = s.q.decode(p)
+	}
 	if err != nil {
 		s.report(fmt.Errorf("streamq: subscriber skipped %s: %w", m.ID, err))
 		return
@@ -129,7 +150,7 @@ func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
 	err = func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = &PanicError{Value: r}
+				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
 		return s.h(ctx, msg)

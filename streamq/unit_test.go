@@ -28,17 +28,17 @@ func TestNewValidation(t *testing.T) {
 		want   error
 		msg    string
 	}{
-		{"nil client", nil, "q", Config{}, ErrNilClient, ""},
-		{"empty name", c, "", Config{}, ErrInvalidName, "empty queue name"},
-		{"brace", c, "a{b}", Config{}, ErrInvalidName, `contains '{'`},
-		{"space", c, "a b", Config{}, ErrInvalidName, "contains ' '"},
-		{"control", c, "a\x00", Config{}, ErrInvalidName, "contains"},
-		{"too long", c, strings.Repeat("x", 201), Config{}, ErrInvalidName, "at most 200"},
-		{"prefix brace", c, "q", Config{KeyPrefix: "{x}:"}, ErrInvalidConfig, "KeyPrefix"},
-		{"negative payload", c, "q", Config{MaxPayloadBytes: -1}, ErrInvalidConfig, "MaxPayloadBytes"},
-		{"huge payload", c, "q", Config{MaxPayloadBytes: 1 << 30}, ErrInvalidConfig, "MaxPayloadBytes"},
-		{"negative maxlen", c, "q", Config{MaxLen: -1}, ErrInvalidConfig, "MaxLen"},
-		{"negative dead maxlen", c, "q", Config{DeadLetterMaxLen: -5}, ErrInvalidConfig, "DeadLetterMaxLen"},
+		{"nil client", nil, "q", Config{}, ErrInvalid, ""},
+		{"empty name", c, "", Config{}, ErrInvalid, "empty queue name"},
+		{"brace", c, "a{b}", Config{}, ErrInvalid, `contains '{'`},
+		{"space", c, "a b", Config{}, ErrInvalid, "contains ' '"},
+		{"control", c, "a\x00", Config{}, ErrInvalid, "contains"},
+		{"too long", c, strings.Repeat("x", 201), Config{}, ErrInvalid, "at most 200"},
+		{"prefix brace", c, "q", Config{KeyPrefix: "{x}:"}, ErrInvalid, "KeyPrefix"},
+		{"negative payload", c, "q", Config{MaxPayloadBytes: -1}, ErrInvalid, "MaxPayloadBytes"},
+		{"huge payload", c, "q", Config{MaxPayloadBytes: 1 << 30}, ErrInvalid, "MaxPayloadBytes"},
+		{"negative maxlen", c, "q", Config{MaxLen: -1}, ErrInvalid, "MaxLen"},
+		{"negative dead maxlen", c, "q", Config{DeadLetterMaxLen: -5}, ErrInvalid, "DeadLetterMaxLen"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +55,7 @@ func TestNewValidation(t *testing.T) {
 	assert.Equal(t, groupKeys{
 		retry: "streamq:{orders}:g:billing:retry", rs: "streamq:{orders}:g:billing:rs",
 		dead: "streamq:{orders}:g:billing:dead", hb: "streamq:{orders}:g:billing:hb",
+		pause: "streamq:{orders}:g:billing:paused", ctr: "streamq:{orders}:g:billing:n",
 	}, q.keys("billing"), "every key shares the {orders} hash tag")
 }
 
@@ -88,24 +89,24 @@ func TestConsumerConfigValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := q.NewConsumer("g", h, tc.cfg)
-			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), "ConsumerConfig."+tc.msg)
 		})
 	}
 	_, err = q.NewConsumer("g", nil, ConsumerConfig{})
-	assert.ErrorIs(t, err, ErrNilHandler)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewBatchConsumer("g", nil, ConsumerConfig{})
-	assert.ErrorIs(t, err, ErrNilHandler)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewConsumer("", h, ConsumerConfig{})
-	assert.ErrorIs(t, err, ErrInvalidName)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewConsumer("g", h, ConsumerConfig{Name: "bad name"})
-	assert.ErrorIs(t, err, ErrInvalidName)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewSubscriber(nil, SubscriberConfig{})
-	assert.ErrorIs(t, err, ErrNilHandler)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewSubscriber(h, SubscriberConfig{BatchSize: -1})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.NewSubscriber(h, SubscriberConfig{Block: -1})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 
 	c1, err := q.NewConsumer("g", h, ConsumerConfig{})
 	require.NoError(t, err)
@@ -140,21 +141,21 @@ func TestProducerValidation(t *testing.T) {
 	assert.ErrorIs(t, err, ErrPayloadTooLarge)
 	assert.Contains(t, err.Error(), "value 1")
 	assert.Nil(t, ids, "nothing written when one value is bad")
-	assert.ErrorIs(t, q.ProcessIn(ctx, job{}, -time.Second), ErrInvalidConfig)
-	assert.ErrorIs(t, q.ProcessAt(ctx, job{}, time.Time{}), ErrInvalidConfig)
+	assert.ErrorIs(t, q.ProcessIn(ctx, job{}, -time.Second), ErrInvalid)
+	assert.ErrorIs(t, q.ProcessAt(ctx, job{}, time.Time{}), ErrInvalid)
 	_, _, err = q.AddUnique(ctx, "", time.Minute, job{})
-	assert.ErrorIs(t, err, ErrInvalidName)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, _, err = q.AddUnique(ctx, "k", 0, job{})
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.DeadLetters(ctx, "g", "", 0)
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.DeadLetters(ctx, "g", "nope", 10)
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.RequeueDeadLetters(ctx, "g", "x")
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = q.DeleteDeadLetters(ctx, "", "1-1")
-	assert.ErrorIs(t, err, ErrInvalidName)
-	assert.ErrorIs(t, q.CreateGroup(ctx, "a}", false), ErrInvalidName)
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorIs(t, q.CreateGroup(ctx, "a}", false), ErrInvalid)
 
 	qc, err := New[chan int](c, "q", Config{})
 	require.NoError(t, err)
@@ -276,5 +277,30 @@ func TestCeilMilli(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 			assert.False(t, time.UnixMilli(got).Before(tc.t), "rounded %v to %d, before it", tc.t, got)
 		})
+	}
+}
+
+// XAUTOCLAIM's reply is parsed by hand (go-redis v9.7 drops its third
+// element): Redis 7's three elements, Redis 6.2's two with nil entries for
+// deleted messages, and malformed replies as errors, never panics.
+func TestParseXAutoClaim(t *testing.T) {
+	entry := func(id string, kv ...any) any { return []any{id, kv} }
+	msgs, next, deleted, err := parseXAutoClaim([]any{"5-0", []any{entry("1-0", "d", "x"), entry("2-0", "d", "y", "h", "z")}, []any{"3-0", "4-0"}})
+	require.NoError(t, err)
+	assert.Equal(t, "5-0", next)
+	assert.Equal(t, []string{"3-0", "4-0"}, deleted)
+	require.Len(t, msgs, 2)
+	assert.Equal(t, redis.XMessage{ID: "2-0", Values: map[string]any{"d": "y", "h": "z"}}, msgs[1])
+
+	msgs, next, deleted, err = parseXAutoClaim([]any{"0-0", []any{nil, entry("7-1", "d", "v")}})
+	require.NoError(t, err)
+	assert.Equal(t, "0-0", next)
+	assert.Empty(t, deleted)
+	assert.Equal(t, []redis.XMessage{{ID: "7-1", Values: map[string]any{"d": "v"}}}, msgs)
+
+	for _, bad := range []any{nil, "x", []any{"0-0"}, []any{1, []any{}}, []any{"0-0", "no"}, []any{"0-0", []any{[]any{"1-0"}}},
+		[]any{"0-0", []any{[]any{"1-0", []any{"odd"}}}}, []any{"0-0", []any{}, "no"}} {
+		_, _, _, err := parseXAutoClaim(bad)
+		assert.Error(t, err, "%v", bad)
 	}
 }

@@ -1,10 +1,12 @@
 package txiso
 
-// The Hermitage cases for PostgreSQL (github.com/ept/hermitage, postgres.md,
-// CC BY 4.0), with expectations for every level, as transcribed and verified
-// on PostgreSQL 15 in specs/hermitage-postgres.md (copied to
-// testdata/hermitage-postgres.md; TestCasesMatchSpec checks this table
-// against it). "test" in the SQL is replaced by a per-run table name.
+// The Hermitage cases for PostgreSQL (https://github.com/ept/hermitage,
+// postgres.md, CC BY 4.0), with the expected result of every step at every
+// level, verified on PostgreSQL 15 and kept in testdata/hermitage-postgres.md
+// (TestCasesMatchSpec checks this table against it). The levels' behaviour
+// is the one the PostgreSQL documentation describes in "Transaction
+// Isolation" (section 13.2). "test" in the SQL is replaced by a per-run
+// table name.
 
 type step struct {
 	n        int    // step number in the spec

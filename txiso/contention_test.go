@@ -274,6 +274,9 @@ func audit(t testing.TB, db *sql.DB, res workloadResult) auditResult {
 // through Run, on both drivers. Nothing is lost,
 // nothing is invented, the total is unchanged.
 func TestContendedTransfers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("contention soak")
+	}
 	forDrivers(t, func(t *testing.T, db *sql.DB) {
 		setupBank(t, db)
 		workers, perWorker := contentionSize()
@@ -295,6 +298,9 @@ func TestContendedTransfers(t *testing.T) {
 // through a loop that ignores the COMMIT error, and through the savepoint
 // restart protocol, reports transfers committed that are not in the ledger.
 func TestContendedTransfersContrast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("contention soak")
+	}
 	for name, s := range map[string]strategy{"ignore-commit-error": ignoreCommitError, "savepoint-restart": savepointRestart} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

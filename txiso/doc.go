@@ -11,7 +11,11 @@
 //
 // Value[T] does the same for a transaction that computes a result. db is a
 // *sql.DB or a *sql.Conn (any Beginner); the caller owns it. Both lib/pq and
-// pgx's stdlib driver work; txiso imports neither.
+// pgx's stdlib driver work; txiso imports neither (errors are classified by
+// their SQLState() method). *Tx has ExecContext, QueryContext,
+// QueryRowContext and PrepareContext, so sqlc-generated code (its DBTX
+// interface) runs on it. For pgx's native API (pgxpool.Pool, *pgx.Conn,
+// pgx.Tx) use the sub-package txiso/pgxtx, which has the same Run and Value.
 //
 // # The level really is applied
 //
@@ -20,10 +24,12 @@
 // to that transaction. The common pattern db.Exec("SET TRANSACTION ISOLATION
 // LEVEL ...") followed by db.Begin() is a silent no-op: outside a
 // transaction block the server only sends a warning that drivers drop, and
-// the next transaction runs at read committed. ReadUncommitted is accepted
+// the next transaction runs at read committed. Without a level, Run names
+// none in BEGIN, so the server's configured default applies (ServerDefault).
+// ReadUncommitted is accepted
 // but PostgreSQL runs it as ReadCommitted. Deferrable needs Serializable and
 // ReadOnly. Invalid options (and nil ctx, db or fn) fail with
-// ErrInvalidOption before anything is sent.
+// ErrInvalid before anything is sent.
 //
 // # Retries
 //
@@ -34,13 +40,17 @@
 // 40001 in PostgreSQL), after the failed attempt was rolled back. The COMMIT
 // error is classified too (SSI often fails there), and so is a failed
 // statement whose error fn swallowed: Tx records it. A connection lost
-// during COMMIT leaves the outcome unknown: ErrCommitUnknown, not retried.
+// during COMMIT leaves the outcome unknown: ErrCommitUnknown, not retried
+// (unless a statement of the attempt had already failed: then PostgreSQL
+// cannot have committed, and that failure is classified).
 // When Run gives up, the *RetryError it returns unwraps to the driver's
 // error (SQLState works on it) and, if ctx ended the retries, to ctx.Err().
 // Classify, RetryCodes, Backoff and OnRetry change the policy.
 //
 // If fn panics, Run rolls back and re-panics with the same value; no
-// connection is leaked on any path.
+// connection is leaked on any path. txiso never recovers a panic into an
+// error (so it has no PanicError): a panic in fn is the caller's, exactly as
+// with pgx.BeginTxFunc, and the caller's own recover sees the original value.
 //
 // # Savepoints and nesting
 //
@@ -48,7 +58,11 @@
 // rolls back to it on error, except for 40001 and 40P01, which are passed
 // up so the whole transaction is retried. A Run inside fn (on the ctx fn
 // was given, on the same db) joins the outer transaction; the outer Run
-// owns commit and retries. FromContext finds the running Tx.
+// owns commit and retries. FromContext finds the running Tx. A second Run
+// on a *sql.Conn that is already in one (through another ctx) fails with
+// ErrInTransaction, and COMMIT, ROLLBACK, BEGIN and the other
+// transaction-control statements sent through Tx fail with ErrTxControl:
+// either would let Run report an outcome that is not the server's.
 //
 // # The anomaly matrix
 //

@@ -30,11 +30,12 @@ func pgDB(t testing.TB, driverName string) (*sql.DB, *testenv.PostgresEnv) {
 	return db, env
 }
 
-// requireNoConnInUse waits (up to 2 s: database/sql's rollback after a
-// cancelled context runs on its own goroutine) for db.Stats().InUse == 0.
+// requireNoConnInUse waits (database/sql's rollback after a cancelled
+// context runs on its own goroutine; the deadline is generous for a loaded
+// machine) for db.Stats().InUse == 0.
 func requireNoConnInUse(t testing.TB, db *sql.DB) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for db.Stats().InUse != 0 {
 		if time.Now().After(deadline) {
 			t.Errorf("connection leak: db.Stats().InUse = %d, want 0", db.Stats().InUse)
@@ -48,5 +49,27 @@ func exec(t testing.TB, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// waitBackendGone waits until the server backend pid has exited (after
+// pg_terminate_backend, which only signals it).
+func waitBackendGone(t testing.TB, db *sql.DB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow("select count(*) from pg_stat_activity where pid = $1", pid).Scan(&n); err != nil {
+			t.Errorf("pg_stat_activity: %v", err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("backend %d still there 30 s after pg_terminate_backend", pid)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,11 +10,12 @@ import (
 )
 
 var (
-	// ErrInvalidOption is matched by the errors Run and Value return for bad
-	// input (nil db or fn, an isolation level PostgreSQL lacks, Deferrable
-	// without Serializable+ReadOnly, MaxAttempts <= 0, ...). Nothing was sent
-	// to the server.
-	ErrInvalidOption = errors.New("txiso: invalid option")
+	// ErrInvalid is matched by every error txiso returns for bad input (a
+	// nil or typed-nil db, a nil fn, an isolation level PostgreSQL lacks,
+	// Deferrable without Serializable+ReadOnly, MaxAttempts <= 0, a pool
+	// too small for Matrix, ...). The message names the input and the fix.
+	// Nothing was sent to the server.
+	ErrInvalid = errors.New("txiso: invalid input")
 
 	// ErrCommitUnknown is matched when COMMIT failed in a way that leaves the
 	// outcome unknown (the connection broke, or ctx ended and the driver
@@ -25,12 +26,31 @@ var (
 	// through Classify.
 	ErrCommitUnknown = errors.New("txiso: commit outcome unknown")
 
-	// ErrAborted is matched when COMMIT reported that the server rolled the
-	// transaction back because a statement had failed earlier, and fn did not
-	// return that statement's error (it swallowed it, or ran it on Tx.Raw so
-	// txiso could not see it). Nothing was committed. Not retried by default:
-	// the cause is unknown.
+	// ErrAborted is matched when the transaction was found failed before
+	// COMMIT (PostgreSQL answered 25P02) because a statement had failed
+	// earlier whose error txiso could not see: it ran on Tx.Raw, or its
+	// error surfaced in a *sql.Rows, *sql.Row or *sql.Stmt of the DBTX
+	// methods, and fn did not return it. Nothing was committed (COMMIT was
+	// not sent). Not retried by default: the cause's SQLSTATE is unknown.
+	// (A failure of a statement run through Tx's own methods is classified
+	// by its SQLSTATE instead.)
 	ErrAborted = errors.New("txiso: transaction was aborted by an earlier statement whose error fn did not return")
+
+	// ErrTxControl is matched when fn sent a transaction-control statement
+	// (BEGIN, COMMIT, ROLLBACK, END, ABORT, START TRANSACTION, PREPARE
+	// TRANSACTION, ...) through Tx. It was not sent, and the attempt fails
+	// with this error even if fn ignored it: Run owns the transaction's end
+	// (a ROLLBACK would otherwise let Run report success for a transaction
+	// that committed nothing). Return an error from fn to roll back.
+	ErrTxControl = errors.New("txiso: transaction-control statement refused")
+
+	// ErrInTransaction is matched when Run is called on a *sql.Conn that is
+	// already running a Run of its own, but not through the ctx that Run
+	// gave fn (a fresh context, or another goroutine). Nothing was sent: a
+	// second BEGIN on one connection would make the inner COMMIT commit the
+	// outer transaction's writes, even if the outer Run then fails. Pass
+	// fn's ctx to join the running transaction, or use another connection.
+	ErrInTransaction = errors.New("txiso: the connection is already in a transaction")
 
 	// ErrLevelMismatch is matched when VerifyLevel found the server running
 	// the transaction at another level or read-only mode than requested.
@@ -114,51 +134,6 @@ func (e *causedError) Error() string {
 }
 
 func (e *causedError) Unwrap() []error { return []error{e.cause, e.err} }
-
-// failedTxSentinels are the texts of the driver errors that report "COMMIT
-// of a transaction already in the failed state; the server rolled it back":
-// lib/pq's ErrInFailedTransaction and pgx's ErrTxCommitRollback (verified on
-// PostgreSQL 15 with lib/pq v1.12.3 and pgx v5). Comparing texts keeps the
-// package free of driver imports; neither error carries a SQLSTATE.
-var failedTxSentinels = []string{
-	"pq: could not complete operation in a failed transaction",
-	"commit unexpectedly resulted in rollback",
-}
-
-func isFailedTxSentinel(err error) bool {
-	found := false
-	walk(err, func(e error) bool {
-		for _, s := range failedTxSentinels {
-			if e.Error() == s {
-				found = true
-				return false
-			}
-		}
-		return true
-	})
-	return found
-}
-
-// walk visits err's tree depth-first until visit returns false.
-func walk(err error, visit func(error) bool) bool {
-	if err == nil {
-		return true
-	}
-	if !visit(err) {
-		return false
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return walk(u.Unwrap(), visit)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if !walk(e, visit) {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // isConnError reports whether err says the connection broke (so a COMMIT in
 // flight has an unknown outcome).

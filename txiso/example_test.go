@@ -79,10 +79,10 @@ func ExampleRun_invalidOptions() {
 	err = txiso.Run(ctx, db, noop, txiso.MaxAttempts(0))
 	fmt.Println(err)
 	err = txiso.Run(ctx, db, noop, txiso.Isolation(sql.LevelSnapshot))
-	fmt.Println(errors.Is(err, txiso.ErrInvalidOption))
+	fmt.Println(errors.Is(err, txiso.ErrInvalid))
 	// Output:
-	// txiso: invalid option: Deferrable needs Serializable and ReadOnly (got read committed, read-only false); PostgreSQL would silently ignore it
-	// txiso: invalid option: MaxAttempts(0): want at least 1 (1 means no retry)
+	// txiso: invalid input: Deferrable needs Serializable and ReadOnly (got default, read-only false); PostgreSQL would silently ignore it
+	// txiso: invalid input: MaxAttempts(0): want at least 1 (1 means no retry)
 	// true
 }
 
@@ -179,7 +179,7 @@ func ExampleMatrix() {
 	fmt.Println(m.Server)
 	fmt.Print(m) // one row per Hermitage case, one column per level
 	if bad := m.Mismatches(); len(bad) > 0 {
-		log.Printf("%d cells differ from specs/hermitage-postgres.md", len(bad))
+		log.Printf("%d cells differ from Hermitage (github.com/ept/hermitage)", len(bad))
 	}
 }
 

@@ -45,12 +45,12 @@ type MatrixCell struct {
 	Title    string  // short description
 	Level    Level   // level all sessions ran at
 	Outcome  Outcome // what happened
-	Expected bool    // every step behaved as specs/hermitage-postgres.md says
+	Expected bool    // every step gave the result Hermitage's postgres.md records
 	Steps    []StepResult
-	Err      error // a setup or infrastructure error (then Outcome is "")
+	Err      error // why the cell did not run to its end (then Outcome and Expected mean nothing)
 }
 
-// StepResult is one step of a MatrixCell run, in the spec's token grammar
+// StepResult is one step of a MatrixCell run, as a result token
 // ("ok", "n:1", "rows:1=10,2=20", "err:40001", "failed", "blocks>n:1", "-").
 type StepResult struct {
 	N        int
@@ -67,7 +67,7 @@ type MatrixResult struct {
 	Cells  []MatrixCell
 }
 
-// Mismatches returns the cells that did not behave as the spec expects
+// Mismatches returns the cells that did not behave as Hermitage expects
 // (including cells with an Err).
 func (m *MatrixResult) Mismatches() []MatrixCell {
 	var out []MatrixCell
@@ -90,7 +90,7 @@ func (m *MatrixResult) Cell(name string, l Level) (MatrixCell, bool) {
 }
 
 // String renders the matrix as a fixed-width table: one row per case, one
-// column per level; a cell that differed from the spec is marked with "!".
+// column per level; a cell that differed from Hermitage is marked with "!".
 func (m *MatrixResult) String() string {
 	var b strings.Builder
 	cols := allLevels
@@ -125,36 +125,58 @@ func (m *MatrixResult) String() string {
 	return b.String()
 }
 
-// Matrix runs the Hermitage isolation test cases (specs/hermitage-postgres.md:
-// 17 cases, 63 case-level runs) live against db's server and reports, per
-// case and level, whether the anomaly occurred or how it was prevented.
+// Matrix runs the Hermitage isolation test cases (the 14 of
+// github.com/ept/hermitage's postgres.md plus 3 of txiso's own, 63 case ×
+// level runs) live against db's server and reports, per case and level,
+// whether the anomaly occurred or how it was prevented.
 //
 // Each case runs on its own freshly created table (a unique name in the
 // current schema, dropped afterwards) with three sessions, each on its own
-// *sql.Conn, and a fourth connection that watches pg_stat_activity to see
+// connection, and a fourth connection that watches pg_stat_activity to see
 // that a statement is blocked (no sleeps). It needs CREATE on the current
-// schema and nothing else: it works as an ordinary role. It uses up to 16
-// connections of db (4 cases at a time; fewer if db.SetMaxOpenConns is
-// lower; at least 4 are needed). A full run takes a few seconds, mostly the
-// deadlock case waiting for the server's deadlock_timeout (default 1 s) at
-// each level. Cells that could not run carry an Err; the returned error is
-// non-nil only if nothing could run (bad input, no connection).
+// schema and nothing else: it works as an ordinary role.
+//
+// Connections: Matrix needs 4 at once and uses up to 16 (4 cases at a
+// time). Before any case runs it works out how many it can have (db's
+// SetMaxOpenConns, the role's and the database's CONNECTION LIMIT, the
+// server's max_connections, minus the connections already open) and takes
+// them from db, waiting at most a few seconds for each one beyond the
+// first four, so a pool whose limit it cannot see (for example
+// pgx's stdlib.OpenDBFromPool over a pgxpool.Pool) makes it run fewer cases
+// at a time instead of deadlocking. Cases then run only on those
+// connections, which go back to db when Matrix returns. If fewer than 4 can
+// be had, Matrix fails before any case runs with an error that says what
+// it needs (matching ErrInvalid when a configured limit is the reason).
+//
+// A full run takes a few seconds, mostly the deadlock case waiting for the
+// server's deadlock_timeout (default 1 s) at each level. A cell that could
+// not run to its end (setup failed, a step timed out, ctx ended) carries an
+// Err and is never reported as a result; if any cell has one, Matrix
+// returns the result (with every cell) and an error saying how many did not
+// run, wrapping the first cell's error.
 func Matrix(ctx context.Context, db *sql.DB) (*MatrixResult, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("%w: nil context", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: nil context", ErrInvalid)
 	}
 	if db == nil {
-		return nil, fmt.Errorf("%w: nil db", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: nil db", ErrInvalid)
 	}
-	workers := 4
-	if maxOpen := db.Stats().MaxOpenConnections; maxOpen > 0 {
-		if maxOpen < 4 {
-			return nil, fmt.Errorf("%w: Matrix needs 4 connections, db.SetMaxOpenConns is %d", ErrInvalidOption, maxOpen)
+	if maxOpen := db.Stats().MaxOpenConnections; maxOpen > 0 && maxOpen < matrixConns {
+		return nil, fmt.Errorf("%w: Matrix needs %d connections at once (3 sessions and a monitor), "+
+			"db.SetMaxOpenConns is %d: raise it to at least %d (%d runs 4 cases at a time)",
+			ErrInvalid, matrixConns, maxOpen, matrixConns, matrixConns*matrixWorkers)
+	}
+	conns, err := reserveConns(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
 		}
-		workers = min(workers, maxOpen/4)
-	}
+	}()
 	res := &MatrixResult{}
-	if err := db.QueryRowContext(ctx, "select version()").Scan(&res.Server); err != nil {
+	if err := conns[0].QueryRowContext(ctx, "select version()").Scan(&res.Server); err != nil {
 		return nil, fmt.Errorf("txiso: matrix: %w", err)
 	}
 	var suffix [4]byte
@@ -175,13 +197,14 @@ func Matrix(ctx context.Context, db *sql.DB) (*MatrixResult, error) {
 	res.Cells = make([]MatrixCell, len(jobs))
 	ch := make(chan job)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := 0; w+matrixConns <= len(conns); w += matrixConns {
+		set := [matrixConns]*sql.Conn(conns[w : w+matrixConns])
 		wg.Add(1)
 		go func() { // ends when ch is closed and drained
 			defer wg.Done()
 			for j := range ch {
 				table := prefix + "_" + strconv.Itoa(j.idx)
-				res.Cells[j.idx] = runCase(ctx, db, j.c, j.level, table)
+				res.Cells[j.idx] = runCase(ctx, set, j.c, j.level, table)
 			}
 		}()
 	}
@@ -194,7 +217,143 @@ func Matrix(ctx context.Context, db *sql.DB) (*MatrixResult, error) {
 	}
 	close(ch)
 	wg.Wait()
+	var first *MatrixCell
+	failed := 0
+	for i := range res.Cells {
+		if c := &res.Cells[i]; c.Err != nil {
+			failed++
+			if first == nil {
+				first = c
+			}
+		}
+	}
+	if failed > 0 {
+		return res, fmt.Errorf("txiso: matrix: %d of %d cells did not run (first: %s at %s: %w)",
+			failed, len(res.Cells), first.Case, first.Level, first.Err)
+	}
 	return res, nil
+}
+
+const (
+	matrixConns   = 4 // connections per case: 3 sessions and a monitor
+	matrixWorkers = 4 // cases at a time, at most
+	// extraConnWait bounds the wait for each connection beyond the first
+	// matrixConns: a pool limit Matrix cannot see makes it wait this long
+	// once, then run with what it has.
+	extraConnWait = 3 * time.Second
+	// firstConnsWait bounds the wait for each of the first matrixConns.
+	firstConnsWait = 30 * time.Second
+)
+
+// reserveConns takes the connections Matrix will use from db (see Matrix):
+// a multiple of matrixConns, at least matrixConns, at most
+// matrixConns*matrixWorkers.
+func reserveConns(ctx context.Context, db *sql.DB) ([]*sql.Conn, error) {
+	var conns []*sql.Conn
+	release := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	get := func(wait time.Duration) (*sql.Conn, error) {
+		cctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		c, err := db.Conn(cctx)
+		if err == nil {
+			// database/sql connects lazily for some drivers: make sure
+			// this one is open on the server.
+			err = c.PingContext(cctx)
+			if err != nil {
+				c.Close()
+			}
+		}
+		if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+			err = fmt.Errorf("no connection within %v (is db's pool smaller than it says, or in use?): %w", wait, err)
+		}
+		return c, err
+	}
+	first, err := get(firstConnsWait)
+	if err != nil {
+		return nil, fmt.Errorf("txiso: matrix: %w", err)
+	}
+	conns = append(conns, first)
+	want := matrixConns * matrixWorkers
+	if maxOpen := db.Stats().MaxOpenConnections; maxOpen > 0 {
+		want = min(want, maxOpen-db.Stats().InUse+1)
+	}
+	budget, why, err := serverBudget(ctx, first)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("txiso: matrix: reading connection limits: %w", err)
+	}
+	if budget >= 0 && budget+1 < matrixConns {
+		release()
+		return nil, fmt.Errorf("%w: Matrix needs %d connections at once (3 sessions and a monitor) and %s; "+
+			"raise the limit (ALTER ROLE/DATABASE ... CONNECTION LIMIT) or close other connections",
+			ErrInvalid, matrixConns, why)
+	}
+	if budget >= 0 {
+		want = min(want, budget+1)
+	}
+	want -= want % matrixConns
+	for len(conns) < want {
+		wait := extraConnWait
+		if len(conns) < matrixConns {
+			wait = firstConnsWait
+		}
+		c, err := get(wait)
+		if err != nil {
+			if len(conns) < matrixConns || ctx.Err() != nil {
+				got := len(conns)
+				release()
+				return nil, fmt.Errorf("txiso: matrix: needs %d connections at once (3 sessions and a monitor), "+
+					"got %d: %w", matrixConns, got, err)
+			}
+			break
+		}
+		conns = append(conns, c)
+	}
+	for len(conns)%matrixConns != 0 {
+		conns[len(conns)-1].Close()
+		conns = conns[:len(conns)-1]
+	}
+	return conns, nil
+}
+
+// serverBudget returns how many more connections the server will accept
+// for this role and database (-1: no limit applies) and which limit binds.
+func serverBudget(ctx context.Context, conn *sql.Conn) (int, string, error) {
+	var roleLimit, dbLimit, maxConns, roleUsed, dbUsed, allUsed int
+	var super bool
+	err := conn.QueryRowContext(ctx, `select
+		(select rolconnlimit from pg_roles where rolname = current_user),
+		(select datconnlimit from pg_database where datname = current_database()),
+		current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
+		(select count(*) from pg_stat_activity where usename = current_user and backend_type = 'client backend'),
+		(select count(*) from pg_stat_activity where datname = current_database() and backend_type = 'client backend'),
+		(select count(*) from pg_stat_activity where backend_type = 'client backend'),
+		(select rolsuper from pg_roles where rolname = current_user)`).
+		Scan(&roleLimit, &dbLimit, &maxConns, &roleUsed, &dbUsed, &allUsed, &super)
+	if err != nil {
+		return 0, "", err
+	}
+	budget, why := -1, ""
+	consider := func(limit, used int, what string) {
+		if left := limit - used; budget < 0 || left < budget {
+			budget = max(left, 0)
+			why = fmt.Sprintf("%s allows %d with %d open", what, limit, used)
+		}
+	}
+	if roleLimit >= 0 && !super {
+		consider(roleLimit, roleUsed, "the role's CONNECTION LIMIT")
+	}
+	if dbLimit >= 0 && !super {
+		consider(dbLimit, dbUsed, "the database's CONNECTION LIMIT")
+	}
+	if !super {
+		consider(maxConns, allUsed, "the server's max_connections (less superuser_reserved_connections)")
+	}
+	return budget, why, nil
 }
 
 var testTable = regexp.MustCompile(`\btest\b`)
@@ -216,17 +375,18 @@ const (
 	pollEvery   = 5 * time.Millisecond
 )
 
-func runCase(parent context.Context, db *sql.DB, c *hcase, level Level, table string) (cell MatrixCell) {
+// runCase runs case c at level on conns (the monitor, then T1, T2, T3),
+// which it leaves open and outside any transaction.
+func runCase(parent context.Context, conns [matrixConns]*sql.Conn, c *hcase, level Level, table string) (cell MatrixCell) {
 	cell = MatrixCell{Case: c.name, Phenom: c.anomaly, Title: c.title, Level: level}
+	if err := parent.Err(); err != nil {
+		cell.Err = fmt.Errorf("txiso: matrix: not started: %w", err)
+		return cell
+	}
 	ctx, cancel := context.WithTimeout(parent, 60*time.Second)
 	defer cancel()
 
-	mon, err := db.Conn(ctx)
-	if err != nil {
-		cell.Err = fmt.Errorf("txiso: matrix: %w", err)
-		return cell
-	}
-	defer mon.Close()
+	mon := conns[0]
 	setup := []string{
 		"create table " + table + " (id int primary key, value int)",
 		"insert into " + table + " (id, value) values (1, 10), (2, 20)",
@@ -252,15 +412,10 @@ func runCase(parent context.Context, db *sql.DB, c *hcase, level Level, table st
 		cancel() // unblocks anything still waiting
 		wg.Wait()
 	}()
-	for _, name := range []string{"T1", "T2", "T3"} {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			cell.Err = fmt.Errorf("txiso: matrix: %w", err)
-			return cell
-		}
+	for i, name := range []string{"T1", "T2", "T3"} {
+		conn := conns[1+i]
 		s := &session{name: name, conn: conn, reqs: make(chan sessionReq)}
 		if err := conn.QueryRowContext(ctx, "select pg_backend_pid()").Scan(&s.pid); err != nil {
-			conn.Close()
 			cell.Err = fmt.Errorf("txiso: matrix: %w", err)
 			return cell
 		}
@@ -357,6 +512,29 @@ func runCase(parent context.Context, db *sql.DB, c *hcase, level Level, table st
 			cell.Steps[i].Got = "still blocked"
 			cell.Steps[i].Mismatch = true
 		}
+	}
+	for _, s := range cell.Steps {
+		// A driver or monitor error without a SQLSTATE is not the server's
+		// answer to the step: the cell did not run.
+		if got := strings.TrimPrefix(s.Got, "blocks>"); strings.HasPrefix(got, "error: ") || strings.HasPrefix(got, "monitor: ") {
+			cell.Err = fmt.Errorf("txiso: matrix: step %d (%s %q): %s", s.N, s.Session, s.SQL, got)
+			return cell
+		}
+	}
+	if aborted {
+		for _, s := range cell.Steps {
+			if s.Got == "timeout" || strings.HasPrefix(s.Got, "blocks>timeout") {
+				cell.Err = fmt.Errorf("txiso: matrix: step %d (%s %q) did not finish within %v", s.N, s.Session, s.SQL, stepTimeout)
+				break
+			}
+		}
+		if cell.Err == nil {
+			cell.Err = fmt.Errorf("txiso: matrix: the case was cut short")
+		}
+		if err := parent.Err(); err != nil {
+			cell.Err = fmt.Errorf("%w: %w", cell.Err, err)
+		}
+		return cell
 	}
 	cell.Expected = true
 	for _, s := range cell.Steps {
@@ -472,11 +650,10 @@ func waitBlocked(ctx context.Context, mon *sql.Conn, pid int, done chan string) 
 
 func (s *session) loop(ctx context.Context, level Level, readOnly bool, table string) {
 	var tx *sql.Tx
-	defer func() {
+	defer func() { // the connection is the caller's: leave it outside a transaction
 		if tx != nil {
 			_ = tx.Rollback()
 		}
-		s.conn.Close()
 	}()
 	for req := range s.reqs {
 		switch req.sql {

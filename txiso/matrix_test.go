@@ -3,6 +3,7 @@ package txiso_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,6 +14,10 @@ import (
 
 	"database/sql"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/goplumb/plumb/internal/testenv"
 	"github.com/goplumb/plumb/txiso"
 )
 
@@ -152,6 +157,138 @@ func TestMatrixOrdinaryRole(t *testing.T) {
 	}
 }
 
+// newRole creates a login role with CREATE on the schema (and extra
+// CREATE ROLE clauses), dropped at cleanup, and returns a DSN for it.
+func newRole(t *testing.T, admin *sql.DB, dsn, clauses string) string {
+	t.Helper()
+	role := fmt.Sprintf("txiso_role_%d_%d", os.Getpid(), roleSeq.Add(1))
+	exec(t, admin, "CREATE ROLE "+role+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "+clauses)
+	t.Cleanup(func() {
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.Exec(q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	exec(t, admin, "GRANT CREATE ON SCHEMA public TO "+role)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
+// Under a role CONNECTION LIMIT of 6 every cell used to fail while Matrix
+// returned no error; now it runs one case at a time on 4 connections and
+// every cell runs. Under a limit of 3 it refuses before any case runs.
+func TestMatrixRoleConnectionLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole matrix twice per driver")
+	}
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			admin, env := pgDB(t, d)
+			db, err := sql.Open(d, newRole(t, admin, env.DSN, "CONNECTION LIMIT 6"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			m, err := txiso.Matrix(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMatrix(t, m)
+			requireNoConnInUse(t, db)
+
+			small, err := sql.Open(d, newRole(t, admin, env.DSN, "CONNECTION LIMIT 3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer small.Close()
+			m, err = txiso.Matrix(context.Background(), small)
+			if !errors.Is(err, txiso.ErrInvalid) || !strings.Contains(err.Error(), "CONNECTION LIMIT allows 3") || m != nil {
+				t.Errorf("Matrix under a limit of 3 = %v, %v; want ErrInvalid naming the limit", m, err)
+			}
+			requireNoConnInUse(t, small)
+		})
+	}
+}
+
+// A *sql.DB over a pgxpool.Pool of 4 connections (pgxpool's default on 2
+// cores) hides its limit from database/sql; Matrix used to deadlock there
+// and fail all 63 cells. Now it finds it can have 4 and runs every cell.
+func TestMatrixPgxpoolOfFour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole matrix one case at a time")
+	}
+	env := testenv.Postgres(t)
+	cfg, err := pgxpool.ParseConfig(env.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	m, err := txiso.Matrix(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMatrix(t, m)
+	if n := pool.Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d pool connections still acquired", n)
+	}
+}
+
+// A cell that could not run is an error, never a result.
+func TestMatrixCutShortIsAnError(t *testing.T) {
+	db, _ := pgDB(t, "pgx")
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel as soon as the first case has started: the deadlock cases run
+	// first and each waits for deadlock_timeout, so the run cannot be over.
+	go func() {
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			var n int
+			if err := db.QueryRow(`select count(*) from pg_tables where tablename like 'txiso_matrix_%'`).Scan(&n); err == nil && n > 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	m, err := txiso.Matrix(ctx, db)
+	if err == nil {
+		t.Fatal("Matrix cut short returned no error")
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "did not run") {
+		t.Errorf("err = %v, want one saying cells did not run, wrapping context.Canceled", err)
+	}
+	if m == nil {
+		t.Fatal("no result")
+	}
+	failed := 0
+	for _, c := range m.Cells {
+		if c.Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Errorf("no cell carries an Err")
+	}
+	if len(m.Mismatches()) < failed {
+		t.Errorf("Mismatches() = %d, fewer than the %d cells that did not run", len(m.Mismatches()), failed)
+	}
+}
+
 func TestMatrixBadInput(t *testing.T) {
 	if _, err := txiso.Matrix(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "nil db") {
 		t.Errorf("Matrix(nil db) = %v", err)
@@ -162,7 +299,7 @@ func TestMatrixBadInput(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(2)
-	if _, err := txiso.Matrix(context.Background(), db); err == nil || !strings.Contains(err.Error(), "needs 4 connections") {
+	if _, err := txiso.Matrix(context.Background(), db); !errors.Is(err, txiso.ErrInvalid) || !strings.Contains(err.Error(), "needs 4 connections") {
 		t.Errorf("Matrix(2 conns) = %v", err)
 	}
 }

@@ -13,8 +13,18 @@ import (
 // A Level is also an Option: txiso.Run(ctx, db, fn, txiso.Serializable).
 type Level int
 
-// The isolation levels PostgreSQL implements. ReadCommitted is the default.
+// The isolation levels PostgreSQL implements. ServerDefault, the zero
+// Level, is what Run uses when no level is given.
 const (
+	// ServerDefault begins the transaction without naming a level, so it
+	// runs at the session's default_transaction_isolation (PostgreSQL's
+	// own default is read committed; a database or role configured with
+	// "ALTER DATABASE ... SET default_transaction_isolation = 'serializable'"
+	// gets serializable). Run without a level therefore never runs weaker
+	// than what the server was configured to give. It costs nothing: the
+	// level is not read back (Tx.Level reports ServerDefault), except once
+	// when a nested Run asks for a level and must compare.
+	ServerDefault Level = Level(sql.LevelDefault)
 	// ReadUncommitted is accepted because PostgreSQL accepts it, but
 	// PostgreSQL treats it as ReadCommitted: no dirty read is possible at any
 	// level (the server still reports "read uncommitted"; see the G1a/G1b rows
@@ -34,6 +44,8 @@ const (
 // String returns the level as PostgreSQL spells it ("repeatable read").
 func (l Level) String() string {
 	switch l {
+	case ServerDefault:
+		return "default"
 	case ReadUncommitted:
 		return "read uncommitted"
 	case ReadCommitted:
@@ -48,7 +60,7 @@ func (l Level) String() string {
 
 func (l Level) valid() bool {
 	switch l {
-	case ReadUncommitted, ReadCommitted, RepeatableRead, Serializable:
+	case ServerDefault, ReadUncommitted, ReadCommitted, RepeatableRead, Serializable:
 		return true
 	}
 	return false
@@ -58,27 +70,20 @@ func (l Level) apply(c *config) { c.level = l }
 
 // Option configures Run and Value. Options are applied in order; a later
 // option overrides an earlier one. Invalid values are reported by Run, before
-// any BEGIN, as errors matching ErrInvalidOption.
+// any BEGIN, as errors matching ErrInvalid.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// Isolation selects the level from a database/sql level. sql.LevelDefault
-// means ReadCommitted (txiso always names the level in BEGIN, so a session
-// default such as default_transaction_isolation never changes what the code
-// asked for). sql.LevelSnapshot, LevelWriteCommitted and LevelLinearizable do
-// not exist in PostgreSQL and make Run fail with ErrInvalidOption (lib/pq
-// rejects them while pgx silently maps LevelSnapshot to repeatable read).
+// Isolation selects the level from a database/sql level; sql.LevelDefault
+// is ServerDefault. sql.LevelSnapshot, LevelWriteCommitted and
+// LevelLinearizable do not exist in PostgreSQL and make Run fail with
+// ErrInvalid (lib/pq rejects them while pgx silently maps LevelSnapshot to
+// repeatable read).
 func Isolation(l sql.IsolationLevel) Option {
-	return optionFunc(func(c *config) {
-		if l == sql.LevelDefault {
-			c.level = ReadCommitted
-			return
-		}
-		c.level = Level(l)
-	})
+	return optionFunc(func(c *config) { c.level = Level(l) })
 }
 
 // ReadOnly begins the transaction READ ONLY: writes fail with 25006, and with
@@ -90,13 +95,13 @@ func ReadOnly() Option { return optionFunc(func(c *config) { c.readOnly = true }
 
 // Deferrable makes a Serializable ReadOnly transaction DEFERRABLE: its first
 // query may wait for a safe snapshot, after which it can never fail with
-// 40001. Without Serializable and ReadOnly, Run fails with ErrInvalidOption
+// 40001. Without Serializable and ReadOnly, Run fails with ErrInvalid
 // (PostgreSQL would silently ignore it). database/sql has no field for it, so
 // txiso sends SET TRANSACTION DEFERRABLE as the first statement.
 func Deferrable() Option { return optionFunc(func(c *config) { c.deferrable = true }) }
 
 // MaxAttempts bounds the total number of attempts (first try included).
-// Default 10. n <= 0 makes Run fail with ErrInvalidOption: there is no
+// Default 10. n <= 0 makes Run fail with ErrInvalid: there is no
 // "retry forever"; use a large n and a context deadline instead.
 func MaxAttempts(n int) Option {
 	return optionFunc(func(c *config) { c.maxAttempts = n; c.maxAttemptsSet = true })
@@ -205,30 +210,30 @@ type config struct {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{level: ReadCommitted, maxAttempts: defaultMaxAttempts}
+	c := &config{level: ServerDefault, maxAttempts: defaultMaxAttempts}
 	for _, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalid)
 		}
 		o.apply(c)
 	}
 	if !c.level.valid() {
 		return nil, fmt.Errorf("%w: isolation level %d is not one PostgreSQL has "+
 			"(use ReadCommitted, RepeatableRead or Serializable; sql.LevelSnapshot, "+
-			"LevelWriteCommitted and LevelLinearizable do not exist there)", ErrInvalidOption, int(c.level))
+			"LevelWriteCommitted and LevelLinearizable do not exist there)", ErrInvalid, int(c.level))
 	}
 	if c.deferrable && (c.level != Serializable || !c.readOnly) {
 		return nil, fmt.Errorf("%w: Deferrable needs Serializable and ReadOnly (got %s, read-only %t); "+
-			"PostgreSQL would silently ignore it", ErrInvalidOption, c.level, c.readOnly)
+			"PostgreSQL would silently ignore it", ErrInvalid, c.level, c.readOnly)
 	}
 	if c.maxAttemptsSet && c.maxAttempts <= 0 {
-		return nil, fmt.Errorf("%w: MaxAttempts(%d): want at least 1 (1 means no retry)", ErrInvalidOption, c.maxAttempts)
+		return nil, fmt.Errorf("%w: MaxAttempts(%d): want at least 1 (1 means no retry)", ErrInvalid, c.maxAttempts)
 	}
 	if c.backoffSet && c.backoff == nil {
-		return nil, fmt.Errorf("%w: Backoff(nil): pass a function, or omit the option for the default", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: Backoff(nil): pass a function, or omit the option for the default", ErrInvalid)
 	}
 	if c.classifySet && c.classify == nil {
-		return nil, fmt.Errorf("%w: Classify(nil): pass a function, or omit the option for the default", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: Classify(nil): pass a function, or omit the option for the default", ErrInvalid)
 	}
 	if c.backoff == nil {
 		c.backoff = JitterBackoff(defaultBase, defaultCap)

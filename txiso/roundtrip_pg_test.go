@@ -191,16 +191,17 @@ func TestPGRunSendsNoExtraStatement(t *testing.T) {
 			}
 			viaRun := func(opts ...txiso.Option) []string { return viaRunQ(q, opts...) }
 
-			want := handWritten(&sql.TxOptions{Isolation: sql.LevelReadCommitted})
-			require.Equal(t, []string{"begin level=2 read-only=false", "exec " + q, "commit"}, want, "the hand-written baseline")
-			assert.Equal(t, want, viaRun(), "default Run")
+			want := handWritten(nil)
+			require.Equal(t, []string{"begin level=0 read-only=false", "exec " + q, "commit"}, want, "the hand-written baseline")
+			assert.Equal(t, want, viaRun(), "default Run: the server's default level")
+			assert.Equal(t, handWritten(&sql.TxOptions{Isolation: sql.LevelReadCommitted}), viaRun(txiso.ReadCommitted), "ReadCommitted")
 			assert.Equal(t, handWritten(&sql.TxOptions{Isolation: sql.LevelSerializable}), viaRun(txiso.Serializable), "Serializable")
 
 			const sel = "select v from t where id = 1"
 			got := viaRunQ(sel, txiso.Serializable, txiso.ReadOnly(), txiso.Deferrable())
 			assert.Equal(t, []string{"begin level=6 read-only=true", "exec SET TRANSACTION DEFERRABLE", "exec " + sel, "commit"}, got, "Deferrable adds one statement")
 
-			got = viaRun(txiso.VerifyLevel())
+			got = viaRun(txiso.ReadCommitted, txiso.VerifyLevel())
 			assert.Equal(t, []string{"begin level=2 read-only=false", "query SHOW transaction_isolation",
 				"query SHOW transaction_read_only", "exec " + q, "commit"}, got, "VerifyLevel adds two")
 		})

@@ -5,7 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
+	"sync"
 	"time"
+
+	"github.com/goplumb/plumb/txiso/internal/link"
 )
 
 // Beginner starts transactions: *sql.DB, *sql.Conn, or anything with the
@@ -15,7 +19,9 @@ type Beginner interface {
 }
 
 // Run runs fn in a transaction on db at the chosen isolation level
-// (default ReadCommitted) and commits it if fn returns nil.
+// (default ServerDefault: the session's default_transaction_isolation,
+// never weaker than what the server was configured to give) and commits it
+// if fn returns nil.
 //
 // Every attempt begins with db.BeginTx and sql.TxOptions (never session
 // state). When an attempt fails with an error the classifier retries
@@ -24,8 +30,13 @@ type Beginner interface {
 // the backoff (ctx-aware) and runs the whole transaction again from a fresh
 // BeginTx, so fn must not have effects outside the transaction that cannot
 // be repeated. A statement error that fn swallowed is still found: when
-// COMMIT reports that the server rolled back, the error of the first failed
-// statement run through tx is classified instead.
+// COMMIT fails after a statement run through tx failed (and no ROLLBACK TO
+// SAVEPOINT undid it), the server cannot have committed, and that
+// statement's error is classified instead, by its SQLSTATE (never by a
+// driver's error text, which differs between driver versions). If fn used
+// Raw or the DBTX methods, whose later errors Tx cannot see, Run checks the
+// transaction with one statement before COMMIT and reports ErrAborted if
+// it is failed.
 //
 // Errors: a non-retryable error from fn on the first attempt is returned
 // unchanged; COMMIT errors are wrapped ("txiso: commit: ..."); a broken
@@ -33,18 +44,23 @@ type Beginner interface {
 // Run gives up on a retryable error, when ctx ends, or when a retry fails
 // with a non-retryable error, it returns a *RetryError that unwraps to the
 // attempt's error. Bad input (nil ctx,
-// db or fn, invalid options) matches ErrInvalidOption and is reported before
+// db or fn, invalid options) matches ErrInvalid and is reported before
 // any BEGIN.
 //
-// If fn panics, Run rolls back and re-panics with the same value; the
-// connection goes back to the pool. If ctx already carries a transaction
+// If fn panics, Run rolls back and re-panics with the same value (it does
+// not turn the panic into an error); the connection goes back to the pool. If ctx already carries a transaction
 // that Run started on the same db (fn calls code that calls Run again), the
 // nested Run joins it: fn runs inside the outer transaction, and the outer
-// Run owns commit and retries. Run is safe for concurrent use; fn's *Tx
-// must not be used after fn returns.
+// Run owns commit and retries. A Run on a *sql.Conn that is already running
+// one without that ctx (a fresh context, another goroutine) fails with
+// ErrInTransaction before anything is sent (a transaction begun on the Conn
+// outside txiso is not detected). fn must not end the transaction itself:
+// transaction-control statements sent through tx fail with ErrTxControl
+// (see Tx). Run is safe for concurrent use; fn's *Tx must not be used after
+// fn returns.
 func Run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) error, opts ...Option) error {
 	if fn == nil {
-		return fmt.Errorf("%w: nil fn", ErrInvalidOption)
+		return fmt.Errorf("%w: nil fn", ErrInvalid)
 	}
 	return run(ctx, db, fn, opts)
 }
@@ -55,7 +71,7 @@ func Run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) 
 func Value[T any](ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) (T, error), opts ...Option) (T, error) {
 	var zero T
 	if fn == nil {
-		return zero, fmt.Errorf("%w: nil fn", ErrInvalidOption)
+		return zero, fmt.Errorf("%w: nil fn", ErrInvalid)
 	}
 	var v T
 	err := run(ctx, db, func(ctx context.Context, tx *Tx) error {
@@ -72,17 +88,26 @@ func Value[T any](ctx context.Context, db Beginner, fn func(ctx context.Context,
 	return v, nil
 }
 
+// isNilBeginner reports a nil db, including a typed nil (a nil *sql.DB, or
+// a nil pointer of a custom Beginner, whose BeginTx would panic).
 func isNilBeginner(db Beginner) bool {
-	switch d := db.(type) {
-	case nil:
+	if db == nil {
 		return true
-	case *sql.DB:
-		return d == nil
-	case *sql.Conn:
-		return d == nil
+	}
+	v := reflect.ValueOf(db)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
 	}
 	return false
 }
+
+// busyConns holds the *sql.Conns a Run is using (item: one transaction per
+// connection). database/sql lets a second BeginTx reach a connection that is
+// in a transaction: pgx then sends a second BEGIN, which PostgreSQL only
+// warns about, and the inner COMMIT commits the outer transaction's writes.
+// A *sql.DB needs no entry: each Run gets a connection of its own.
+var busyConns sync.Map // *sql.Conn -> struct{}
 
 func sameBeginner(a, b Beginner) (same bool) {
 	defer func() {
@@ -95,23 +120,50 @@ func sameBeginner(a, b Beginner) (same bool) {
 
 func run(ctx context.Context, db Beginner, fn func(ctx context.Context, tx *Tx) error, opts []Option) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: nil context (use context.Background())", ErrInvalidOption)
+		return fmt.Errorf("%w: nil context (use context.Background())", ErrInvalid)
 	}
 	if isNilBeginner(db) {
-		return fmt.Errorf("%w: nil db (pass a *sql.DB or *sql.Conn)", ErrInvalidOption)
+		return fmt.Errorf("%w: nil db (pass a *sql.DB or *sql.Conn)", ErrInvalid)
 	}
 	c, err := newConfig(opts)
 	if err != nil {
 		return err
 	}
 	if outer, ok := ctx.Value(ctxKey{}).(*Tx); ok && outer.active() && sameBeginner(outer.db, db) {
-		if err := outer.compatible(c); err != nil {
+		if err := outer.compatible(ctx, c); err != nil {
 			return err
 		}
 		return fn(ctx, outer)
 	}
+	if conn, ok := db.(*sql.Conn); ok {
+		if _, busy := busyConns.LoadOrStore(conn, struct{}{}); busy {
+			return fmt.Errorf("%w: this *sql.Conn is running a Run that fn's ctx does not carry; "+
+				"pass the ctx Run gave fn to join it, or use another connection", ErrInTransaction)
+		}
+		defer busyConns.Delete(conn)
+	}
+	return c.loop(ctx, func(ctx context.Context, n int) error { return c.attempt(ctx, db, fn, n) })
+}
+
+func init() {
+	link.Prepare = func(opts any) (link.Settings, link.Loop, error) {
+		o, ok := opts.([]Option)
+		if !ok {
+			return link.Settings{}, nil, fmt.Errorf("%w: options of type %T", ErrInvalid, opts)
+		}
+		c, err := newConfig(o)
+		if err != nil {
+			return link.Settings{}, nil, err
+		}
+		s := link.Settings{Level: int(c.level), ReadOnly: c.readOnly, Deferrable: c.deferrable, Verify: c.verify}
+		return s, c.loop, nil
+	}
+}
+
+// loop runs attempt until it succeeds or the retry policy stops it (see Run).
+func (c *config) loop(ctx context.Context, attemptFn func(ctx context.Context, n int) error) error {
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, db, fn, attempt)
+		err := attemptFn(ctx, attempt)
 		if err == nil {
 			return nil
 		}
@@ -197,6 +249,22 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 		}
 		return ferr
 	}
+	if rerr := t.firstRefused(); rerr != nil {
+		_ = stx.Rollback()
+		return rerr
+	}
+	if t.untracked.Load() && t.firstCause() == nil {
+		// Statements ran whose errors Tx could not see (Raw, DBTX methods).
+		// One round trip tells whether the transaction is failed, without
+		// comparing driver error texts: PostgreSQL answers 25P02.
+		if _, perr := stx.ExecContext(ctx, "SELECT 1"); perr != nil {
+			_ = stx.Rollback()
+			if SQLState(perr) == "25P02" {
+				return fmt.Errorf("%w: %w", ErrAborted, perr)
+			}
+			return fmt.Errorf("txiso: checking the transaction before COMMIT (COMMIT not sent): %w", perr)
+		}
+	}
 	doneBefore := ctx.Err() != nil
 	cerr := stx.Commit()
 	if cerr == nil {
@@ -208,6 +276,13 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 // commitError classifies a failed COMMIT (see Run). doneBefore says whether
 // ctx had ended before Commit was called.
 func commitError(ctx context.Context, cerr, cause error, doneBefore bool) error {
+	if cause != nil {
+		// A statement of this transaction failed and no ROLLBACK TO
+		// SAVEPOINT undid it: PostgreSQL cannot have committed it, whatever
+		// COMMIT returned (lib/pq's ErrInFailedTransaction, pgx's
+		// ErrTxCommitRollback, a broken connection). Classify the cause.
+		return &causedError{err: fmt.Errorf("txiso: commit: %w", cerr), cause: cause}
+	}
 	if ctx.Err() != nil && (errors.Is(cerr, sql.ErrTxDone) || (doneBefore && errors.Is(cerr, ctx.Err()))) {
 		// database/sql checks the BeginTx ctx before sending COMMIT and then
 		// rolls back (golang/go#43507): nothing was committed.
@@ -227,12 +302,8 @@ func commitError(ctx context.Context, cerr, cause error, doneBefore bool) error 
 		// the server rolled back.
 		return fmt.Errorf("txiso: commit: %w", cerr)
 	}
-	if isFailedTxSentinel(cerr) {
-		if cause != nil {
-			return &causedError{err: fmt.Errorf("txiso: commit: %w", cerr), cause: cause}
-		}
-		return fmt.Errorf("%w: %w", ErrAborted, cerr)
-	}
+	// No SQLSTATE, no recorded failure, not a connection error: nothing
+	// says what the server did, so the outcome is reported unknown.
 	return fmt.Errorf("%w: %w", ErrCommitUnknown, cerr)
 }
 
@@ -248,7 +319,7 @@ func verifyLevel(ctx context.Context, stx *sql.Tx, c *config) error {
 	if c.readOnly {
 		wantRO = "on"
 	}
-	if level != c.level.String() || ro != wantRO {
+	if (c.level != ServerDefault && level != c.level.String()) || ro != wantRO {
 		return fmt.Errorf("%w: asked for %s (read-only %s), server runs %s (read-only %s)",
 			ErrLevelMismatch, c.level, wantRO, level, ro)
 	}

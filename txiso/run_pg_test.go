@@ -136,7 +136,13 @@ func TestPGWriteSkewRetried(t *testing.T) {
 		wg.Wait()
 		require.NoError(t, errs[0])
 		require.NoError(t, errs[1])
-		assert.EqualValues(t, 1, retries.Load(), "exactly one transaction lost and was retried")
+		// PostgreSQL guarantees that the first attempts cannot both commit
+		// (their rw-dependencies form a cycle), so at least one retry. It
+		// does not guarantee exactly one: SSI may abort both first
+		// attempts, or a retry that overlaps the other's first attempt
+		// (measured: 2-3 retries in 7 of 60 runs). Both finishing within
+		// MaxAttempts is the upper bound, checked above.
+		assert.GreaterOrEqual(t, retries.Load(), int32(1), "at least one transaction lost and was retried")
 		_, ok := codes.Load("40001")
 		assert.True(t, ok)
 		// Serial outcome: one of them saw the other's write.
@@ -252,7 +258,7 @@ func TestPGCommitNetworkErrorIsUnknown(t *testing.T) {
 			if err := db.QueryRow("select pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
 				t.Errorf("terminate: %v %v", ok, err)
 			}
-			time.Sleep(50 * time.Millisecond)
+			waitBackendGone(t, db, pid)
 			return nil
 		}, fast)
 		require.ErrorIs(t, err, txiso.ErrCommitUnknown, "got %v", err)

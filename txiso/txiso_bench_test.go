@@ -230,3 +230,74 @@ func naiveRetry(ctx context.Context, db *sql.DB, tr transfer, retries *atomic.In
 	}
 	return err
 }
+
+// BenchmarkContendedVsNaive is the contended transfer workload of
+// BenchmarkContended with plumb and its anchor measured in the same run,
+// interleaved, on each database/sql driver, and the ratio reported. Each
+// op runs two windows of contendedWindow, one per variant (in alternating
+// order), each with 16 workers starting transfers until the window ends;
+// a window counts the transfers that committed within it (transfers still
+// in flight at its end finish, uncounted, before the next window starts).
+// plumb-per-naive is the ratio of committed transfers per second (goal
+// ≥ 1.5×). Run it with a small -benchtime, e.g. -benchtime 3x.
+func BenchmarkContendedVsNaive(b *testing.B) {
+	for _, d := range drivers {
+		b.Run(d, func(b *testing.B) {
+			db, _ := pgDB(b, d)
+			setupBank(b, db)
+			var retries, nextID atomic.Int64
+			variants := []func(context.Context, transfer) error{
+				func(ctx context.Context, tr transfer) error { return viaRun(ctx, db, tr, &retries) },
+				func(ctx context.Context, tr transfer) error { return naiveRetry(ctx, db, tr, &retries) },
+			}
+			var commits [2]int
+			var windows int
+			for i := 0; b.Loop(); i++ {
+				for k := range 2 {
+					v := (i + k) % 2
+					commits[v] += contendedRound(func(ctx context.Context, id int64, r *rand.Rand) error {
+						tr := newTransfer(id, r)
+						tr.ordered = true
+						return variants[v](ctx, tr)
+					}, &nextID)
+				}
+				windows++
+			}
+			reportContended(b, commits, windows)
+		})
+	}
+}
+
+const contendedWindow = time.Second
+
+// contendedRound runs 16 workers calling transfer until contendedWindow has
+// passed and returns how many transfers committed within it.
+func contendedRound(transfer func(ctx context.Context, id int64, r *rand.Rand) error, nextID *atomic.Int64) int {
+	var committed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range 16 {
+		wg.Add(1)
+		go func() { // ends at the first transfer finished after the window
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			for time.Since(start) < contendedWindow {
+				err := transfer(context.Background(), nextID.Add(1), r)
+				if err == nil && time.Since(start) < contendedWindow {
+					committed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(committed.Load())
+}
+
+func reportContended(b *testing.B, commits [2]int, windows int) {
+	secs := contendedWindow.Seconds() * float64(windows)
+	b.ReportMetric(float64(commits[0])/secs, "plumb-commits/s")
+	b.ReportMetric(float64(commits[1])/secs, "naive-commits/s")
+	if commits[1] > 0 {
+		b.ReportMetric(float64(commits[0])/float64(commits[1]), "plumb-per-naive")
+	}
+}

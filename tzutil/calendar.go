@@ -13,11 +13,17 @@ import (
 // instant reaching target is max(s, target−o), if that is before the
 // period's end. This reproduces every row of the oracle data, including
 // skipped midnights, repeated midnights and Pacific/Apia's skipped day.
+//
+// Arithmetic saturates at the int64 range, so at the extremes of time.Time
+// the answer is clamped (see unixIn) instead of wrapping around.
 func startOf(loc *time.Location, target int64) int64 {
-	cur := target - 26*3600
+	if target > maxUnix+14*86400 {
+		return math.MaxInt64
+	}
+	cur := satAdd(target, -26*3600)
 	for i := 0; i < maxWalk; i++ {
 		off, end := offsetAt(loc, cur)
-		c := target - int64(off)
+		c := satAdd(target, -int64(off))
 		if c < cur {
 			c = cur
 		}
@@ -58,19 +64,42 @@ func StartOfDate(d Date, loc *time.Location) (time.Time, error) {
 func StartOfDay(t time.Time) time.Time {
 	loc := t.Location()
 	y, m, d := t.Date()
-	target := Date{y, m, d}.days() * 86400
-	return time.Unix(startOf(loc, target), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(Date{y, m, d}.days())), loc)
 }
 
 // EndOfDay returns the start of the next date in t's location: the
 // exclusive end of t's day. Use it as `ts < EndOfDay(t)`; there is no
 // 23:59:59.999 (which is 1 h early on days with a fold at 23:00, and does
-// not exist where 23:59:59 is skipped).
+// not exist where 23:59:59 is skipped). On the last day that time.Time can
+// represent (year 292277024627), whose end cannot be represented, it
+// returns the last representable instant, so StartOfDay(t) <= t <=
+// EndOfDay(t) holds for every t.
 func EndOfDay(t time.Time) time.Time {
 	loc := t.Location()
 	y, m, d := t.Date()
-	target := (Date{y, m, d}.days() + 1) * 86400
-	return time.Unix(startOf(loc, target), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(Date{y, m, d}.days()+1)), loc)
+}
+
+// EndOfDate returns the exclusive end of date d in loc: the start of the
+// next date (see StartOfDate). It fails only for an invalid d.
+func EndOfDate(d Date, loc *time.Location) (time.Time, error) {
+	_, end, err := DateBounds(d, loc)
+	return end, err
+}
+
+// DateBounds returns the first instant of date d in loc and the exclusive
+// end of that date (the start of the next one); end − start is
+// DayLength(d, loc), and start == end for a date that never happens
+// (Pacific/Apia 2011-12-30). It fails only for an invalid d (an error
+// wrapping ErrOutOfRange). A nil loc means UTC. This is the "start, end
+// and length of a day" question asked with a calendar date.
+func DateBounds(d Date, loc *time.Location) (start, end time.Time, err error) {
+	if err := d.Validate(); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("tzutil: bounds of %s: %w", d, err)
+	}
+	loc = locOrUTC(loc)
+	t := d.days() * 86400
+	return time.Unix(startOf(loc, t), 0).In(loc), time.Unix(startOf(loc, t+86400), 0).In(loc), nil
 }
 
 // DayBounds returns the start of t's local day and its exclusive end.
@@ -95,14 +124,14 @@ func StartOfWeek(t time.Time, first time.Weekday) time.Time {
 	loc := t.Location()
 	d := DateOf(t)
 	back := (int(d.Weekday()) - int(first%7) + 7) % 7
-	return time.Unix(startOf(loc, (d.days()-int64(back))*86400), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(d.days()-int64(back))), loc)
 }
 
 // StartOfMonth returns the start of the first day of t's local month.
 func StartOfMonth(t time.Time) time.Time {
 	loc := t.Location()
 	y, m, _ := t.Date()
-	return time.Unix(startOf(loc, Date{y, m, 1}.days()*86400), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(Date{y, m, 1}.days())), loc)
 }
 
 // EndOfMonth returns the start of the first day of the next month: the
@@ -110,13 +139,13 @@ func StartOfMonth(t time.Time) time.Time {
 func EndOfMonth(t time.Time) time.Time {
 	loc := t.Location()
 	y, m, _ := t.Date()
-	return time.Unix(startOf(loc, Date{y, m + 1, 1}.days()*86400), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(Date{y, m + 1, 1}.days())), loc)
 }
 
 // StartOfYear returns the start of 1 January of t's local year.
 func StartOfYear(t time.Time) time.Time {
 	loc := t.Location()
-	return time.Unix(startOf(loc, Date{t.Year(), time.January, 1}.days()*86400), 0).In(loc)
+	return unixIn(startOf(loc, daySeconds(Date{t.Year(), time.January, 1}.days())), loc)
 }
 
 // DaysBetween returns the number of calendar days from a's local date to

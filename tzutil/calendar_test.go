@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -234,4 +235,106 @@ func TestAnchorsOnOracle(t *testing.T) {
 	assert.Equal(t, 12, wrongStart)
 	assert.Equal(t, 12, prevDate)
 	assert.Equal(t, 24, wrongLen)
+}
+
+func TestDateBoundsAndYearTransitions(t *testing.T) {
+	cases := []struct {
+		zone       string
+		date       Date
+		start, end string
+	}{
+		{"America/Sao_Paulo", Date{2018, 11, 4}, "2018-11-04T01:00:00-02:00", "2018-11-05T00:00:00-02:00"},
+		{"America/New_York", Date{2024, 11, 3}, "2024-11-03T00:00:00-04:00", "2024-11-04T00:00:00-05:00"},
+		{"Pacific/Apia", Date{2011, 12, 30}, "2011-12-31T00:00:00+14:00", "2011-12-31T00:00:00+14:00"},
+		{"Asia/Kolkata", Date{2024, 1, 1}, "2024-01-01T00:00:00+05:30", "2024-01-02T00:00:00+05:30"},
+	}
+	for _, c := range cases {
+		loc := MustLoad(c.zone)
+		s, e, err := DateBounds(c.date, loc)
+		require.NoError(t, err)
+		assert.Equal(t, c.start, s.Format(time.RFC3339), c.zone)
+		assert.Equal(t, c.end, e.Format(time.RFC3339), c.zone)
+		n, _ := DayLength(c.date, loc)
+		assert.Equal(t, n, e.Sub(s), c.zone)
+		e2, err := EndOfDate(c.date, loc)
+		require.NoError(t, err)
+		assert.True(t, e2.Equal(e))
+	}
+	_, _, err := DateBounds(Date{2023, 2, 29}, nil)
+	assert.ErrorIs(t, err, ErrOutOfRange)
+
+	trs, err := YearTransitions(MustLoad("Europe/London"), 2024)
+	require.NoError(t, err)
+	require.Len(t, trs, 2)
+	assert.Equal(t, "2024-03-31T01:00:00Z", trs[0].At.UTC().Format(time.RFC3339))
+	assert.Equal(t, "2024-10-27T01:00:00Z", trs[1].At.UTC().Format(time.RFC3339))
+	// The local year: Apia's 2011 ends at the start of 2012-01-01 in Apia.
+	trs, err = YearTransitions(MustLoad("Pacific/Apia"), 2011)
+	require.NoError(t, err)
+	var got []string
+	for _, tr := range trs {
+		got = append(got, tr.WallBefore().String()+">"+tr.WallAfter().String())
+	}
+	assert.Equal(t, []string{"2011-04-02T04:00:00>2011-04-02T03:00:00", "2011-09-24T03:00:00>2011-09-24T04:00:00", "2011-12-30T00:00:00>2011-12-31T00:00:00"}, got)
+	trs, err = YearTransitions(nil, 2024)
+	require.NoError(t, err)
+	assert.Empty(t, trs)
+	for _, y := range []int{MinYear, MaxYear} {
+		_, err := YearTransitions(MustLoad("America/New_York"), y)
+		assert.NoError(t, err, y)
+	}
+}
+
+// TestExtremesOfTime: at the first and last instants time.Time can
+// represent, day boundaries keep their order and transitions never wrap
+// around to the other end of time.
+func TestExtremesOfTime(t *testing.T) {
+	maxT := time.Unix(math.MaxInt64-62135596800, 999999999)
+	minT := time.Date(-292277022400, 3, 3, 0, 0, 0, 0, time.UTC) // Time.Date's calendar starts on 03-01
+	for _, z := range []string{"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe", "Asia/Kathmandu"} {
+		loc := MustLoad(z)
+		for _, x := range []time.Time{maxT, maxT.Add(-36 * time.Hour), minT, minT.Add(36 * time.Hour)} {
+			x = x.In(loc)
+			if d := x.Year() - x.UTC().Year(); d < -1 || d > 1 || (x.Unix() < 0) != (x.Year() < 1970) {
+				// At the very ends of the range, Go's own Time.Date wraps
+				// around for some offsets: there is no wall clock to test.
+				continue
+			}
+			name := z + " " + x.String()
+			s, e := DayBounds(x)
+			assert.False(t, s.After(x), "%s: StartOfDay %s after t", name, s)
+			assert.False(t, e.Before(x), "%s: EndOfDay %s before t", name, e)
+			assert.True(t, e.After(s), "%s: EndOfDay %s not after StartOfDay %s", name, e, s)
+			for _, b := range []time.Time{StartOfWeek(x, time.Monday), StartOfMonth(x), StartOfYear(x)} {
+				assert.False(t, b.After(x), "%s: start %s after t", name, b)
+			}
+			assert.False(t, EndOfMonth(x).Before(x), "%s: EndOfMonth before t", name)
+			if tr, ok := NextTransition(loc, x); ok {
+				assert.True(t, tr.At.After(x), "%s: NextTransition %s not after t", name, tr.At)
+			}
+			if tr, ok := PrevTransition(loc, x); ok {
+				assert.False(t, tr.At.After(x), "%s: PrevTransition %s after t", name, tr.At)
+			}
+			for tr := range Transitions(loc, x.Add(-48*time.Hour), x) {
+				assert.True(t, tr.At.Before(x), "%s: Transitions yields %s", name, tr.At)
+			}
+		}
+	}
+}
+
+// TestAddMonthsInvalidDate: a Date built by hand that is not a calendar
+// date is refused, not normalised into another month.
+func TestAddMonthsInvalidDate(t *testing.T) {
+	for _, d := range []Date{{2024, 8, 32}, {2024, 9, 0}, {2024, 13, 1}, {2023, 2, 29}, {0, 1, 1}} {
+		for _, o := range []Overflow{Clamp, Normalize, RejectOverflow} {
+			got, err := d.AddMonths(0, o)
+			assert.ErrorIs(t, err, ErrInvalid, "%v.AddMonths(0, %v) = %v", d, o, got)
+			assert.ErrorIs(t, err, ErrOutOfRange)
+		}
+	}
+	_, err := (Date{9999, 12, 31}).AddMonths(1, Clamp)
+	assert.ErrorIs(t, err, ErrOutOfRange, "the result leaves MinYear..MaxYear")
+	got, err := (Date{2024, 1, 31}).AddMonths(1, Clamp)
+	require.NoError(t, err)
+	assert.Equal(t, Date{2024, 2, 29}, got)
 }

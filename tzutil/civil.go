@@ -195,11 +195,16 @@ func (d Date) AddDays(n int) Date { return dateFromDays(d.days() + int64(n)) }
 // in the target month, o decides: Clamp (the zero value) gives the month's
 // last day (Jan 31 + 1 month = Feb 29 in 2024), Normalize overflows into the
 // next month like time.AddDate (= Mar 2), RejectOverflow returns an error
-// wrapping ErrOutOfRange. An unknown o, or n outside the int32 range (which
-// could overflow the month count), is an error whatever the day.
+// wrapping ErrOutOfRange. An invalid d (Date{2024, 8, 32}), an unknown o, n
+// outside the int32 range (which could overflow the month count) and a
+// result outside [MinYear, MaxYear] are errors wrapping ErrInvalid.
 func (d Date) AddMonths(n int, o Overflow) (Date, error) {
 	if o > RejectOverflow {
-		return Date{}, fmt.Errorf("tzutil: unknown Overflow %d (use Clamp, Normalize or RejectOverflow)", o)
+		return Date{}, fmt.Errorf("%w: unknown Overflow %d (use Clamp, Normalize or RejectOverflow)", ErrInvalid, o)
+	}
+	if err := d.Validate(); err != nil {
+		// A hand-built Date{2024, 8, 32} must not come back as September.
+		return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w", d, n, err)
 	}
 	if n > math.MaxInt32 || n < math.MinInt32 {
 		return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w", d, n, ErrOutOfRange)
@@ -221,8 +226,11 @@ func (d Date) AddMonths(n int, o Overflow) (Date, error) {
 		case RejectOverflow:
 			return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w: %04d-%02d has %d days", d, n, ErrOutOfRange, r.Year, int(r.Month), max)
 		default:
-			return Date{}, fmt.Errorf("tzutil: unknown Overflow %d", o)
+			return Date{}, fmt.Errorf("%w: unknown Overflow %d", ErrInvalid, o)
 		}
+	}
+	if r.Year < MinYear || r.Year > MaxYear {
+		return Date{}, fmt.Errorf("tzutil: %s plus %d months: %w: year %d outside %d..%d", d, n, ErrOutOfRange, r.Year, MinYear, MaxYear)
 	}
 	return r, nil
 }

@@ -52,6 +52,14 @@
 // without time zone` as a civil DateTime, and compares the server's tzdata
 // with the client's.
 //
+// # Errors
+//
+// Every error caused by bad input (a malformed or unknown zone name, a date
+// that does not exist, a string that does not parse, an unknown Policy, a
+// wall time refused by Reject) matches ErrInvalid with errors.Is; narrower
+// sentinels such as ErrUnknownZone or ErrGap say which. Errors about the
+// environment (ErrNoTZData, ErrBadData) do not match ErrInvalid.
+//
 // All functions are safe for concurrent use. Loaded locations are cached
 // for the life of the process.
 package tzutil

@@ -68,7 +68,7 @@ func (l *Loader) FromTZ(value string) (*time.Location, Info, error) {
 	if perr == nil {
 		return ploc, info, nil
 	}
-	if errors.Is(lerr, ErrUnknownZone) || errors.Is(lerr, ErrInvalidName) {
+	if errors.Is(lerr, ErrUnknownZone) || errors.Is(lerr, ErrInvalid) {
 		return nil, Info{}, fmt.Errorf("tzutil: TZ=%q is neither a zone nor a POSIX rule: %w; as a POSIX rule: %w", value, lerr, perr)
 	}
 	return nil, Info{}, lerr

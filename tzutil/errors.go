@@ -7,30 +7,55 @@ import (
 	"time"
 )
 
+// ErrInvalid is the one sentinel for bad input: every error that a caller
+// can fix by passing something else matches it with errors.Is, so an HTTP
+// handler can map it to 400 in one place. The narrower sentinels below that
+// describe bad input (ErrUnknownZone, ErrSyntax, ErrOutOfRange, ErrPOSIX,
+// ErrOffsetMismatch, ErrGap, ErrFold) match ErrInvalid as well; the ones that
+// describe the environment (ErrNoTZData, ErrBadData, ErrUnknownLocal,
+// ErrLocalMismatch) do not. A malformed zone name ("", "Local", "../x", an
+// absolute path given to Load) is a *LoadError whose Reason is ErrInvalid.
+var ErrInvalid = errors.New("tzutil: invalid input")
+
+// invalidError is a narrower bad-input sentinel: errors.Is(e, ErrInvalid)
+// holds for it and for every error that wraps it.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(msg string) error { return &invalidError{msg} }
+
 // Sentinel errors. Callers branch on them with errors.Is; the returned
 // errors wrap them with what was wrong and how to fix it.
 var (
-	// ErrUnknownZone: the name is well formed but no tzdata source knows it.
-	ErrUnknownZone = errors.New("tzutil: unknown zone")
-	// ErrInvalidName: the name can never be a zone name ("", "Local",
-	// "../x", an absolute path given to Load, control characters).
-	ErrInvalidName = errors.New("tzutil: invalid zone name")
+	// ErrUnknownZone: the name is well formed but no tzdata source knows it
+	// (a typo, or a zone newer than the tzdata in use). It matches
+	// ErrInvalid: the caller fixes it by passing another name.
+	ErrUnknownZone = invalid("tzutil: unknown zone")
 	// ErrNoTZData: no tzdata source is reachable at all (no ZONEINFO, no
 	// system zoneinfo directory, no embedded copy, no GOROOT zip), which is
 	// the usual state of scratch and distroless images.
 	ErrNoTZData = errors.New("tzutil: no tzdata available")
-	// ErrBadData: a zoneinfo file exists but is not valid TZif data.
+	// ErrBadData: a zoneinfo file exists but is not valid TZif data (or is
+	// larger than any real one).
 	ErrBadData = errors.New("tzutil: invalid zoneinfo data")
-	// ErrPOSIX: a POSIX TZ rule (such as "EST5EDT,M3.2.0,M11.1.0") is malformed.
-	ErrPOSIX = errors.New("tzutil: invalid POSIX TZ rule")
-	// ErrOutOfRange: a date, time or argument is outside its valid range.
-	ErrOutOfRange = errors.New("tzutil: out of range")
-	// ErrSyntax: a date or datetime string is malformed.
-	ErrSyntax = errors.New("tzutil: syntax error")
-	// ErrGap: a wall time does not exist in the zone (see *GapError).
-	ErrGap = errors.New("tzutil: wall time does not exist (DST gap)")
-	// ErrFold: a wall time happens twice in the zone (see *FoldError).
-	ErrFold = errors.New("tzutil: wall time is ambiguous (DST fold)")
+	// ErrPOSIX: a POSIX TZ rule (such as "EST5EDT,M3.2.0,M11.1.0") is
+	// malformed. It matches ErrInvalid.
+	ErrPOSIX = invalid("tzutil: invalid POSIX TZ rule")
+	// ErrOutOfRange: a date, time or argument is outside its valid range,
+	// or a result would be. It matches ErrInvalid.
+	ErrOutOfRange = invalid("tzutil: out of range")
+	// ErrSyntax: a date, datetime or period string is malformed. It
+	// matches ErrInvalid.
+	ErrSyntax = invalid("tzutil: syntax error")
+	// ErrGap: a wall time does not exist in the zone (see *GapError). It
+	// matches ErrInvalid: the Reject policy asked for wall times to be
+	// validated.
+	ErrGap = invalid("tzutil: wall time does not exist (DST gap)")
+	// ErrFold: a wall time happens twice in the zone (see *FoldError). It
+	// matches ErrInvalid.
+	ErrFold = invalid("tzutil: wall time is ambiguous (DST fold)")
 	// ErrLocalMismatch: time.Local is not the zone that TZ asks for (see
 	// *LocalMismatchError).
 	ErrLocalMismatch = errors.New("tzutil: time.Local does not match TZ")
@@ -39,9 +64,9 @@ var (
 	ErrUnknownLocal = errors.New("tzutil: local zone name unknown")
 )
 
-// LoadError explains a failed load. Reason is one of ErrUnknownZone,
-// ErrInvalidName, ErrNoTZData or ErrBadData (errors.Is works on the
-// LoadError itself). Suggest lists names the caller probably meant, best
+// LoadError explains a failed load. Reason is one of ErrInvalid (a name
+// that can never be a zone name), ErrUnknownZone, ErrNoTZData or ErrBadData
+// (errors.Is works on the LoadError itself). Suggest lists names the caller probably meant, best
 // first; Tried lists the sources consulted, in order.
 type LoadError struct {
 	Name    string
@@ -54,7 +79,11 @@ type LoadError struct {
 // Error renders `tzutil: unknown zone "Asia/Shangai" (did you mean "Asia/Shanghai"?)`.
 func (e *LoadError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Reason.Error())
+	if e.Reason == ErrInvalid {
+		b.WriteString("tzutil: invalid zone name")
+	} else {
+		b.WriteString(e.Reason.Error())
+	}
 	fmt.Fprintf(&b, " %q", e.Name)
 	if e.Detail != "" {
 		b.WriteString(": ")
@@ -99,8 +128,8 @@ func (e *GapError) Error() string {
 		e.Transition.UTC().Format(time.RFC3339), FormatOffset(e.OffsetBefore), FormatOffset(e.OffsetAfter))
 }
 
-// Is makes errors.Is(err, ErrGap) true.
-func (e *GapError) Is(target error) bool { return target == ErrGap }
+// Is makes errors.Is(err, ErrGap) and errors.Is(err, ErrInvalid) true.
+func (e *GapError) Is(target error) bool { return target == ErrGap || target == ErrInvalid }
 
 // FoldError is returned with the Reject policy for a wall time that happens
 // twice: at Earlier (with the offset from before the transition) and at
@@ -117,8 +146,8 @@ func (e *FoldError) Error() string {
 		e.Wall, e.Zone, e.Earlier.Format(time.RFC3339), e.Later.Format(time.RFC3339))
 }
 
-// Is makes errors.Is(err, ErrFold) true.
-func (e *FoldError) Is(target error) bool { return target == ErrFold }
+// Is makes errors.Is(err, ErrFold) and errors.Is(err, ErrInvalid) true.
+func (e *FoldError) Is(target error) bool { return target == ErrFold || target == ErrInvalid }
 
 // LocalMismatchError reports that the process's time.Local is not what the
 // TZ environment variable asks for: Go silently falls back to UTC when TZ is

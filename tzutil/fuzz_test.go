@@ -18,7 +18,7 @@ func FuzzLoad(f *testing.F) {
 			if !errors.As(err, &le) {
 				t.Fatalf("%q: error %v is not a *LoadError", name, err)
 			}
-			if !errors.Is(err, ErrUnknownZone) && !errors.Is(err, ErrInvalidName) && !errors.Is(err, ErrBadData) && !errors.Is(err, ErrNoTZData) {
+			if !errors.Is(err, ErrUnknownZone) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrBadData) && !errors.Is(err, ErrNoTZData) {
 				t.Fatalf("%q: unclassified error %v", name, err)
 			}
 			if loc != nil {

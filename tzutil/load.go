@@ -119,10 +119,11 @@ var std Loader
 // and parsing a file (time.LoadLocation does that on every call).
 //
 // "UTC" returns time.UTC. "", "Local", relative paths and absolute paths
-// are refused with ErrInvalidName: use time.UTC, FromTZ or time.Local
-// explicitly. A failure is a *LoadError wrapping ErrUnknownZone (with
-// suggestions: case, spelling, current names of old links, abbreviations),
-// ErrNoTZData (with the fix) or ErrBadData.
+// are refused with a *LoadError whose Reason is ErrInvalid: use time.UTC,
+// FromTZ or time.Local explicitly. Other failures are a *LoadError wrapping
+// ErrUnknownZone (with suggestions: case, spelling, current names of old
+// links, abbreviations; it matches ErrInvalid too), ErrNoTZData (with the
+// fix) or ErrBadData.
 func Load(name string) (*time.Location, error) { return std.Load(name) }
 
 // LoadInfo is Load that also reports where the data came from.
@@ -173,19 +174,19 @@ func (l *Loader) LoadInfo(name string) (*time.Location, Info, error) {
 func validName(name string) error {
 	switch {
 	case name == "":
-		return &LoadError{Name: name, Reason: ErrInvalidName, Detail: `empty name; use "UTC" for UTC, or FromTZ for TZ semantics`}
+		return &LoadError{Name: name, Reason: ErrInvalid, Detail: `empty name; use "UTC" for UTC, or FromTZ for TZ semantics`}
 	case name == "Local":
-		return &LoadError{Name: name, Reason: ErrInvalidName, Detail: `"Local" is not a zone; use time.Local explicitly, or LocalName/FromTZ to learn what it should be`}
+		return &LoadError{Name: name, Reason: ErrInvalid, Detail: `"Local" is not a zone; use time.Local explicitly, or LocalName/FromTZ to learn what it should be`}
 	case len(name) > 255:
-		return &LoadError{Name: name[:32] + "...", Reason: ErrInvalidName, Detail: "longer than 255 bytes"}
+		return &LoadError{Name: name[:32] + "...", Reason: ErrInvalid, Detail: "longer than 255 bytes"}
 	case strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`):
-		return &LoadError{Name: name, Reason: ErrInvalidName, Detail: "absolute paths are not zone names; use FromTZ for TZ=/path semantics"}
+		return &LoadError{Name: name, Reason: ErrInvalid, Detail: "absolute paths are not zone names; use FromTZ for TZ=/path semantics"}
 	case strings.Contains(name, ".."):
-		return &LoadError{Name: name, Reason: ErrInvalidName, Detail: `".." is not allowed in a zone name`}
+		return &LoadError{Name: name, Reason: ErrInvalid, Detail: `".." is not allowed in a zone name`}
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
-			return &LoadError{Name: name, Reason: ErrInvalidName, Detail: "contains a control character, backslash or colon"}
+			return &LoadError{Name: name, Reason: ErrInvalid, Detail: "contains a control character, backslash or colon"}
 		}
 	}
 	return nil

@@ -46,8 +46,9 @@ const (
 )
 
 // ErrOffsetMismatch: an RFC 9557 string's offset is not valid for its zone
-// at that wall time (for instance after a tzdata change moved the rule).
-var ErrOffsetMismatch = fmt.Errorf("tzutil: offset does not match the zone")
+// at that wall time (for instance after a tzdata change moved the rule). It
+// matches ErrInvalid.
+var ErrOffsetMismatch = invalid("tzutil: offset does not match the zone")
 
 // ParseRFC9557 parses an RFC 9557 (Internet Extended Date/Time Format)
 // string such as "2024-11-03T01:30:00-05:00[America/New_York]". The
@@ -130,7 +131,7 @@ func ParseRFC9557(s string, op OffsetPolicy, p Policy) (time.Time, error) {
 	case IgnoreOffset:
 		return r.pick(p, loc)
 	}
-	return time.Time{}, fmt.Errorf("tzutil: unknown OffsetPolicy %d", op)
+	return time.Time{}, fmt.Errorf("%w: unknown OffsetPolicy %d", ErrInvalid, op)
 }
 
 func offsetsOf(r Resolution) string {

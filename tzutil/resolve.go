@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,41 @@ func (p Policy) String() string {
 		return "StartOfGap"
 	}
 	return "Policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParsePolicy returns the Policy named s, compared case-insensitively and
+// ignoring '-' and '_' ("compatible", "earlier", "later", "reject",
+// "postgresql", "start-of-gap"), for command-line flags and configuration
+// files. Anything else is an error wrapping ErrInvalid that lists the names.
+func ParsePolicy(s string) (Policy, error) {
+	n := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+	for p := Compatible; p <= StartOfGap; p++ {
+		if strings.ToLower(p.String()) == n {
+			return p, nil
+		}
+	}
+	if n == "postgres" || n == "pg" {
+		return PostgreSQL, nil
+	}
+	return 0, fmt.Errorf("%w: unknown policy %q (use compatible, earlier, later, reject, postgresql or start-of-gap)", ErrInvalid, s)
+}
+
+// MarshalText implements encoding.TextMarshaler with the constant's name.
+func (p Policy) MarshalText() ([]byte, error) {
+	if p > StartOfGap {
+		return nil, fmt.Errorf("%w: unknown Policy %d", ErrInvalid, p)
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParsePolicy.
+func (p *Policy) UnmarshalText(b []byte) error {
+	v, err := ParsePolicy(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
 }
 
 // Kind classifies a wall time in a zone.
@@ -204,7 +240,7 @@ func (r Resolution) pick(p Policy, loc *time.Location) (time.Time, error) {
 			return time.Time{}, &FoldError{Wall: r.Wall, Zone: loc.String(), Earlier: r.Earlier, Later: r.Later}
 		}
 	}
-	return time.Time{}, fmt.Errorf("tzutil: unknown Policy %d", p)
+	return time.Time{}, fmt.Errorf("%w: unknown Policy %d (use Compatible, Earlier, Later, Reject, PostgreSQL or StartOfGap)", ErrInvalid, p)
 }
 
 // At converts the wall time wall in loc to an instant, resolving a gap or a
@@ -216,7 +252,7 @@ func At(wall DateTime, loc *time.Location, p Policy) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("tzutil: %s: %w", wall, err)
 	}
 	if p > StartOfGap {
-		return time.Time{}, fmt.Errorf("tzutil: unknown Policy %d", p)
+		return time.Time{}, fmt.Errorf("%w: unknown Policy %d (use Compatible, Earlier, Later, Reject, PostgreSQL or StartOfGap)", ErrInvalid, p)
 	}
 	if loc == nil {
 		loc = time.UTC

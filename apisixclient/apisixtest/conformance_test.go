@@ -157,28 +157,28 @@ func TestConformance(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.ID, func(t *testing.T) {
 			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-			opts := []Option{WithClock(clock.Now)}
+			cfg := Config{Clock: clock.Now}
 			hdr := map[string]string{}
 			for k, v := range c.ServerConfig {
 				switch k {
 				case "apisix.proxy_mode":
 					var m string
 					require.NoError(t, json.Unmarshal(v, &m))
-					opts = append(opts, WithProxyMode(m))
+					cfg.ProxyMode = m
 				case "xrpc.protocols":
 					var ps []string
 					require.NoError(t, json.Unmarshal(v, &ps))
-					opts = append(opts, WithXRPCProtocols(ps...))
+					cfg.XRPCProtocols = ps
 				case "deployment.admin.admin_key":
 					var ks []AdminKey
 					require.NoError(t, json.Unmarshal(v, &ks))
-					opts = append(opts, WithAdminKeys(ks...))
+					cfg.AdminKeys = ks
 					hdr["X-API-KEY"] = ks[0].Key
 				default:
 					t.Fatalf("unknown server_config key %q", k)
 				}
 			}
-			h := NewHandler(opts...)
+			h := newHandler(t, cfg)
 			for i, s := range c.Setup {
 				rec := do(t, h, s.Method, s.Path, fill(s.Body), hdr)
 				require.Less(t, rec.Code, 300, "setup %d %s %s: %s", i, s.Method, s.Path, rec.Body)

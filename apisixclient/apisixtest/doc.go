@@ -1,11 +1,13 @@
 // Package apisixtest is an in-process Apache APISIX Admin API (v3) for
 // tests of code that configures APISIX, in the spirit of net/http/httptest.
 //
-//	srv := apisixtest.NewServer(t)            // closed when t ends
-//	c, _ := apisixclient.New(srv.URL, apisixclient.WithAPIKey(srv.Key))
+//	srv := apisixtest.NewServer(t, apisixtest.Config{}) // closed when t ends
+//	c, _ := apisixclient.New(srv.URL, apisixclient.Config{APIKey: srv.Key})
 //
-// It follows specs/apisix-admin-api.md (read from APISIX 3.18.0's source) and
-// passes every case of specs/apisix-conformance.json (testdata/):
+// It follows APISIX 3.18.0's own source (apisix/admin/*.lua,
+// apisix/schema_def.lua, apisix/plugins/*.lua) and passes every case of its
+// conformance file, testdata/apisix-conformance.json, whose cases come from
+// APISIX's test suite (t/admin/*.t, t/node/*.t):
 //
 //   - the v3 envelopes, 201 for a new key and 200 for a replaced one,
 //     {"message":"Key not found"} for a missing key, createdIndex and

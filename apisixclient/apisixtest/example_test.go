@@ -11,7 +11,12 @@ import (
 )
 
 func ExampleNewHandler() {
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, err := apisixtest.NewHandler(apisixtest.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	put := func(path, body string) {
@@ -35,7 +40,11 @@ func ExampleNewHandler() {
 }
 
 func ExampleHandler_Requests() {
-	h := apisixtest.NewHandler()
+	h, err := apisixtest.NewHandler(apisixtest.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for range 3 {

@@ -2,6 +2,7 @@ package apisixtest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ func TestHandlerSpecBehaviour(t *testing.T) {
 	up := `{"nodes":{"127.0.0.1:80":1},"type":"roundrobin"}`
 	cases := []struct {
 		name       string
-		opts       []Option
+		cfg        Config
 		setup      [][3]string // method, path, body
 		hdr        map[string]string
 		method     string
@@ -87,17 +88,17 @@ func TestHandlerSpecBehaviour(t *testing.T) {
 		}, method: "GET", path: "/apisix/admin/upstreams?name=^b", wantStatus: 200, wantBody: `"total":1`},
 		{name: "empty label matches nothing", setup: [][3]string{{"PUT", "/apisix/admin/upstreams/1", `{"labels":{"a":"b"},"nodes":{}}`}},
 			method: "GET", path: "/apisix/admin/upstreams?label=", wantStatus: 200, wantBody: `"total":0`},
-		{name: "viewer may read", opts: []Option{WithAdminKeys(AdminKey{Key: "v", Role: "viewer"})}, hdr: map[string]string{"X-API-KEY": "v"},
+		{name: "viewer may read", cfg: Config{AdminKeys: []AdminKey{AdminKey{Key: "v", Role: "viewer"}}}, hdr: map[string]string{"X-API-KEY": "v"},
 			method: "GET", path: "/apisix/admin/routes", wantStatus: 200},
-		{name: "viewer may not write", opts: []Option{WithAdminKeys(AdminKey{Key: "v", Role: "viewer"})}, hdr: map[string]string{"X-API-KEY": "v"},
+		{name: "viewer may not write", cfg: Config{AdminKeys: []AdminKey{AdminKey{Key: "v", Role: "viewer"}}}, hdr: map[string]string{"X-API-KEY": "v"},
 			method: "PUT", path: "/apisix/admin/routes/1", body: `{}`, wantStatus: 401, wantBody: "invalid method for role viewer"},
-		{name: "key as query parameter", opts: []Option{WithAdminKeys(AdminKey{Key: "k", Role: "admin"})},
+		{name: "key as query parameter", cfg: Config{AdminKeys: []AdminKey{AdminKey{Key: "k", Role: "admin"}}},
 			method: "GET", path: "/apisix/admin/routes?api_key=k", wantStatus: 200},
-		{name: "stream GET with stream mode off", opts: []Option{WithProxyMode("http")}, method: "GET", path: "/apisix/admin/stream_routes", wantStatus: 400, wantBody: "stream mode is disabled"},
+		{name: "stream GET with stream mode off", cfg: Config{ProxyMode: "http"}, method: "GET", path: "/apisix/admin/stream_routes", wantStatus: 400, wantBody: "stream mode is disabled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := NewHandler(tc.opts...)
+			h := newHandler(t, tc.cfg)
 			for _, s := range tc.setup {
 				rec := do(t, h, s[0], s[1], []byte(s[2]), tc.hdr)
 				require.Less(t, rec.Code, 300, "setup %v: %s", s, rec.Body)
@@ -111,7 +112,7 @@ func TestHandlerSpecBehaviour(t *testing.T) {
 }
 
 func TestListOrderAndPaging(t *testing.T) {
-	h := NewHandler()
+	h := newHandler(t, Config{})
 	for _, id := range []string{"2", "10", "1"} {
 		rec := do(t, h, "PUT", "/apisix/admin/upstreams/"+id, []byte(`{"nodes":{}}`), nil)
 		require.Equal(t, http.StatusCreated, rec.Code)
@@ -130,7 +131,7 @@ func TestListOrderAndPaging(t *testing.T) {
 }
 
 func TestFailNextAndRequests(t *testing.T) {
-	h := NewHandler()
+	h := newHandler(t, Config{})
 	h.FailNext(1, 503, "value changed before overwritten")
 	rec := do(t, h, "GET", "/apisix/admin/routes", nil, nil)
 	assert.Equal(t, 503, rec.Code)
@@ -138,4 +139,49 @@ func TestFailNextAndRequests(t *testing.T) {
 	rec = do(t, h, "GET", "/apisix/admin/routes", nil, nil)
 	assert.Equal(t, 200, rec.Code)
 	assert.Equal(t, map[string]int{"GET": 2}, h.Requests())
+}
+
+// newHandler returns a Handler for cfg or fails t.
+func newHandler(t testing.TB, cfg Config) *Handler {
+	t.Helper()
+	h, err := NewHandler(cfg)
+	require.NoError(t, err)
+	return h
+}
+
+// TestDotIDsRefusedByServer: the server refuses paths nginx would
+// normalise into another resource, and ".." ids in a body, instead of
+// storing them.
+func TestDotIDsRefusedByServer(t *testing.T) {
+	h := newHandler(t, Config{})
+	rec := do(t, h, "PUT", "/apisix/admin/consumers/jack", []byte(`{"username":"jack"}`), nil)
+	require.Equal(t, 201, rec.Code)
+	for _, tc := range []struct{ method, path, body string }{
+		{"DELETE", "/apisix/admin/consumers/jack/credentials/..", ""},
+		{"PUT", "/apisix/admin/consumers/jack/credentials/.", `{"plugins":{"key-auth":{"key":"k"}}}`},
+		{"PUT", "/apisix/admin/routes/%2e%2e", `{"uri":"/a","upstream":{"nodes":{}}}`},
+		{"PUT", "/apisix/admin/routes/a%2Fb", `{"uri":"/a","upstream":{"nodes":{}}}`},
+		{"GET", "/apisix/admin//routes", ""},
+		{"PUT", "/apisix/admin/upstreams", `{"id":"..","nodes":{}}`},
+		{"PUT", "/apisix/admin/secrets/vault/..", `{"uri":"http://v:8200","prefix":"p","token":"t"}`},
+	} {
+		rec := do(t, h, tc.method, tc.path, []byte(tc.body), nil)
+		assert.Equal(t, 400, rec.Code, "%s %s: %s", tc.method, tc.path, rec.Body)
+		assert.Contains(t, rec.Body.String(), "normalised path", "%s %s", tc.method, tc.path)
+	}
+	assert.Equal(t, 1, h.Len("consumers"), "jack is still there")
+	assert.Zero(t, h.Len("upstreams"))
+	assert.Zero(t, h.Len("routes"))
+}
+
+// TestNilBody: a request built by hand with a nil Body must not panic.
+func TestNilBody(t *testing.T) {
+	h := newHandler(t, Config{})
+	for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"} {
+		req := httptest.NewRequest(m, "/apisix/admin/routes/1", nil)
+		req.Body = nil
+		rec := httptest.NewRecorder()
+		assert.NotPanics(t, func() { h.ServeHTTP(rec, req) }, m)
+		assert.NotZero(t, rec.Code)
+	}
 }

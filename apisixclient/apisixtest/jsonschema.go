@@ -15,10 +15,10 @@ import (
 
 // schema is the subset of JSON Schema draft 4/7 that APISIX's schema_def.lua
 // uses. validate reports the first failure with the message templates of
-// api7/jsonschema (spec §7), which is what APISIX puts in error_msg.
+// api7/jsonschema (github.com/api7/jsonschema), which is what APISIX puts in error_msg.
 //
 // Properties are visited in sorted order. APISIX visits them in Lua hash
-// order, which is implementation-defined (spec §7), so only single-fault
+// order, which is implementation-defined, so only single-fault
 // bodies have exact, portable messages.
 type schema struct {
 	Type              any                `json:"type,omitempty"`
@@ -28,7 +28,7 @@ type schema struct {
 	PatternProperties map[string]*schema `json:"patternProperties,omitempty"`
 	MinProperties     *int               `json:"minProperties,omitempty"`
 	MaxProperties     *int               `json:"maxProperties,omitempty"`
-	Dependencies      map[string]any     `json:"dependencies,omitempty"`
+	Dependencies      map[string]any     `json:"dependencies,omitempty"` // []any of names, or *schema
 	Items             *schema            `json:"items,omitempty"`
 	MinItems          *int               `json:"minItems,omitempty"`
 	MaxItems          *int               `json:"maxItems,omitempty"`
@@ -48,6 +48,34 @@ type schema struct {
 	If                *schema            `json:"if,omitempty"`
 	Then              *schema            `json:"then,omitempty"`
 	Else              *schema            `json:"else,omitempty"`
+	Default           any                `json:"default,omitempty"`
+}
+
+// applyDefaults stores the schema's defaults into v where a property is
+// missing, as api7/jsonschema does while it validates (APISIX 3.2-3.13
+// then kept them: the Admin API wrote the checked conf to etcd).
+func (s *schema) applyDefaults(v any) {
+	if s == nil {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(s.Properties) {
+			ps := s.Properties[k]
+			if cur, ok := x[k]; ok {
+				ps.applyDefaults(cur)
+			} else if ps.Default != nil {
+				x[k] = deepCopy(ps.Default)
+			}
+		}
+		for _, sub := range s.AllOf {
+			sub.applyDefaults(v)
+		}
+	case []any:
+		for _, it := range x {
+			s.Items.applyDefaults(it)
+		}
+	}
 }
 
 var (
@@ -73,7 +101,36 @@ func mustSchema(src string) *schema {
 	if err := d.Decode(&s); err != nil {
 		panic("apisixtest: bad built-in schema: " + err.Error() + "\n" + src)
 	}
+	s.resolveDependencies()
 	return &s
+}
+
+// resolveDependencies turns schema-valued dependencies (decoded as maps)
+// into *schema, everywhere in the tree.
+func (s *schema) resolveDependencies() {
+	if s == nil {
+		return
+	}
+	for k, d := range s.Dependencies {
+		if m, ok := d.(map[string]any); ok {
+			b, _ := json.Marshal(m)
+			s.Dependencies[k] = mustSchema(string(b))
+		}
+	}
+	for _, p := range s.Properties {
+		p.resolveDependencies()
+	}
+	for _, p := range s.PatternProperties {
+		p.resolveDependencies()
+	}
+	for _, list := range [][]*schema{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, p := range list {
+			p.resolveDependencies()
+		}
+	}
+	for _, p := range []*schema{s.Items, s.Not, s.If, s.Then, s.Else} {
+		p.resolveDependencies()
+	}
 }
 
 // luaType names a decoded JSON value as Lua (and so api7/jsonschema) sees it.
@@ -318,6 +375,10 @@ func (s *schema) validateObject(obj map[string]any) string {
 					if _, ok := obj[fmt.Sprint(r)]; !ok {
 						return fmt.Sprintf("property %q is required when %s is set", fmt.Sprint(r), k)
 					}
+				}
+			case *schema:
+				if msg := d.validate(obj); msg != "" {
+					return fmt.Sprintf("failed to validate dependent schema for %q: %s", k, msg)
 				}
 			}
 		}

@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// resourceDef describes one resource of spec §2.
+// resourceDef describes one Admin API resource (apisix/admin/*.lua).
 type resourceDef struct {
 	name        string // path segment, e.g. "stream_routes"
 	kind        string // singular name used in messages, e.g. "stream route"
@@ -159,9 +159,9 @@ func (h *Handler) check(rq *request, id string, conf map[string]any) string {
 		if msg := h.refs(conf, "group_id", "consumer_groups", "consumer group"); msg != "" {
 			return msg
 		}
-		return checkPlugins(conf["plugins"], "http", false, "invalid plugins configuration: ")
+		return checkConsumerPlugins(conf["plugins"], false)
 	case "credentials":
-		return checkPlugins(conf["plugins"], "http", true, "invalid plugins configuration: ")
+		return checkConsumerPlugins(conf["plugins"], true)
 	case "consumer_groups", "plugin_configs":
 		return checkPlugins(conf["plugins"], "http", false, "")
 	case "global_rules":
@@ -205,7 +205,7 @@ var (
 	headerKeyRe = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
 )
 
-// checkUpstream is upstream.lua check_upstream_conf (spec §5.3).
+// checkUpstream is check_upstream_conf of apisix/admin/upstreams.lua.
 func (h *Handler) checkUpstream(up map[string]any, http bool) string {
 	switch nodes := up["nodes"].(type) {
 	case []any:
@@ -277,8 +277,13 @@ func (h *Handler) checkUpstream(up map[string]any, http bool) string {
 	return ""
 }
 
-// checkPlugins checks each plugin conf against its schema (spec §6).
+// checkPlugins checks each plugin conf against its schema, as
+// check_schema in apisix/plugin.lua does.
 func checkPlugins(v any, subsystem string, authOnly bool, prefix string) string {
+	return checkPluginsAs(v, subsystem, authOnly, prefix, false)
+}
+
+func checkPluginsAs(v any, subsystem string, authOnly bool, prefix string, consumer bool) string {
 	ps, ok := v.(map[string]any)
 	if !ok {
 		return ""
@@ -299,11 +304,31 @@ func checkPlugins(v any, subsystem string, authOnly bool, prefix string) string 
 		if !ok || (subsystem == "stream" && !p.stream) || (subsystem == "http" && !p.http) {
 			return prefix + "unknown plugin [" + name + "]"
 		}
-		if msg := p.schema.validate(conf); msg != "" {
+		s := p.schema
+		if consumer && p.consumer != nil {
+			s = p.consumer
+		}
+		// api7/jsonschema fills defaults while it validates, so an if/then
+		// on a defaulted field (limit-count's policy) sees the default.
+		withDefaults := deepCopy(conf).(map[string]any)
+		s.applyDefaults(withDefaults)
+		if msg := s.validate(withDefaults); msg != "" {
 			return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
+		}
+		if p.check != nil {
+			if msg := p.check(conf, consumer); msg != "" {
+				return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
+			}
 		}
 	}
 	return ""
+}
+
+// checkConsumerPlugins checks the plugins of a consumer or credential:
+// auth plugins against their consumer_schema (TYPE_CONSUMER in
+// apisix/plugin.lua), with APISIX's "invalid plugins configuration: " prefix.
+func checkConsumerPlugins(v any, credential bool) string {
+	return checkPluginsAs(v, "http", credential, "invalid plugins configuration: ", true)
 }
 
 var exprOps = map[string]bool{"==": true, "~=": true, ">": true, "<": true, ">=": true, "<=": true, "~~": true, "~*": true, "in": true, "has": true, "ipmatch": true}
@@ -378,7 +403,7 @@ func parseKey(s string) string {
 	return msg
 }
 
-// checkSSL is ssl.lua check_ssl_conf after the schema (spec §5.4).
+// checkSSL is check_ssl_conf of apisix/admin/ssl.lua after the schema.
 func checkSSL(conf map[string]any) string {
 	if c, ok := conf["cert"].(string); ok {
 		if msg := parseCert(c); msg != "" {
@@ -414,7 +439,8 @@ func checkSSL(conf map[string]any) string {
 	return ""
 }
 
-// Delete checkers (spec §4). They read the store under h.mu.
+// Delete checkers (the delete_checker of each apisix/admin/*.lua). They
+// read the store under h.mu.
 
 func usedBy(h *Handler, resource, field, id string) string {
 	vals := h.children(resource)

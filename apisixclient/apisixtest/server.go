@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,12 +20,16 @@ import (
 	"time"
 )
 
-// MaxBodySize is APISIX's request body limit (1.5 MiB, spec §1).
+// MaxBodySize is APISIX's request body limit (1.5 MiB, MAX_REQ_BODY in
+// apisix/admin/init.lua).
 const MaxBodySize = 1572864
 
 // DefaultVersion is the APISIX version the server reports in its Server
-// header unless WithVersion says otherwise.
+// header unless Config.Version says otherwise.
 const DefaultVersion = "3.18.0"
+
+// ErrInvalid wraps every error about a Config the server cannot use.
+var ErrInvalid = errors.New("apisixtest: invalid input")
 
 // AdminKey is one entry of deployment.admin.admin_key in config.yaml.
 type AdminKey struct {
@@ -32,8 +38,36 @@ type AdminKey struct {
 	Role string // "admin" or "viewer" (GET only)
 }
 
-// Option configures a Handler or Server.
-type Option func(*config)
+// Config holds the optional settings of a Handler or Server. The zero value
+// is valid: every zero field means the default documented on it.
+type Config struct {
+	// AdminKeys are the accepted keys (deployment.admin.admin_key). Default:
+	// for NewServer one random admin key (Server.Key); for NewHandler none,
+	// that is admin_key_required: false.
+	AdminKeys []AdminKey
+	// NoAuth turns key checking off (admin_key_required: false); it cannot
+	// be combined with AdminKeys.
+	NoAuth bool
+	// ProxyMode is apisix.proxy_mode: "http", "stream" or "http&stream"
+	// (the default). Without stream, every /stream_routes request fails as
+	// APISIX's does.
+	ProxyMode string
+	// XRPCProtocols are the xRPC protocols stream routes may name (default:
+	// redis, dubbo).
+	XRPCProtocols []string
+	// Version is the APISIX version the server models and reports in its
+	// Server header ("3.18.0" by default). From 3.2 up to 3.13 it also writes
+	// schema defaults back into stored resources, as those releases do (the
+	// Admin API stopped in 3.14, apache/apisix#12603). Versions before 3.0
+	// are refused: this is a v3 Admin API.
+	Version string
+	// HideVersion sends "Server: APISIX" without a version, as
+	// enable_server_tokens: false does.
+	HideVersion bool
+	// Clock is used for create_time, update_time and TTL expiry (default
+	// time.Now). Tests advance a fake clock instead of sleeping.
+	Clock func() time.Time
+}
 
 type config struct {
 	keys      []AdminKey
@@ -41,37 +75,56 @@ type config struct {
 	proxyMode string
 	xrpc      []string
 	version   string
+	hide      bool
+	writeBack bool // 3.2 <= version < 3.14: schema defaults are stored
 	now       func() time.Time
 }
 
-// WithAdminKeys sets the accepted admin keys (deployment.admin.admin_key).
-// NewServer's default is one random admin key (Server.Key); NewHandler's
-// default is no key, that is admin_key_required: false.
-func WithAdminKeys(keys ...AdminKey) Option {
-	return func(c *config) { c.keys = append([]AdminKey(nil), keys...); c.noAuth = len(keys) == 0 }
+var versionPattern = regexp.MustCompile(`^(\d+)\.(\d+)(\.\d+)?$`)
+
+// resolve checks cfg and fills in the defaults.
+func (cfg Config) resolve(auth bool) (config, error) {
+	c := config{keys: append([]AdminKey(nil), cfg.AdminKeys...), noAuth: cfg.NoAuth || !auth && len(cfg.AdminKeys) == 0,
+		proxyMode: cfg.ProxyMode, xrpc: append([]string(nil), cfg.XRPCProtocols...), version: cfg.Version, hide: cfg.HideVersion, now: cfg.Clock}
+	if cfg.NoAuth && len(cfg.AdminKeys) > 0 {
+		return c, fmt.Errorf("%w: Config.NoAuth with %d AdminKeys: set one of them", ErrInvalid, len(cfg.AdminKeys))
+	}
+	for i, k := range c.keys {
+		if k.Key == "" {
+			return c, fmt.Errorf("%w: Config.AdminKeys[%d] has no Key: set the key clients send in X-API-KEY", ErrInvalid, i)
+		}
+		if k.Role != "admin" && k.Role != "viewer" {
+			return c, fmt.Errorf("%w: Config.AdminKeys[%d].Role is %q: use \"admin\" or \"viewer\"", ErrInvalid, i, k.Role)
+		}
+	}
+	switch c.proxyMode {
+	case "":
+		c.proxyMode = "http&stream"
+	case "http", "stream", "http&stream":
+	default:
+		return c, fmt.Errorf("%w: Config.ProxyMode is %q: use \"http\", \"stream\" or \"http&stream\"", ErrInvalid, cfg.ProxyMode)
+	}
+	if c.xrpc == nil {
+		c.xrpc = []string{"redis", "dubbo"}
+	}
+	if c.version == "" {
+		c.version = DefaultVersion
+	}
+	m := versionPattern.FindStringSubmatch(c.version)
+	if m == nil {
+		return c, fmt.Errorf("%w: Config.Version is %q: use a release such as \"3.18.0\"", ErrInvalid, cfg.Version)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	if major < 3 {
+		return c, fmt.Errorf("%w: Config.Version is %q: apisixtest models the v3 Admin API (APISIX 3.0 and later)", ErrInvalid, cfg.Version)
+	}
+	c.writeBack = major == 3 && minor >= 2 && minor < 14
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
 }
-
-// WithoutAuth turns key checking off (admin_key_required: false).
-func WithoutAuth() Option { return func(c *config) { c.keys, c.noAuth = nil, true } }
-
-// WithProxyMode sets apisix.proxy_mode: "http", "stream" or "http&stream"
-// (the default). Without stream, every /stream_routes request fails as
-// APISIX's does.
-func WithProxyMode(mode string) Option { return func(c *config) { c.proxyMode = mode } }
-
-// WithXRPCProtocols sets the xRPC protocols stream routes may name
-// (default: redis, dubbo).
-func WithXRPCProtocols(names ...string) Option {
-	return func(c *config) { c.xrpc = append([]string(nil), names...) }
-}
-
-// WithVersion sets the version in the Server header ("" hides it, as
-// enable_server_tokens: false does).
-func WithVersion(v string) Option { return func(c *config) { c.version = v } }
-
-// WithClock sets the clock used for create_time, update_time and TTL expiry
-// (default time.Now). Tests advance a fake clock instead of sleeping.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 type entry struct {
 	value    map[string]any
@@ -86,7 +139,7 @@ type fault struct {
 }
 
 // Handler is an in-process APISIX Admin API (v3) backed by memory. It
-// follows the spec in /work/shared/specs/apisix-admin-api.md: envelopes,
+// follows APISIX's apisix/admin/*.lua and apisix/schema_def.lua: envelopes,
 // 201 vs 200, schema checks with APISIX's messages, reference and delete
 // checks, paging, filters, TTL and PATCH semantics. It is safe for
 // concurrent use. Mount it at the root: it answers /apisix/admin/....
@@ -100,17 +153,15 @@ type Handler struct {
 	faults []fault
 }
 
-// NewHandler returns an empty Admin API. With no options it needs no key
-// and has stream mode on.
-func NewHandler(opts ...Option) *Handler {
-	c := config{proxyMode: "http&stream", xrpc: []string{"redis", "dubbo"}, version: DefaultVersion, now: time.Now, noAuth: true}
-	for _, o := range opts {
-		o(&c)
+// NewHandler returns an empty Admin API with the settings in cfg (the zero
+// Config: no key, stream mode on, version DefaultVersion). It fails with an
+// error wrapping ErrInvalid on a Config it cannot use.
+func NewHandler(cfg Config) (*Handler, error) {
+	c, err := cfg.resolve(false)
+	if err != nil {
+		return nil, err
 	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	return &Handler{cfg: c, store: map[string]*entry{}, counts: map[string]int{}}
+	return &Handler{cfg: c, store: map[string]*entry{}, counts: map[string]int{}}, nil
 }
 
 // Server is a Handler served by an httptest.Server on a loopback port.
@@ -123,14 +174,20 @@ type Server struct {
 	srv *httptest.Server
 }
 
-// NewServer starts a test Admin API and closes it when t ends. By default
-// it requires a random admin key, returned in Server.Key.
-func NewServer(t testing.TB, opts ...Option) *Server {
+// NewServer starts a test Admin API with the settings in cfg and closes it
+// when t ends. Unless cfg sets AdminKeys or NoAuth it requires a random
+// admin key, returned in Server.Key. An invalid cfg fails t.
+func NewServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	all := append([]Option{WithAdminKeys(AdminKey{Name: "admin", Key: hex.EncodeToString(key), Role: "admin"})}, opts...)
-	h := NewHandler(all...)
+	if len(cfg.AdminKeys) == 0 && !cfg.NoAuth {
+		key := make([]byte, 16)
+		_, _ = rand.Read(key)
+		cfg.AdminKeys = []AdminKey{{Name: "admin", Key: hex.EncodeToString(key), Role: "admin"}}
+	}
+	h, err := NewHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &Server{Handler: h, srv: httptest.NewServer(h)}
 	s.URL = s.srv.URL
 	for _, k := range h.cfg.keys {
@@ -205,7 +262,7 @@ var notFound = resp{status: http.StatusNotFound, body: map[string]any{"message":
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.version != "" {
+	if !h.cfg.hide {
 		w.Header().Set("Server", "APISIX/"+h.cfg.version)
 	} else {
 		w.Header().Set("Server", "APISIX")
@@ -281,6 +338,9 @@ func (h *Handler) serve(r *http.Request) resp {
 	if rs, ok := h.checkAuth(r); !ok {
 		return rs
 	}
+	if msg := checkRawPath(r.URL.EscapedPath()); msg != "" {
+		return bad(msg)
+	}
 	p = strings.TrimPrefix(p, "/apisix/admin")
 	if p == "" || p == "/" {
 		if r.Method == http.MethodHead {
@@ -290,14 +350,18 @@ func (h *Handler) serve(r *http.Request) resp {
 	}
 	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	// A single trailing slash ("/routes/", "/routes/1/") names the same
-	// thing; "/routes/1/" PATCH is a whole-object merge (spec §4).
+	// thing; "/routes/1/" PATCH is a whole-object merge (apisix/admin/resource.lua).
 	if len(segs) > 1 && segs[len(segs)-1] == "" {
 		segs = segs[:len(segs)-1]
 	}
 	q := r.URL.Query()
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		return bad("invalid request body: " + err.Error())
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			return bad("invalid request body: " + err.Error())
+		}
+		body = b
 	}
 	switch segs[0] {
 	case "plugins":
@@ -349,6 +413,28 @@ func (h *Handler) serve(r *http.Request) resp {
 		}
 	}
 	return req.serve()
+}
+
+// pathFix is the advice for a path nginx would rewrite.
+const pathFix = "APISIX routes on nginx's normalised path, where \".\" and \"..\" segments, percent-encoded dots and slashes and empty segments are resolved first, so the request would address another resource; use ids matching ^[a-zA-Z0-9-_.]+$ other than \".\" and \"..\""
+
+// checkRawPath refuses a request path that nginx would normalise into a
+// different one (apisixtest answers instead of silently serving the other
+// resource, as APISIX would).
+func checkRawPath(raw string) string {
+	segs := strings.Split(strings.TrimPrefix(raw, "/"), "/")
+	for i, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("invalid path segment %q: %v", seg, err)
+		case seg == "" && i != len(segs)-1:
+			return fmt.Sprintf("invalid path %q: empty segment; %s", raw, pathFix)
+		case dec == "." || dec == ".." || strings.Contains(dec, "/"):
+			return fmt.Sprintf("invalid id or path segment %q; %s", seg, pathFix)
+		}
+	}
+	return ""
 }
 
 func isManager(m string) bool { return m == "vault" || m == "aws" || m == "gcp" }
@@ -491,15 +577,45 @@ func (rq *request) put() resp {
 			}
 		}
 	}
+	for _, seg := range strings.Split(id, "/") {
+		if seg == "." || seg == ".." {
+			return bad(fmt.Sprintf("invalid %s id %q; %s", rq.rd.kind, id, pathFix))
+		}
+	}
 	if msg := h.check(rq, id, conf); msg != "" {
 		return bad(msg)
 	}
+	h.writeBack(rq.rd, conf)
 	key := rq.key(id)
 	if rq.rd.name == "secrets" && rq.manager != "" && !strings.Contains(id, "/") {
 		key = rq.key(rq.manager + "/" + id)
 	}
 	status := h.set(key, conf, rq.ttl())
 	return resp{status: status, body: map[string]any{"key": key, "value": conf}}
+}
+
+// writeBack stores the schema defaults of the resource and of its plugins
+// into conf when the modelled version is 3.2-3.13: those releases validated
+// the conf in place and wrote it to etcd with the defaults filled in
+// (apache/apisix#12603 stopped it in 3.14).
+func (h *Handler) writeBack(rd *resourceDef, conf map[string]any) {
+	if !h.cfg.writeBack {
+		return
+	}
+	rd.schema.applyDefaults(conf)
+	ps, _ := conf["plugins"].(map[string]any)
+	for _, name := range sortedKeys(ps) {
+		p, ok := plugins[name]
+		pc, isObj := ps[name].(map[string]any)
+		if !ok || !isObj {
+			continue
+		}
+		s := p.schema
+		if (rd.name == "consumers" || rd.name == "credentials") && p.consumer != nil {
+			s = p.consumer
+		}
+		s.applyDefaults(pc)
+	}
 }
 
 func (rq *request) ttl() time.Duration {
@@ -561,6 +677,7 @@ func (rq *request) patch() resp {
 	if msg := h.check(rq, rq.id, conf); msg != "" {
 		return bad(msg)
 	}
+	h.writeBack(rq.rd, conf)
 	h.set(key, conf, rq.ttl())
 	return resp{status: http.StatusOK, body: map[string]any{"key": key, "value": conf}}
 }
@@ -649,7 +766,7 @@ func (rq *request) list() resp {
 }
 
 // matches applies the name, label, uri and filter list parameters
-// (spec §2.1); several combine as AND.
+// (apisix/admin/utils.lua and the v3 adapter); several combine as AND.
 func (rq *request) matches(v map[string]any) bool {
 	if n, ok := rq.q["name"]; ok {
 		name, _ := v["name"].(string)
@@ -711,7 +828,7 @@ func (h *Handler) expired(e *entry) bool {
 }
 
 // set stores conf with fresh timestamps and revisions and returns 201 for a
-// new key or 200 for a replaced one (etcd prev_kv, spec §3).
+// new key or 200 for a replaced one (etcd prev_kv, apisix/admin/resource.lua).
 func (h *Handler) set(key string, conf map[string]any, ttl time.Duration) int {
 	now := h.cfg.now()
 	h.rev++
@@ -774,7 +891,8 @@ func idString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// forbidden reports create_time/update_time sent on PUT or POST (spec §4).
+// forbidden reports create_time/update_time sent on PUT or POST
+// (check_forbidden_properties in apisix/admin/utils.lua).
 func forbidden(conf map[string]any) string {
 	for _, f := range []string{"create_time", "update_time"} {
 		if _, ok := conf[f]; ok {
@@ -792,7 +910,7 @@ func forbidden(conf map[string]any) string {
 }
 
 // merge is core.table.merge: objects merge recursively, arrays and scalars
-// replace, null deletes (spec §4).
+// replace, null deletes (apisix/core/table.lua).
 func merge(dst, src map[string]any) {
 	for k, v := range src {
 		if v == nil {

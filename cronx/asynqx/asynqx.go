@@ -4,7 +4,7 @@
 // at least once, with asynq's retries.
 //
 //	// on every replica (the scheduler side)
-//	enqueue, err := asynqx.Enqueue(asynqClient, "invoice-run", asynqx.Options{MaxRetry: 5})
+//	enqueue, err := asynqx.Enqueue(asynqClient, "invoice-run", asynqx.Config{MaxRetry: 5})
 //	err = s.Add("invoice-run", "*/5 * * * *", enqueue)
 //
 //	// on the workers
@@ -19,13 +19,23 @@
 // deleted when the task succeeds, so a fast task lets a replica whose clock
 // is behind enqueue the same tick again (hibiken/asynq#395), and asynq's
 // own Scheduler takes static options, so it cannot set a TaskID per tick.
-// Here the TaskID is "<job>:<unix tick>" and Options.Retention keeps it
+// Here the TaskID is "<job>:<unix tick>" and Config.Retention keeps it
 // reserved after completion; it must exceed the clock skew between
 // replicas. A conflicting enqueue is reported by cronx as a skip
 // (SkipClaimedElsewhere), not a failure.
+//
+// The task payload is an envelope: one header line
+//
+//	cronx/1 <tick, Unix ns> <trigger> <replica>\n
+//
+// followed by Config.Payload, which the job reads with [PayloadFrom]. The
+// run's data travels in the payload rather than in asynq's task headers so
+// that asynqx works with asynq v0.25.0 and later (headers appeared in
+// v0.26.0).
 package asynqx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,20 +47,17 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// Task headers set by Enqueue and read by Handler.
-const (
-	HeaderTick    = "cronx-tick"    // the tick, Unix nanoseconds
-	HeaderReplica = "cronx-replica" // the enqueuing replica
-	HeaderTrigger = "cronx-trigger" // "schedule" or "manual"
-)
+// envelopeMagic starts the header line of every payload (see the package
+// doc).
+const envelopeMagic = "cronx/1 "
 
 // Enqueuer is what Enqueue needs of an asynq client; *asynq.Client has it.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// Options configure Enqueue. Zero fields mean the documented defaults.
-type Options struct {
+// Config configures Enqueue. Zero fields mean the documented defaults.
+type Config struct {
 	// Queue is the asynq queue. Default "default".
 	Queue string
 	// Retention keeps a completed tick's TaskID reserved, so that a late
@@ -62,7 +69,8 @@ type Options struct {
 	MaxRetry int
 	// Timeout bounds each run on the worker. Zero means asynq's default.
 	Timeout time.Duration
-	// Payload is the task payload, the same for every tick.
+	// Payload is carried with every task of the job, the same for every
+	// tick; the job reads it with PayloadFrom.
 	Payload []byte
 }
 
@@ -80,15 +88,15 @@ func TaskID(job string, tick time.Time) string {
 // by another replica (asynq.ErrTaskIDConflict) returns a *cronx.SkipError
 // with SkipClaimedElsewhere. A manual run (RunNow) enqueues a task of its
 // own, never conflicting. The caller owns c.
-func Enqueue(c Enqueuer, job string, o Options) (cronx.Func, error) {
+func Enqueue(c Enqueuer, job string, o Config) (cronx.Func, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: asynqx.Enqueue: nil asynq client", cronx.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: asynqx.Enqueue: nil asynq client", cronx.ErrInvalid)
 	}
 	if job == "" {
-		return nil, fmt.Errorf("%w: asynqx.Enqueue: empty job name", cronx.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: asynqx.Enqueue: empty job name", cronx.ErrInvalid)
 	}
 	if o.Retention < 0 || o.Timeout < 0 || o.MaxRetry < -1 {
-		return nil, fmt.Errorf("%w: asynqx.Enqueue: negative Retention (%v), Timeout (%v) or MaxRetry below -1 (%d); use 0 for the defaults", cronx.ErrInvalidArgument, o.Retention, o.Timeout, o.MaxRetry)
+		return nil, fmt.Errorf("%w: asynqx.Enqueue: negative Retention (%v), Timeout (%v) or MaxRetry below -1 (%d); use 0 for the defaults", cronx.ErrInvalid, o.Retention, o.Timeout, o.MaxRetry)
 	}
 	if o.Queue == "" {
 		o.Queue = "default"
@@ -109,20 +117,16 @@ func Enqueue(c Enqueuer, job string, o Options) (cronx.Func, error) {
 	return func(ctx context.Context) error {
 		ri, ok := cronx.InfoFrom(ctx)
 		if !ok {
-			return fmt.Errorf("%w: asynqx: the context carries no cronx.RunInfo; run this Func from a cronx.Scheduler", cronx.ErrInvalidArgument)
+			return fmt.Errorf("%w: asynqx: the context carries no cronx.RunInfo; run this Func from a cronx.Scheduler", cronx.ErrInvalid)
 		}
 		if ri.Job != job {
-			return fmt.Errorf("%w: asynqx: Func made for job %q was added as %q; use the same name", cronx.ErrInvalidArgument, job, ri.Job)
+			return fmt.Errorf("%w: asynqx: Func made for job %q was added as %q; use the same name", cronx.ErrInvalid, job, ri.Job)
 		}
 		id := TaskID(job, ri.Tick)
 		if ri.Trigger != cronx.TriggerSchedule {
 			id = job + ":manual:" + strconv.FormatInt(ri.Tick.UnixNano(), 10) + ":" + ri.Replica
 		}
-		task := asynq.NewTaskWithHeaders(TaskType(job), o.Payload, map[string]string{
-			HeaderTick:    strconv.FormatInt(ri.Tick.UnixNano(), 10),
-			HeaderReplica: ri.Replica,
-			HeaderTrigger: ri.Trigger.String(),
-		})
+		task := asynq.NewTask(TaskType(job), encode(ri, o.Payload))
 		_, err := c.EnqueueContext(ctx, task, append([]asynq.Option{asynq.TaskID(id)}, base...)...)
 		switch {
 		case errors.Is(err, asynq.ErrTaskIDConflict):
@@ -135,35 +139,81 @@ func Enqueue(c Enqueuer, job string, o Options) (cronx.Func, error) {
 }
 
 // Handler returns an asynq handler that runs fn with the RunInfo of the
-// enqueued tick: Job from the task type, Tick and Replica from the
-// headers, Attempt = asynq's retry count + 1, Fence 0. Panics in fn become
+// enqueued tick: Job from the task type, Tick, Trigger and Replica from the
+// payload's envelope, Attempt = asynq's retry count + 1, Fence 0. Panics in fn become
 // a *cronx.PanicError; an error marked cronx.Permanent is not retried
 // (asynq.SkipRetry). A task that was not made by Enqueue is an error that
 // asynq will not retry.
 func Handler(fn cronx.Func) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		if fn == nil {
-			return fmt.Errorf("%w: asynqx.Handler: nil func: %w", cronx.ErrInvalidArgument, asynq.SkipRetry)
+			return fmt.Errorf("%w: asynqx.Handler: nil func: %w", cronx.ErrInvalid, asynq.SkipRetry)
 		}
 		job, ok := strings.CutPrefix(t.Type(), "cronx:")
 		if !ok || job == "" {
 			return fmt.Errorf("asynqx: task type %q is not a cronx task (want %q): %w", t.Type(), TaskType("<job>"), asynq.SkipRetry)
 		}
-		h := t.Headers()
-		ns, err := strconv.ParseInt(h[HeaderTick], 10, 64)
+		ri, payload, err := decode(t.Payload())
 		if err != nil {
-			return fmt.Errorf("asynqx: task %s has no valid %s header (%q): %w", t.Type(), HeaderTick, h[HeaderTick], asynq.SkipRetry)
-		}
-		trigger := cronx.TriggerSchedule
-		if h[HeaderTrigger] == cronx.TriggerManual.String() {
-			trigger = cronx.TriggerManual
+			return fmt.Errorf("asynqx: task %s: %w: %w", t.Type(), err, asynq.SkipRetry)
 		}
 		retried, _ := asynq.GetRetryCount(ctx)
-		ri := cronx.RunInfo{Job: job, Tick: time.Unix(0, ns), Trigger: trigger, Attempt: retried + 1, Replica: h[HeaderReplica]}
-		err = cronx.Recover()(fn)(cronx.ContextWithInfo(ctx, ri))
+		ri.Job, ri.Attempt = job, retried+1
+		ctx = context.WithValue(cronx.ContextWithInfo(ctx, ri), payloadKey{}, payload)
+		err = cronx.Recover()(fn)(ctx)
 		if err != nil && cronx.IsPermanent(err) {
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 		}
 		return err
 	})
+}
+
+type payloadKey struct{}
+
+// PayloadFrom returns the Config.Payload of the task whose run ctx belongs
+// to (inside a Func run by Handler), or nil.
+func PayloadFrom(ctx context.Context) []byte {
+	p, _ := ctx.Value(payloadKey{}).([]byte)
+	return p
+}
+
+// encode returns the envelope of ri followed by payload.
+func encode(ri cronx.RunInfo, payload []byte) []byte {
+	b := make([]byte, 0, len(envelopeMagic)+len(ri.Replica)+40+len(payload))
+	b = append(b, envelopeMagic...)
+	b = strconv.AppendInt(b, ri.Tick.UnixNano(), 10)
+	b = append(b, ' ')
+	b = append(b, ri.Trigger.String()...)
+	b = append(b, ' ')
+	b = append(b, strings.ReplaceAll(ri.Replica, "\n", " ")...)
+	b = append(b, '\n')
+	return append(b, payload...)
+}
+
+// decode parses an envelope made by encode.
+func decode(b []byte) (cronx.RunInfo, []byte, error) {
+	var ri cronx.RunInfo
+	rest, ok := bytes.CutPrefix(b, []byte(envelopeMagic))
+	line, payload, found := bytes.Cut(rest, []byte{'\n'})
+	fields := strings.SplitN(string(line), " ", 3) // the replica may hold spaces, never a newline
+	if !ok || !found || len(fields) != 3 {
+		return ri, nil, fmt.Errorf("payload has no %q envelope (was it enqueued by asynqx.Enqueue?)", strings.TrimSpace(envelopeMagic))
+	}
+	ns, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return ri, nil, fmt.Errorf("bad tick %q in the payload's envelope", fields[0])
+	}
+	switch fields[1] {
+	case cronx.TriggerSchedule.String():
+		ri.Trigger = cronx.TriggerSchedule
+	case cronx.TriggerManual.String():
+		ri.Trigger = cronx.TriggerManual
+	default:
+		return ri, nil, fmt.Errorf("bad trigger %q in the payload's envelope", fields[1])
+	}
+	ri.Tick, ri.Replica = time.Unix(0, ns), fields[2]
+	if len(payload) == 0 {
+		payload = nil
+	}
+	return ri, payload, nil
 }

@@ -19,11 +19,11 @@ func Example() {
 	defer client.Close()
 
 	// Scheduler side, on every replica.
-	s, err := cronx.New()
+	s, err := cronx.New(cronx.Config{Location: time.UTC})
 	if err != nil {
 		log.Fatal(err)
 	}
-	enqueue, err := asynqx.Enqueue(client, "invoice-run", asynqx.Options{MaxRetry: 5, Retention: 10 * time.Minute})
+	enqueue, err := asynqx.Enqueue(client, "invoice-run", asynqx.Config{MaxRetry: 5, Retention: 10 * time.Minute})
 	if err != nil {
 		log.Fatal(err)
 	}

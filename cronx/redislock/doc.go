@@ -3,8 +3,8 @@
 // tick.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"}) // or a ClusterClient
-//	coord, err := redislock.New(rdb, redislock.Options{})
-//	s, err := cronx.New(cronx.WithCoordinator(coord))
+//	coord, err := redislock.New(rdb, redislock.Config{})
+//	s, err := cronx.New(cronx.Config{Location: time.UTC, Coordinator: coord})
 //	err = s.Add("invoice-run", "*/5 * * * *", run, cronx.OncePerTick())
 //
 // How it works. A scheduled run first executes one Lua script (one round
@@ -21,7 +21,7 @@
 // clock is a few milliseconds behind take the lock again after a short run
 // and run the same tick twice; the tests show that control failing. Here
 // the claim's TTL only has to cover the clock skew between replicas
-// (Options.SkewBudget), whatever the job's duration.
+// (Config.SkewBudget), whatever the job's duration.
 //
 // Guarantees, with one Redis primary:
 //   - At most once per tick across the cluster (a Redis failover with
@@ -31,7 +31,7 @@
 //     the run, the tick is not retried elsewhere (use cronx/asynqx for
 //     at-least-once).
 //   - Redis unreachable: fail-closed by default (the tick is skipped and
-//     reported as cronx.SkipCoordinatorError); Options.FailOpen runs it
+//     reported as cronx.SkipCoordinatorError); Config.FailOpen runs it
 //     without a claim instead.
 //   - Fencing: RunInfo.Fence strictly increases per job. A lease cannot
 //     stop a paused process from writing after it lost the lease; a store

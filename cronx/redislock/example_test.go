@@ -15,11 +15,11 @@ import (
 func Example() {
 	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"}) // or redis.NewClusterClient
 	defer rdb.Close()
-	coord, err := redislock.New(rdb, redislock.Options{SkewBudget: 30 * time.Second})
+	coord, err := redislock.New(rdb, redislock.Config{SkewBudget: 30 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := cronx.New(cronx.WithCoordinator(coord))
+	s, err := cronx.New(cronx.Config{Location: time.UTC, Coordinator: coord})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func Example() {
 // The keys of a job share the hash tag {job}, so one Lua script can touch
 // them all on a Redis Cluster.
 func ExampleCoordinator_Keys() {
-	coord, _ := redislock.New(redis.NewClient(&redis.Options{}), redislock.Options{})
+	coord, _ := redislock.New(redis.NewClient(&redis.Options{}), redislock.Config{})
 	tick, fence, lease := coord.Keys("invoice-run", time.Unix(1735722000, 0))
 	fmt.Println(tick)
 	fmt.Println(fence)
@@ -51,8 +51,8 @@ func ExampleCoordinator_Keys() {
 
 // A claim TTL shorter than twice the skew budget is refused.
 func ExampleNew() {
-	_, err := redislock.New(redis.NewClient(&redis.Options{}), redislock.Options{SkewBudget: time.Minute, ClaimTTL: time.Minute})
+	_, err := redislock.New(redis.NewClient(&redis.Options{}), redislock.Config{SkewBudget: time.Minute, ClaimTTL: time.Minute})
 	fmt.Println(err)
 	// Output:
-	// cronx: invalid argument: redislock: ClaimTTL 1m0s is shorter than 2 × SkewBudget (1m0s): a replica late by more than the TTL would find the claim gone and run the tick again; raise ClaimTTL to at least 2m0s
+	// cronx: invalid input: redislock: ClaimTTL 1m0s is shorter than 2 × SkewBudget (1m0s): a replica late by more than the TTL would find the claim gone and run the tick again; raise ClaimTTL to at least 2m0s
 }

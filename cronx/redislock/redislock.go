@@ -13,8 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Options configure a Coordinator. Zero fields mean the documented defaults.
-type Options struct {
+// Config configures a Coordinator (New). Zero fields mean the documented
+// defaults; negative durations make New fail with cronx.ErrInvalid.
+type Config struct {
 	// Prefix starts every key. Default "cronx:". It must not contain '{'
 	// or '}': the job name is the key's cluster hash tag.
 	Prefix string
@@ -42,7 +43,8 @@ type Options struct {
 	// reached, accepting duplicates. The default, fail-closed, skips them
 	// (cronx reports SkipCoordinatorError).
 	FailOpen bool
-	// Logger receives fail-open and lease-loss warnings. Nil discards.
+	// Logger receives fail-open and lease-loss warnings. Nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -50,7 +52,7 @@ type Options struct {
 // and is safe for concurrent use by any number of schedulers.
 type Coordinator struct {
 	rdb redis.UniversalClient
-	o   Options
+	o   Config
 }
 
 var (
@@ -90,19 +92,19 @@ return 0
 // New returns a Coordinator on rdb, which may be a *redis.Client, a
 // *redis.ClusterClient or a failover client. The caller owns rdb and
 // closes it after the schedulers using the Coordinator are shut down.
-func New(rdb redis.UniversalClient, o Options) (*Coordinator, error) {
+func New(rdb redis.UniversalClient, o Config) (*Coordinator, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: redislock.New: nil Redis client", cronx.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: redislock.New: nil Redis client", cronx.ErrInvalid)
 	}
 	if o.Prefix == "" {
 		o.Prefix = "cronx:"
 	}
 	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("%w: redislock: Prefix %q contains a brace; the job name is the cluster hash tag, so use a prefix without '{' or '}'", cronx.ErrInvalidArgument, o.Prefix)
+		return nil, fmt.Errorf("%w: redislock: Prefix %q contains a brace; the job name is the cluster hash tag, so use a prefix without '{' or '}'", cronx.ErrInvalid, o.Prefix)
 	}
 	for name, d := range map[string]time.Duration{"SkewBudget": o.SkewBudget, "ClaimTTL": o.ClaimTTL, "LeaseTTL": o.LeaseTTL, "RenewEvery": o.RenewEvery, "ClaimTimeout": o.ClaimTimeout} {
 		if d < 0 {
-			return nil, fmt.Errorf("%w: redislock: %s is negative (%v); use 0 for the default", cronx.ErrInvalidArgument, name, d)
+			return nil, fmt.Errorf("%w: redislock: %s is negative (%v); use 0 for the default", cronx.ErrInvalid, name, d)
 		}
 	}
 	if o.SkewBudget == 0 {
@@ -112,7 +114,7 @@ func New(rdb redis.UniversalClient, o Options) (*Coordinator, error) {
 		o.ClaimTTL = 10 * time.Minute
 	}
 	if o.ClaimTTL < 2*o.SkewBudget {
-		return nil, fmt.Errorf("%w: redislock: ClaimTTL %v is shorter than 2 × SkewBudget (%v): a replica late by more than the TTL would find the claim gone and run the tick again; raise ClaimTTL to at least %v", cronx.ErrInvalidArgument, o.ClaimTTL, o.SkewBudget, 2*o.SkewBudget)
+		return nil, fmt.Errorf("%w: redislock: ClaimTTL %v is shorter than 2 × SkewBudget (%v): a replica late by more than the TTL would find the claim gone and run the tick again; raise ClaimTTL to at least %v", cronx.ErrInvalid, o.ClaimTTL, o.SkewBudget, 2*o.SkewBudget)
 	}
 	if o.LeaseTTL == 0 {
 		o.LeaseTTL = 30 * time.Second
@@ -121,13 +123,13 @@ func New(rdb redis.UniversalClient, o Options) (*Coordinator, error) {
 		o.RenewEvery = o.LeaseTTL / 3
 	}
 	if o.RenewEvery >= o.LeaseTTL {
-		return nil, fmt.Errorf("%w: redislock: RenewEvery %v must be below LeaseTTL %v (LeaseTTL/3 is a good value)", cronx.ErrInvalidArgument, o.RenewEvery, o.LeaseTTL)
+		return nil, fmt.Errorf("%w: redislock: RenewEvery %v must be below LeaseTTL %v (LeaseTTL/3 is a good value)", cronx.ErrInvalid, o.RenewEvery, o.LeaseTTL)
 	}
 	if o.ClaimTimeout == 0 {
 		o.ClaimTimeout = 3 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	return &Coordinator{rdb: rdb, o: o}, nil
 }
@@ -148,7 +150,7 @@ func (c *Coordinator) Keys(job string, tick time.Time) (tickKey, fenceKey, lease
 // fence 0.
 func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, replica string, o cronx.ClaimOptions) (cronx.Lease, error) {
 	if job == "" || replica == "" || tick.IsZero() {
-		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set", cronx.ErrInvalidArgument, job, replica, tick)
+		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set", cronx.ErrInvalid, job, replica, tick)
 	}
 	tickKey, fenceKey, leaseKey := c.Keys(job, tick)
 	lastKey := c.o.Prefix + "{" + job + "}:last"
@@ -205,7 +207,7 @@ type LastClaim struct {
 // the tick, not how the run ended. A job never claimed is cronx.ErrNotFound.
 func (c *Coordinator) Last(ctx context.Context, job string) (LastClaim, error) {
 	if job == "" {
-		return LastClaim{}, fmt.Errorf("%w: redislock.Last: empty job name", cronx.ErrInvalidArgument)
+		return LastClaim{}, fmt.Errorf("%w: redislock.Last: empty job name", cronx.ErrInvalid)
 	}
 	key := c.o.Prefix + "{" + job + "}:last"
 	m, err := c.rdb.HGetAll(ctx, key).Result()

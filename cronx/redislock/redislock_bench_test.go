@@ -42,7 +42,7 @@ func BenchmarkClaim(b *testing.B) {
 		c := env.NewClient(b)
 		var cnt counter
 		c.AddHook(&cnt)
-		coord, err := redislock.New(c, redislock.Options{Prefix: env.Prefix + "p:", ClaimTTL: time.Minute, SkewBudget: time.Second})
+		coord, err := redislock.New(c, redislock.Config{Prefix: env.Prefix + "p:", ClaimTTL: time.Minute, SkewBudget: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func BenchmarkClaim(b *testing.B) {
 		c := env.NewClient(b)
 		var cnt counter
 		c.AddHook(&cnt)
-		coord, err := redislock.New(c, redislock.Options{Prefix: env.Prefix + "q:", ClaimTTL: time.Minute, SkewBudget: time.Second})
+		coord, err := redislock.New(c, redislock.Config{Prefix: env.Prefix + "q:", ClaimTTL: time.Minute, SkewBudget: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}

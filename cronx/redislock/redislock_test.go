@@ -129,13 +129,12 @@ func fiveReplicas(t *testing.T, clients []redis.UniversalClient, prefix string) 
 	var coord0 *redislock.Coordinator
 	var ss []*cronx.Scheduler
 	for i := range replicas {
-		coord, err := redislock.New(clients[i], redislock.Options{Prefix: prefix, SkewBudget: 5 * time.Second, ClaimTTL: time.Minute})
+		coord, err := redislock.New(clients[i], redislock.Config{Prefix: prefix, SkewBudget: 5 * time.Second, ClaimTTL: time.Minute})
 		require.NoError(t, err)
 		if i == 0 {
 			coord0 = coord
 		}
-		s, err := cronx.New(cronx.WithReplica(fmt.Sprintf("r%d", i)), cronx.WithCoordinator(coord),
-			cronx.WithMiddleware(skew(time.Duration(i)*20*time.Millisecond)))
+		s, err := cronx.New(cronx.Config{Replica: fmt.Sprintf("r%d", i), Coordinator: coord, Middleware: []cronx.Middleware{skew(time.Duration(i) * 20 * time.Millisecond)}})
 		require.NoError(t, err)
 		require.NoError(t, s.Add("once", "* * * * * *", ta.fn(5*time.Millisecond), cronx.OncePerTick()))
 		require.NoError(t, s.Add("naive", "* * * * * *", ta.fn(5*time.Millisecond), cronx.Use(naiveLock(clients[i], prefix+"naive-lock"))))
@@ -242,10 +241,9 @@ func TestRedisDown(t *testing.T) {
 	for i := range 3 {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { c.Close() })
-		coord, err := redislock.New(c, redislock.Options{SkewBudget: time.Second, ClaimTimeout: 500 * time.Millisecond})
+		coord, err := redislock.New(c, redislock.Config{SkewBudget: time.Second, ClaimTimeout: 500 * time.Millisecond})
 		require.NoError(t, err)
-		s, err := cronx.New(cronx.WithReplica(fmt.Sprintf("r%d", i)), cronx.WithCoordinator(coord), cronx.WithHooks(hooks),
-			cronx.WithMiddleware(skew(time.Duration(i)*30*time.Millisecond)))
+		s, err := cronx.New(cronx.Config{Replica: fmt.Sprintf("r%d", i), Coordinator: coord, Hooks: hooks, Middleware: []cronx.Middleware{skew(time.Duration(i) * 30 * time.Millisecond)}})
 		require.NoError(t, err)
 		require.NoError(t, s.Add("job", "* * * * * *", ta.fn(5*time.Millisecond), cronx.OncePerTick()))
 		ss = append(ss, s)
@@ -265,12 +263,12 @@ func TestRedisDown(t *testing.T) {
 
 	// Fail-open is opt-in: the same outage gives a lease with fence 0.
 	c := srv.Client(t)
-	open, err := redislock.New(c, redislock.Options{FailOpen: true, ClaimTimeout: 500 * time.Millisecond})
+	open, err := redislock.New(c, redislock.Config{FailOpen: true, ClaimTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
 	l, err := open.Claim(context.Background(), "job", time.Now().Truncate(time.Second), "probe", cronx.ClaimOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0), l.Fence())
-	closed, err := redislock.New(c, redislock.Options{ClaimTimeout: 500 * time.Millisecond})
+	closed, err := redislock.New(c, redislock.Config{ClaimTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
 	_, err = closed.Claim(context.Background(), "job", time.Now().Truncate(time.Second), "probe", cronx.ClaimOptions{})
 	require.Error(t, err)
@@ -335,10 +333,9 @@ func TestNoClusterOverlap(t *testing.T) {
 	}
 	var ss []*cronx.Scheduler
 	for i := range 3 {
-		coord, err := redislock.New(env.NewClient(t), redislock.Options{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: 2 * time.Second, RenewEvery: 300 * time.Millisecond})
+		coord, err := redislock.New(env.NewClient(t), redislock.Config{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: 2 * time.Second, RenewEvery: 300 * time.Millisecond})
 		require.NoError(t, err)
-		s, err := cronx.New(cronx.WithReplica(fmt.Sprintf("r%d", i)), cronx.WithCoordinator(coord), cronx.WithHooks(hooks),
-			cronx.WithMiddleware(skew(time.Duration(i)*30*time.Millisecond)))
+		s, err := cronx.New(cronx.Config{Replica: fmt.Sprintf("r%d", i), Coordinator: coord, Hooks: hooks, Middleware: []cronx.Middleware{skew(time.Duration(i) * 30 * time.Millisecond)}})
 		require.NoError(t, err)
 		require.NoError(t, s.Add("long", "* * * * * *", job, cronx.NoClusterOverlap()))
 		ss = append(ss, s)
@@ -363,9 +360,9 @@ func TestNoClusterOverlap(t *testing.T) {
 func TestLeaseLost(t *testing.T) {
 	t.Parallel()
 	env := testenv.Redis(t)
-	coord, err := redislock.New(env.Client, redislock.Options{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: 900 * time.Millisecond, RenewEvery: 100 * time.Millisecond})
+	coord, err := redislock.New(env.Client, redislock.Config{Prefix: env.Prefix, SkewBudget: time.Second, LeaseTTL: 900 * time.Millisecond, RenewEvery: 100 * time.Millisecond})
 	require.NoError(t, err)
-	s, err := cronx.New(cronx.WithReplica("r0"), cronx.WithCoordinator(coord))
+	s, err := cronx.New(cronx.Config{Replica: "r0", Coordinator: coord})
 	require.NoError(t, err)
 	started := make(chan cronx.RunInfo, 1)
 	cause := make(chan error, 1)
@@ -401,7 +398,7 @@ func TestLeaseLost(t *testing.T) {
 func TestClaim(t *testing.T) {
 	t.Parallel()
 	env := testenv.Redis(t)
-	coord, err := redislock.New(env.Client, redislock.Options{Prefix: env.Prefix})
+	coord, err := redislock.New(env.Client, redislock.Config{Prefix: env.Prefix})
 	require.NoError(t, err)
 	ctx := context.Background()
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -430,15 +427,15 @@ func TestClaim(t *testing.T) {
 	require.NoError(t, l2.Release(ctx, nil))
 
 	_, err = coord.Claim(ctx, "", base, "a", cronx.ClaimOptions{})
-	assert.ErrorIs(t, err, cronx.ErrInvalidArgument)
+	assert.ErrorIs(t, err, cronx.ErrInvalid)
 	_, err = coord.Claim(ctx, "j", time.Time{}, "a", cronx.ClaimOptions{})
-	assert.ErrorIs(t, err, cronx.ErrInvalidArgument)
+	assert.ErrorIs(t, err, cronx.ErrInvalid)
 }
 
 func TestNewValidation(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	for name, o := range map[string]redislock.Options{
+	for name, o := range map[string]redislock.Config{
 		"brace prefix":        {Prefix: "app{x}:"},
 		"negative skew":       {SkewBudget: -time.Second},
 		"negative ttl":        {ClaimTTL: -time.Second},
@@ -447,9 +444,9 @@ func TestNewValidation(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := redislock.New(c, o)
-			assert.ErrorIs(t, err, cronx.ErrInvalidArgument)
+			assert.ErrorIs(t, err, cronx.ErrInvalid)
 		})
 	}
-	_, err := redislock.New(nil, redislock.Options{})
-	assert.ErrorIs(t, err, cronx.ErrInvalidArgument)
+	_, err := redislock.New(nil, redislock.Config{})
+	assert.ErrorIs(t, err, cronx.ErrInvalid)
 }

@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,12 +44,16 @@ func main() {
 func connect() (*apisixclient.Client, func(), error) {
 	if u := os.Getenv("APISIX_ADMIN_URL"); u != "" {
 		fmt.Println("using the APISIX Admin API at", u)
-		c, err := apisixclient.New(u, apisixclient.WithAPIKey(os.Getenv("APISIX_ADMIN_KEY")))
+		c, err := apisixclient.New(u, apisixclient.Config{APIKey: os.Getenv("APISIX_ADMIN_KEY")})
 		return c, func() {}, err
 	}
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, err := apisixtest.NewHandler(apisixtest.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := httptest.NewServer(h)
 	fmt.Println("using an in-process apisixtest Admin API (set APISIX_ADMIN_URL for a real APISIX)")
-	c, err := apisixclient.New(srv.URL)
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{})
 	return c, srv.Close, err
 }
 
@@ -69,13 +74,13 @@ func run(ctx context.Context) error {
 	bad := &apisixclient.Route{URI: "/orders/*", UpstreamID: "orders-v1",
 		Plugins: apisixclient.NewPlugins(apisixclient.ProxyMirror{Host: "http://10.0.0.20:8080/shadow"})}
 	if _, err := c.Routes.Put(ctx, "orders", bad); errors.Is(err, apisixclient.ErrInvalid) {
-		fmt.Println("refused before sending:", err)
+		say("refused before sending:", err)
 	} else {
 		return fmt.Errorf("want a validation error, got %v", err)
 	}
 	bad.ID = "orders"
 	for _, f := range apisixclient.Lint(nil, apisixclient.LintInput{Routes: []apisixclient.Route{*bad}}) {
-		fmt.Println("lint:", f)
+		say("lint:", f)
 	}
 
 	fmt.Println("\n== 2. Mirror 10% of /orders/* to the shadow service")
@@ -124,7 +129,7 @@ func run(ctx context.Context) error {
 	if !errors.As(err, &ae) {
 		return fmt.Errorf("want an APIError for sample_ratio 10, got %v", err)
 	}
-	fmt.Printf("PATCH sample_ratio=10: %d %s\n", ae.StatusCode, ae.Message)
+	say("PATCH sample_ratio=10:", fmt.Sprintf("%d %s", ae.StatusCode, ae.Message))
 
 	fmt.Println("\n== 3. Clean up")
 	if err := c.Routes.Delete(ctx, "orders"); err != nil {
@@ -134,5 +139,31 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Println("deleted routes/orders and upstreams/orders-v1")
+	fmt.Println("\nThe path in the mirror host was refused with its fix before any request; the route mirrored")
+	fmt.Println("10% then 50% through a sub-path PATCH that kept host and path, and APISIX's own message")
+	fmt.Println("came back for the out-of-range ratio.")
 	return nil
+}
+
+// say prints prefix and text wrapped at 100 columns, continuation lines
+// indented by four spaces.
+func say(prefix string, text any) {
+	for i, para := range strings.Split(fmt.Sprint(text), "\n") {
+		line := strings.TrimRight(prefix, " ")
+		if i > 0 {
+			line = "   " + para[:len(para)-len(strings.TrimLeft(para, " "))]
+		}
+		for _, w := range strings.Fields(para) {
+			if len(line)+1+len(w) > 100 && strings.TrimSpace(line) != "" {
+				fmt.Println(line)
+				line = "   "
+			}
+			if line == "" {
+				line = w
+			} else {
+				line += " " + w
+			}
+		}
+		fmt.Println(line)
+	}
 }

@@ -15,15 +15,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http/httptest"
 	"os"
 	"os/signal"
@@ -51,12 +44,16 @@ func main() {
 func connect() (*apisixclient.Client, func(), error) {
 	if u := os.Getenv("APISIX_ADMIN_URL"); u != "" {
 		fmt.Println("using the APISIX Admin API at", u)
-		c, err := apisixclient.New(u, apisixclient.WithAPIKey(os.Getenv("APISIX_ADMIN_KEY")))
+		c, err := apisixclient.New(u, apisixclient.Config{APIKey: os.Getenv("APISIX_ADMIN_KEY")})
 		return c, func() {}, err
 	}
-	srv := httptest.NewServer(apisixtest.NewHandler())
+	h, err := apisixtest.NewHandler(apisixtest.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := httptest.NewServer(h)
 	fmt.Println("using an in-process apisixtest Admin API (set APISIX_ADMIN_URL for a real APISIX)")
-	c, err := apisixclient.New(srv.URL)
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{})
 	return c, srv.Close, err
 }
 
@@ -78,35 +75,31 @@ func run(ctx context.Context) error {
         tls: true
 `},
 	}
-	// The route we want: SNI mysite.com on the TLS listener 9333.
-	route := apisixclient.StreamRoute{
-		ID:         "ws-intranet",
-		SNI:        "mysite.com",
-		ServerPort: 9333,
-		Upstream: &apisixclient.Upstream{
-			Type:   "roundrobin",
-			Scheme: "tls", // APISIX re-encrypts to the backend (needs APISIX-Runtime)
-			Nodes:  apisixclient.NodeMap(map[string]int{"10.0.0.20:443": 1}),
-		},
-	}
-	cert, key, err := selfSigned("mysite.com")
+	// The service we want: SNI mysite.com on the TLS listener 9333, sent on
+	// over TLS (APISIX re-encrypts to the backend; needs APISIX-Runtime).
+	cert, key, err := apisixclient.SelfSigned("mysite.com")
 	if err != nil {
 		return err
 	}
-	ssl := apisixclient.SSL{ID: "mysite", Cert: cert, Key: key, SNI: "mysite.com"}
-	want := apisixclient.LintInput{StreamRoutes: []apisixclient.StreamRoute{route}, SSLs: []apisixclient.SSL{ssl}}
+	scenario := apisixclient.SNIScenario{SNI: "mysite.com", Port: 9333, Upstream: "10.0.0.20:443", UpstreamTLS: true,
+		Cert: cert, Key: key, ID: "ws-intranet"}
+	desired, good, err := scenario.Build()
+	if err != nil {
+		return err
+	}
+	route, ssl := desired.StreamRoutes[0], desired.SSLs[0]
+	want := desired.LintInput()
 	for _, b := range broken {
 		fmt.Printf("\n-- %s:\n%s", b.title, b.yaml)
 		sp, err := apisixclient.ParseStreamProxy([]byte(b.yaml))
 		if err != nil {
-			fmt.Println("lint:", err)
+			say("lint:", err)
 			continue
 		}
 		for _, f := range apisixclient.Lint(sp, want) {
-			fmt.Println("lint:", f)
+			say("lint:", f)
 		}
 	}
-	good := &apisixclient.StreamProxy{ProxyMode: "http&stream", TCP: []apisixclient.StreamListener{{Addr: "9333", Port: 9333, TLS: true}}}
 	fmt.Printf("\n-- generated, correct form:\n%s", good.YAML())
 	sp, err := apisixclient.ParseStreamProxy([]byte(good.YAML()))
 	if err != nil {
@@ -134,7 +127,7 @@ func run(ctx context.Context) error {
 	upper := route
 	upper.SNI = "MySite.com"
 	if _, err := c.StreamRoutes.Put(ctx, "upper", &upper); errors.Is(err, apisixclient.ErrInvalid) {
-		fmt.Println("refused before sending:", err)
+		say("refused before sending:", err)
 	} else {
 		return fmt.Errorf("an upper-case SNI should be refused, got %v", err)
 	}
@@ -164,7 +157,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	for _, f := range fs {
-		fmt.Println("live lint:", f)
+		say("live lint:", f)
 	}
 	if len(fs) != 1 || fs[0].Code != apisixclient.LintSNIOnPlainListener {
 		return fmt.Errorf("want one %s finding, got %v", apisixclient.LintSNIOnPlainListener, fs)
@@ -192,25 +185,31 @@ func run(ctx context.Context) error {
 	if err := c.SSLs.Delete(ctx, ssl.ID); err != nil {
 		return err
 	}
-	fmt.Println("DELETE ssls/" + ssl.ID + "; done")
+	fmt.Println("DELETE ssls/" + ssl.ID)
+	fmt.Println("\nBoth config.yaml pitfalls and the upper-case SNI were caught before APISIX saw them, the")
+	fmt.Println("generated config lints clean, and the live lint found the SNI route on the plain port.")
 	return nil
 }
 
-func selfSigned(name string) (string, string, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
+// say prints prefix and text wrapped at 100 columns, continuation lines
+// indented by four spaces.
+func say(prefix string, text any) {
+	for i, para := range strings.Split(fmt.Sprint(text), "\n") {
+		line := strings.TrimRight(prefix, " ")
+		if i > 0 {
+			line = "   " + para[:len(para)-len(strings.TrimLeft(para, " "))]
+		}
+		for _, w := range strings.Fields(para) {
+			if len(line)+1+len(w) > 100 && strings.TrimSpace(line) != "" {
+				fmt.Println(line)
+				line = "   "
+			}
+			if line == "" {
+				line = w
+			} else {
+				line += " " + w
+			}
+		}
+		fmt.Println(line)
 	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
-	if err != nil {
-		return "", "", err
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return "", "", err
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})), nil
 }

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -127,6 +128,7 @@ func run(ctx context.Context) error {
 		fmt.Printf("  %s failed on %s: %v\n", ri.Job, ri.Replica, err)
 	}}
 
+	quiet := slog.New(slog.DiscardHandler)
 	var schedulers []*cronx.Scheduler
 	defer func() {
 		for _, s := range schedulers {
@@ -138,21 +140,22 @@ func run(ctx context.Context) error {
 	for i := range 3 {
 		rdb := redis.NewClient(opts) // each replica has its own connection pool
 		defer rdb.Close()
-		coord, err := redislock.New(rdb, redislock.Options{Prefix: prefix, SkewBudget: 10 * time.Second, ClaimTTL: time.Minute})
+		coord, err := redislock.New(rdb, redislock.Config{Logger: quiet, Prefix: prefix, SkewBudget: 10 * time.Second, ClaimTTL: time.Minute})
 		if err != nil {
 			return err
 		}
-		s, err := cronx.New(
-			cronx.WithReplica(fmt.Sprintf("replica-%d", i+1)),
-			cronx.WithLocation(shanghai),
-			cronx.WithCoordinator(coord),
-			cronx.WithHooks(hooks),
+		s, err := cronx.New(cronx.Config{
+			Replica:     fmt.Sprintf("replica-%d", i+1),
+			Location:    shanghai,
+			Coordinator: coord,
+			Hooks:       hooks,
+			Logger:      quiet, // the hooks print what this example shows
 			// Pretend the replicas' clocks disagree by up to 40 ms, so
 			// that a different replica fires first from tick to tick.
-			cronx.WithMiddleware(func(next cronx.Func) cronx.Func {
+			Middleware: []cronx.Middleware{func(next cronx.Func) cronx.Func {
 				return func(ctx context.Context) error { time.Sleep(rand.N(40 * time.Millisecond)); return next(ctx) }
-			}),
-		)
+			}},
+		})
 		if err != nil {
 			return err
 		}

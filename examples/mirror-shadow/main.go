@@ -134,7 +134,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer stopPrimary()
-	fmt.Printf("primary v1 %s  →  shadow v2 %s (baseline v1 %s)\n", primaryURL, shadowURL, baselineURL)
+	fmt.Printf("primary v1  %s\nshadow v2   %s\nbaseline v1 %s\n", primaryURL, shadowURL, baselineURL)
 
 	// 1. Live traffic: 30 users, a health check, a slow call, some writes.
 	fmt.Println("\n== 1. live traffic through mirror.Handler + Recorder")
@@ -179,10 +179,10 @@ func run(ctx context.Context) error {
 
 	closeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := m.Close(closeCtx); err != nil {
+	if err := m.Shutdown(closeCtx); err != nil {
 		fmt.Println("mirror close:", err)
 	}
-	if err := rec.Close(closeCtx); err != nil {
+	if err := rec.Shutdown(closeCtx); err != nil {
 		return err
 	}
 	if err := file.Close(); err != nil {
@@ -208,18 +208,27 @@ func run(ctx context.Context) error {
 	// 2. Offline: replay the capture at 2× against v2, diff against the
 	// recorded responses, with a second v1 as noise baseline.
 	fmt.Println("\n== 2. offline replay of the .gor file at 2× against v2")
-	src, err := mirror.OpenGor(gorPath, 0)
+	src, err := mirror.OpenGor(gorPath, mirror.ReadConfig{})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	outPath := filepath.Join(dir, "replayed.gor")
+	out, err := mirror.CreateGor(outPath, mirror.FileConfig{Append: true})
+	if err != nil {
+		return err
+	}
 	rep, err := mirror.Replay(ctx, src, mirror.ReplayConfig{
 		Target:   shadowURL,
 		Speed:    2,
 		Timeout:  500 * time.Millisecond,
 		Baseline: baselineURL,
 		Compare:  &mirror.DiffConfig{IgnoreJSONPaths: []string{"version"}},
+		Out:      out, // a type-3 record per replayed response
 	})
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
@@ -235,8 +244,34 @@ func run(ctx context.Context) error {
 	if !found {
 		return fmt.Errorf("the plan regression was not reported: %v", rep.Diff.Reported())
 	}
-	fmt.Println("\nThe regression (plan \"pro\" → \"professional\") is reported; served_at differs in the")
-	fmt.Println("baseline too, so it is noise, not a finding. Live, POSTs were never mirrored (writes are")
-	fmt.Println("opt-in); a replay sends what was recorded, so pass a Filter to skip writes there.")
+
+	// 3. Offline, without servers: diff the capture against the replay's
+	// output file, joined by record ID.
+	fmt.Println("\n== 3. mirror.DiffRecordings(capture.gor, replayed.gor)")
+	a, err := mirror.OpenGor(gorPath, mirror.ReadConfig{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	b, err := mirror.OpenGor(outPath, mirror.ReadConfig{})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	d, err := mirror.DiffRecordings(a, b, mirror.DiffConfig{IgnoreJSONPaths: []string{"served_at", "version"}})
+	if err != nil {
+		return err
+	}
+	if err := d.WriteText(os.Stdout); err != nil {
+		return err
+	}
+	if d.ByID == 0 {
+		return fmt.Errorf("DiffRecordings joined nothing by id: %+v", d)
+	}
+
+	fmt.Println("\nThe regression (plan \"pro\" → \"professional\") is reported; served_at differs in")
+	fmt.Println("the baseline too, so it is noise, not a finding. Live, POSTs were never mirrored")
+	fmt.Println("(writes are opt-in); a replay sends what was recorded, so set")
+	fmt.Println("ReplayConfig.Rules.AllowMethods to skip writes there.")
 	return nil
 }

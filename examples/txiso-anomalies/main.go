@@ -198,7 +198,7 @@ func matrix(ctx context.Context, db *sql.DB) error {
 	fmt.Println("  transaction's snapshot), blocked (waits for a lock, then proceeds), 40001 (serialization")
 	fmt.Println("  failure: retry the transaction), 40P01 (deadlock victim); n/a: case not run at that level.")
 	bad := m.Mismatches()
-	fmt.Printf("  %d cells in %v; %d differ from specs/hermitage-postgres.md\n", len(m.Cells), time.Since(start).Round(time.Millisecond), len(bad))
+	fmt.Printf("  %d cells in %v; %d differ from Hermitage (github.com/ept/hermitage)\n", len(m.Cells), time.Since(start).Round(time.Millisecond), len(bad))
 	for _, c := range bad {
 		fmt.Printf("    ! %s at %s: %s %v\n", c.Case, c.Level, c.Outcome, c.Err)
 	}

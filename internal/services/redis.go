@@ -158,6 +158,16 @@ func (r *Redis) Stop() error {
 	return nil
 }
 
+// Kill kills the server with SIGKILL (no AOF fsync, no shutdown work, as a
+// crash or the OOM killer would) and waits for it; its data directory stays.
+// Killing a stopped server does nothing.
+func (r *Redis) Kill() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p.stop(syscall.SIGKILL, 10*time.Second)
+	return nil
+}
+
 // Close stops the server and removes its directory.
 func (r *Redis) Close() error {
 	unregister(r)

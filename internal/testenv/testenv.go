@@ -255,6 +255,10 @@ func (s *RedisServer) Addr() string { return s.srv.Addr() }
 // Stop stops the server with SIGTERM and waits for it; its data stays.
 func (s *RedisServer) Stop() error { return s.srv.Stop() }
 
+// Kill kills the server with SIGKILL (a crash: no shutdown work) and waits
+// for it; its data stays.
+func (s *RedisServer) Kill() error { return s.srv.Kill() }
+
 // Start starts the server again on the same port and data directory and
 // waits until it answers PING.
 func (s *RedisServer) Start() error {

@@ -36,10 +36,23 @@ import (
 	"github.com/goplumb/plumb/tzutil"
 )
 
+// ErrInvalid is the one sentinel for bad input: a nil connection, location
+// or Querier, a *sql.DB where one session is needed (ErrPool), a location
+// the server cannot express, an invalid range. Every such error matches it
+// with errors.Is. Errors from tzutil (an unknown zone name) match
+// tzutil.ErrInvalid instead; errors from the server match neither.
+var ErrInvalid = errors.New("pgtz: invalid input")
+
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
 // Sentinel errors.
 var (
-	// ErrPool: a session setting was attempted on a *sql.DB pool.
-	ErrPool = errors.New("pgtz: session settings need one connection (*sql.Conn from db.Conn, or *sql.Tx), not a *sql.DB pool")
+	// ErrPool: a session setting was attempted on a *sql.DB pool. It
+	// matches ErrInvalid.
+	ErrPool error = &invalidError{"pgtz: session settings need one connection (*sql.Conn from db.Conn, or *sql.Tx), not a *sql.DB pool"}
 	// ErrNull: a NULL was scanned into a non-nullable type.
 	ErrNull = errors.New("pgtz: NULL value")
 	// ErrMismatch: the server's offsets differ from the client's.
@@ -66,7 +79,7 @@ func checkConn(c Conn) error {
 		return ErrPool
 	}
 	if c == nil {
-		return errors.New("pgtz: nil connection")
+		return fmt.Errorf("%w: nil connection; pass a *sql.Conn or *sql.Tx", ErrInvalid)
 	}
 	return nil
 }
@@ -143,21 +156,21 @@ func serverValue(loc *time.Location) (string, error) {
 	case "UTC":
 		return "UTC", nil
 	case "Local":
-		return "", fmt.Errorf("pgtz: %w: time.Local has no portable name; pass tzutil.Load(name) or the location from tzutil.LocalInfo", ErrUnsupported)
+		return "", fmt.Errorf("%w: %w: time.Local has no portable name; pass tzutil.Load(name) or the location from tzutil.LocalInfo", ErrInvalid, ErrUnsupported)
 	}
 	if named, err := tzutil.Load(name); err == nil && sameOffsets(named, loc) {
 		return name, nil
 	}
 	if off, ok := fixedOffset(loc); ok {
 		if off%36 != 0 {
-			return "", fmt.Errorf("pgtz: %w: offset %s is not a whole number of hundredths of an hour", ErrUnsupported, tzutil.FormatOffset(off))
+			return "", fmt.Errorf("%w: %w: offset %s is not a whole number of hundredths of an hour", ErrInvalid, ErrUnsupported, tzutil.FormatOffset(off))
 		}
 		return strconv.FormatFloat(float64(off)/3600, 'f', -1, 64), nil
 	}
 	if r, err := tzutil.ParsePOSIXRule(name); err == nil {
 		return r.String(), nil // PostgreSQL reads POSIX rules with the same sign
 	}
-	return "", fmt.Errorf("pgtz: %w: location %q is neither an IANA zone, a fixed offset nor a POSIX rule", ErrUnsupported, name)
+	return "", fmt.Errorf("%w: %w: location %q is neither an IANA zone, a fixed offset nor a POSIX rule", ErrInvalid, ErrUnsupported, name)
 }
 
 func fixedOffset(loc *time.Location) (int, bool) {
@@ -238,7 +251,7 @@ type scanIn struct {
 
 func (s *scanIn) Scan(src any) error {
 	if s.dst == nil {
-		return errors.New("pgtz: ScanIn(nil, ...): no destination; pass a *time.Time")
+		return fmt.Errorf("%w: ScanIn(nil, ...): no destination; pass a *time.Time", ErrInvalid)
 	}
 	var t time.Time
 	switch v := src.(type) {
@@ -312,13 +325,13 @@ func (l *LocalTimestamp) parse(s string) error {
 
 // Value implements driver.Valuer with the text form "2006-01-02
 // 15:04:05.999999". Sub-microsecond precision, which PostgreSQL would
-// round away, is an error wrapping ErrUnsupported.
+// round away, is an error wrapping ErrInvalid and ErrUnsupported.
 func (l LocalTimestamp) Value() (driver.Value, error) {
 	if err := l.DateTime.Validate(); err != nil {
-		return nil, fmt.Errorf("pgtz: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if l.Nanosecond%1000 != 0 {
-		return nil, fmt.Errorf("pgtz: %w: %s has sub-microsecond precision, which PostgreSQL would round", ErrUnsupported, l.DateTime)
+		return nil, fmt.Errorf("%w: %w: %s has sub-microsecond precision, which PostgreSQL would round", ErrInvalid, ErrUnsupported, l.DateTime)
 	}
 	return strings.Replace(l.DateTime.String(), "T", " ", 1), nil
 }
@@ -374,16 +387,16 @@ const maxSamples = 1_000_000
 // the service uses.
 func CheckSkew(ctx context.Context, q Querier, loc *time.Location, from, to time.Time, step time.Duration) ([]Mismatch, error) {
 	if loc == nil {
-		return nil, errors.New("pgtz: nil location")
+		return nil, fmt.Errorf("%w: CheckSkew: nil location", ErrInvalid)
 	}
 	if q == nil {
-		return nil, errors.New("pgtz: CheckSkew: nil Querier (pass a *sql.DB, *sql.Conn or *sql.Tx)")
+		return nil, fmt.Errorf("%w: CheckSkew: nil Querier (pass a *sql.DB, *sql.Conn or *sql.Tx)", ErrInvalid)
 	}
 	if step <= 0 {
 		step = time.Hour
 	}
 	if step%time.Second != 0 || !from.Before(to) || to.Sub(from)/step > maxSamples {
-		return nil, fmt.Errorf("pgtz: CheckSkew range %s..%s step %s: want from < to, whole-second step, at most %d samples", from, to, step, maxSamples)
+		return nil, fmt.Errorf("%w: CheckSkew range %s..%s step %s: want from < to, whole-second step, at most %d samples", ErrInvalid, from, to, step, maxSamples)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT extract(epoch FROM t)::bigint,
 	       extract(epoch FROM (t AT TIME ZONE $1) - (t AT TIME ZONE 'UTC'))::int

@@ -253,7 +253,9 @@ func TestSessionTimeZone(t *testing.T) {
 	require.NoError(t, c.QueryRowContext(ctx, "SELECT $1::timestamptz::text", noon).Scan(&text))
 	assert.Equal(t, "2024-03-10 08:00:00-04", text)
 
-	assert.ErrorIs(t, pgtz.SetSessionTimeZone(ctx, c, time.Local), pgtz.ErrUnsupported)
+	err = pgtz.SetSessionTimeZone(ctx, c, time.Local)
+	assert.ErrorIs(t, err, pgtz.ErrUnsupported)
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
 
 	// Per connection: another connection of the pool is unaffected.
 	c2 := conn(t, env.DB)
@@ -346,7 +348,7 @@ func TestCheckSkew(t *testing.T) {
 	_, err = pgtz.CheckSkew(ctx, env.DB, time.FixedZone("Nowhere/Zone", 0), from, to, 0)
 	assert.Error(t, err)
 	_, err = pgtz.CheckSkew(ctx, env.DB, time.UTC, to, from, 0)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
 }
 
 func TestScanIn(t *testing.T) {
@@ -361,7 +363,21 @@ func TestScanIn(t *testing.T) {
 	assert.ErrorIs(t, s.Scan("infinity"), pgtz.ErrUnsupported)
 	assert.Error(t, s.Scan(42))
 	// A nil destination or Querier is an error, not a panic.
-	assert.ErrorContains(t, pgtz.ScanIn(nil, sh).Scan(time.Now()), "no destination")
-	_, err := pgtz.CheckSkew(context.Background(), nil, sh, time.Now(), time.Now().Add(time.Hour), 0)
+	err := pgtz.ScanIn(nil, sh).Scan(time.Now())
+	assert.ErrorContains(t, err, "no destination")
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
+	_, err = pgtz.CheckSkew(context.Background(), nil, sh, time.Now(), time.Now().Add(time.Hour), 0)
 	assert.ErrorContains(t, err, "nil Querier")
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
+	_, err = pgtz.CheckSkew(context.Background(), nil, nil, time.Now(), time.Now().Add(time.Hour), 0)
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
+	// Bad input to the session functions fails before any I/O.
+	assert.ErrorIs(t, pgtz.SetSessionTimeZone(context.Background(), nil, sh), pgtz.ErrInvalid)
+	assert.ErrorIs(t, pgtz.SetSessionTimeZone(context.Background(), (*sql.DB)(nil), sh), pgtz.ErrPool)
+	assert.ErrorIs(t, pgtz.ErrPool, pgtz.ErrInvalid)
+	_, err = pgtz.LocalTimestamp{DateTime: tzutil.DateTime{Date: tzutil.Date{Year: 2024, Month: 1, Day: 1}, Nanosecond: 1}}.Value()
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
+	_, err = pgtz.LocalTimestamp{}.Value()
+	assert.ErrorIs(t, err, pgtz.ErrInvalid)
+	assert.ErrorIs(t, err, tzutil.ErrOutOfRange)
 }
