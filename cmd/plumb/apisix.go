@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -39,14 +39,13 @@ func (a *app) apisixClient(f *apisixFlags) (*apisixclient.Client, error) {
 	if f.timeout <= 0 {
 		return nil, usagef("--timeout %s: want a positive duration", f.timeout)
 	}
-	opts := []apisixclient.Option{
-		apisixclient.WithHTTPClient(&http.Client{Timeout: f.timeout}),
-		apisixclient.WithRetries(1),
+	cfg := apisixclient.Config{
+		APIKey:     a.setting(f.key, "APISIX_ADMIN_KEY"),
+		HTTPClient: &http.Client{Timeout: f.timeout},
+		Retries:    1,
+		Logger:     slog.New(slog.DiscardHandler),
 	}
-	if key := a.setting(f.key, "APISIX_ADMIN_KEY"); key != "" {
-		opts = append(opts, apisixclient.WithAPIKey(key))
-	}
-	c, err := apisixclient.New(base, opts...)
+	c, err := apisixclient.New(base, cfg)
 	if err != nil {
 		return nil, usage(err)
 	}
@@ -146,55 +145,6 @@ It exits 1 when it finds something, for CI.`,
 	return cmd
 }
 
-// dumpState reads every syncable resource from the server.
-func dumpState(ctx context.Context, c *apisixclient.Client) (*apisixclient.State, error) {
-	var s apisixclient.State
-	var err error
-	if s.Upstreams, err = all(ctx, c.Upstreams); err != nil {
-		return nil, err
-	}
-	if s.SSLs, err = all(ctx, c.SSLs); err != nil {
-		return nil, err
-	}
-	if s.Protos, err = all(ctx, c.Protos); err != nil {
-		return nil, err
-	}
-	if s.ConsumerGroups, err = all(ctx, c.ConsumerGroups); err != nil {
-		return nil, err
-	}
-	if s.PluginConfigs, err = all(ctx, c.PluginConfigs); err != nil {
-		return nil, err
-	}
-	if s.Services, err = all(ctx, c.Services); err != nil {
-		return nil, err
-	}
-	if s.Routes, err = all(ctx, c.Routes); err != nil {
-		return nil, err
-	}
-	if s.StreamRoutes, err = all(ctx, c.StreamRoutes); err != nil {
-		var ae *apisixclient.APIError
-		// Stream mode off: there are no stream routes to dump.
-		if !errors.As(err, &ae) || ae.StatusCode/100 != 4 {
-			return nil, err
-		}
-	}
-	if s.Consumers, err = all(ctx, c.Consumers); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
-func all[T any](ctx context.Context, r *apisixclient.Resource[T]) ([]T, error) {
-	var out []T
-	for it, err := range r.All(ctx, nil) {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it.Value)
-	}
-	return out, nil
-}
-
 // stateYAML renders a State as YAML that LoadState reads back, without the
 // server-set timestamps (APISIX refuses them on writes).
 func stateYAML(s *apisixclient.State) ([]byte, any, error) {
@@ -240,7 +190,7 @@ reads: set key again before syncing a dumped SSL.`,
 			if err != nil {
 				return err
 			}
-			s, err := dumpState(cmd.Context(), c)
+			s, err := c.Dump(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -77,7 +77,7 @@ routes:
 `
 
 func TestApisixSyncDiffDump(t *testing.T) {
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	env := apisixEnv(srv)
 	v1 := writeFile(t, "v1.yaml", stateV1)
 
@@ -145,9 +145,9 @@ func TestApisixSyncDiffDump(t *testing.T) {
 }
 
 func TestApisixSyncNotOwned(t *testing.T) {
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	env := apisixEnv(srv)
-	c, err := apisixclient.New(srv.URL, apisixclient.WithAPIKey(srv.Key))
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{APIKey: srv.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +166,9 @@ func TestApisixSyncNotOwned(t *testing.T) {
 }
 
 func TestApisixLint(t *testing.T) {
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	env := apisixEnv(srv)
-	c, err := apisixclient.New(srv.URL, apisixclient.WithAPIKey(srv.Key))
+	c, err := apisixclient.New(srv.URL, apisixclient.Config{APIKey: srv.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestApisixSNI(t *testing.T) {
 		t.Fatalf("config %v %+v\n%s", err, sp, out.ConfigYAML)
 	}
 	// The printed setup syncs to a server and lints clean there.
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	env := apisixEnv(srv)
 	stFile := writeFile(t, "sni.json", string(out.State))
 	wantCode(t, run(t, env, "apisix", "sync", "-f", stFile, "--owner", "sni"), 0)
@@ -242,7 +242,7 @@ func TestApisixSNI(t *testing.T) {
 }
 
 func TestApisixBadInputAndFaults(t *testing.T) {
-	srv := apisixtest.NewServer(t)
+	srv := apisixtest.NewServer(t, apisixtest.Config{})
 	v1 := writeFile(t, "v1.yaml", stateV1)
 	for _, tt := range []struct {
 		name     string

@@ -3,15 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"log/slog"
 	"net/url"
 	"os"
-	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -29,13 +26,9 @@ func (a *app) gorCmd() *cobra.Command {
 // openGor opens FILE (a path or glob of plain or gzip .gor files, merged by
 // timestamp); a missing file is a usage error.
 func openGor(pattern string, strict bool) (*mirror.GorSource, error) {
-	var opts []mirror.ReadOption
-	if strict {
-		opts = append(opts, mirror.Strict())
-	}
-	src, err := mirror.OpenGor(pattern, 0, opts...)
+	src, err := mirror.OpenGor(pattern, mirror.ReadConfig{Strict: strict})
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, mirror.ErrInvalid) {
 			return nil, usage(err)
 		}
 		return nil, err
@@ -180,19 +173,20 @@ func (a *app) reportProblems(st mirror.ReadStats) {
 	}
 }
 
-// gorStat is what plumb gor stat reports.
+// gorStat is the JSON form of plumb gor stat: mirror.RecordingStats with
+// kinds by name and the span spelled out.
 type gorStat struct {
-	Records   int
-	ByKind    map[string]int
-	ByMethod  map[string]int
-	ByStatus  map[string]int
-	Endpoints []endpointCount
-	First     time.Time
-	Last      time.Time
-	Span      string
-	Malformed int
-	BadTime   int `json:"BadTimestamp"`
-	Truncated int `json:"TruncatedTail"`
+	Records    int
+	ByKind     map[string]int
+	ByMethod   map[string]int
+	ByStatus   map[int]int
+	ByReplayed map[int]int
+	Endpoints  []endpointCount
+	First      time.Time
+	Last       time.Time
+	Span       string
+	Unparsed   int
+	Read       *mirror.ReadStats `json:",omitempty"`
 }
 
 type endpointCount struct {
@@ -209,51 +203,28 @@ func (a *app) gorStatCmd() *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: gorFiles,
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if top < 0 {
+				return usagef("--top %d: want 0 (all) or more", top)
+			}
 			src, err := openGor(argv[0], false)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			st := gorStat{ByKind: map[string]int{}, ByMethod: map[string]int{}, ByStatus: map[string]int{}}
-			endpoints := map[string]int{}
-			for {
-				rec, err := src.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				st.Records++
-				st.ByKind[kindName(rec.Kind)]++
-				if rec.Time > 0 {
-					t := time.Unix(0, rec.Time).UTC()
-					if st.First.IsZero() || t.Before(st.First) {
-						st.First = t
-					}
-					if t.After(st.Last) {
-						st.Last = t
-					}
-				}
-				switch rec.Kind {
-				case mirror.KindRequest:
-					if req, err := rec.Request(); err == nil {
-						st.ByMethod[req.Method]++
-						endpoints[req.Method+" "+mirror.TemplatePath(req.URL.Path)]++
-					} else {
-						st.ByMethod["(unparsable)"]++
-					}
-				case mirror.KindResponse, mirror.KindReplayedResponse:
-					if f := strings.Fields(firstLine(rec.Payload)); len(f) >= 2 {
-						st.ByStatus[f[1]]++
-					} else {
-						st.ByStatus["(unparsable)"]++
-					}
-				}
+			rs, err := mirror.SummarizeRecording(src)
+			if err != nil {
+				return err
 			}
-			rs := src.Stats()
-			st.Malformed, st.BadTime, st.Truncated = rs.Malformed, rs.BadTimestamp, rs.TruncatedTail
-			for e, c := range endpoints {
+			if !a.isJSON() {
+				return rs.WriteText(a.Stdout)
+			}
+			st := gorStat{Records: rs.Records, ByKind: map[string]int{}, ByMethod: rs.ByMethod, ByStatus: rs.ByStatus,
+				ByReplayed: rs.ByReplayed, First: rs.First, Last: rs.Last, Span: rs.Span().String(),
+				Unparsed: rs.Unparsed, Read: rs.Read, Endpoints: []endpointCount{}}
+			for k, n := range rs.ByKind {
+				st.ByKind[kindName(k)] += n
+			}
+			for e, c := range rs.ByEndpoint {
 				st.Endpoints = append(st.Endpoints, endpointCount{e, c})
 			}
 			sort.Slice(st.Endpoints, func(i, j int) bool {
@@ -265,46 +236,11 @@ func (a *app) gorStatCmd() *cobra.Command {
 			if top > 0 && len(st.Endpoints) > top {
 				st.Endpoints = st.Endpoints[:top]
 			}
-			if st.Endpoints == nil {
-				st.Endpoints = []endpointCount{}
-			}
-			st.Span = st.Last.Sub(st.First).String()
-			if a.isJSON() {
-				return a.json(st)
-			}
-			tw := a.table()
-			fmt.Fprintf(tw, "records\t%d\n", st.Records)
-			if !st.First.IsZero() {
-				fmt.Fprintf(tw, "span\t%s .. %s (%s)\n", st.First.Format(time.RFC3339Nano), st.Last.Format(time.RFC3339Nano), st.Span)
-			}
-			fmt.Fprintf(tw, "problems\t%d malformed, %d bad timestamps, %d truncated tail\n", st.Malformed, st.BadTime, st.Truncated)
-			section := func(title string, m map[string]int) {
-				fmt.Fprintf(tw, "\n%s\t\n", title)
-				for _, k := range sortedKeys(m) {
-					fmt.Fprintf(tw, "  %s\t%d\n", k, m[k])
-				}
-			}
-			section("kind", st.ByKind)
-			section("method", st.ByMethod)
-			section("status", st.ByStatus)
-			fmt.Fprintf(tw, "\nendpoint\t\n")
-			for _, e := range st.Endpoints {
-				fmt.Fprintf(tw, "  %s\t%d\n", e.Endpoint, e.Count)
-			}
-			return tw.Flush()
+			return a.json(st)
 		},
 	}
-	cmd.Flags().IntVar(&top, "top", 20, "endpoints shown (0: all)")
+	cmd.Flags().IntVar(&top, "top", 0, "endpoints in the JSON output (0: all)")
 	return cmd
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // countingSource counts the records Replay has read, for progress.
@@ -335,21 +271,26 @@ func (a *app) gorReplayCmd() *cobra.Command {
 		speed, rps                  float64
 		unpaced, compare            bool
 		concurrency, loops          int
-		methods, headers, ignore    []string
-		pathRe, excludeRe           string
-		timeout, maxWait            time.Duration
+		methods, allowURL, denyURL  []string
+		allowHeader, denyHeader     []string
+		setHeader, deleteHeader     []string
+		rewriteURL, ignore          []string
+		timeout, maxGap             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE --target URL",
 		Short: "Send the recorded requests to a target, paced, and report statuses, latency and schedule lag",
 		Long: `replay sends the type-1 records of FILE to --target at the recorded timing
-times --speed, at a fixed --rps, or --unpaced under --concurrency. --compare
-diffs each recorded response with the replayed one (exit 1 when a field
-differs); --output-file writes the replayed responses as type-3 records.
-Progress is drawn on stderr when stdout is a terminal.`,
+times --speed, at a fixed --rps, or --unpaced under --concurrency, --loop
+times. The filter and rewrite flags are GoReplay's --http-* flags (Go
+regexps on the request URI or a header value). --compare diffs each recorded
+response with the replayed one (exit 1 when a field differs); --output-file
+writes the replayed responses as type-3 records, for plumb gor diff. Progress
+is drawn on stderr when stdout is a terminal.`,
 		Example: `  plumb gor replay requests.gor --target http://staging:8080 --speed 2
-  plumb gor replay requests.gor --target http://v2:8080 --rps 50 --method GET --path '^/api/' --compare
-  plumb gor replay requests.gor --target http://v2:8080 --loop 3 --header 'Authorization: Bearer test'`,
+  plumb gor replay requests.gor --target http://v2:8080 --rps 50 --method GET --allow-url '^/api/' --compare
+  plumb gor replay requests.gor --target http://v2:8080 --loop 3 --set-header 'Authorization: Bearer test' \
+      --rewrite-url '^/v1/(.*):/v2/$1'`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: gorFiles,
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -360,7 +301,8 @@ Progress is drawn on stderr when stdout is a terminal.`,
 				return usagef("--target %q: want an absolute http:// or https:// URL", target)
 			}
 			cfg := mirror.ReplayConfig{Target: target, Speed: speed, RPS: rps, Unpaced: unpaced,
-				Concurrency: concurrency, Loops: loops, Timeout: timeout, MaxWait: maxWait}
+				Concurrency: concurrency, Loops: loops, Timeout: timeout, MaxGap: maxGap,
+				Logger: slog.New(slog.DiscardHandler)}
 			switch hostPolicy {
 			case "keep":
 				cfg.Host = mirror.HostKeep
@@ -369,16 +311,11 @@ Progress is drawn on stderr when stdout is a terminal.`,
 			default:
 				return usagef("--host %q: want keep or target", hostPolicy)
 			}
-			filter, err := requestFilter(methods, pathRe, excludeRe)
+			rules, err := replayRules(methods, allowURL, denyURL, allowHeader, denyHeader, setHeader, deleteHeader, rewriteURL)
 			if err != nil {
 				return err
 			}
-			cfg.Filter = filter
-			rewrite, err := headerRewrite(headers)
-			if err != nil {
-				return err
-			}
-			cfg.Rewrite = rewrite
+			cfg.Rules = rules
 			if compare {
 				cfg.Compare = &mirror.DiffConfig{IgnoreJSONPaths: ignore}
 			}
@@ -387,22 +324,27 @@ Progress is drawn on stderr when stdout is a terminal.`,
 				return err
 			}
 			defer src.Close()
+			var gw *mirror.GorWriter
 			if outFile != "" {
 				f, err := os.Create(outFile)
 				if err != nil {
-					return err
+					return usage(err)
 				}
 				defer f.Close()
-				gw := mirror.NewGorWriter(f)
-				defer gw.Flush()
+				gw = mirror.NewGorWriter(f)
 				cfg.Out = gw
 			}
 			cs := &countingSource{RecordSource: src}
 			stop := a.ticker(func() { a.progress("replay: %d records read", cs.n.Load()) })
 			rep, err := mirror.Replay(cmd.Context(), cs, cfg)
 			stop()
+			if gw != nil {
+				if ferr := gw.Flush(); ferr != nil && err == nil {
+					err = ferr
+				}
+			}
 			if err != nil && rep == nil {
-				if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "invalid") {
+				if errors.Is(err, mirror.ErrInvalid) {
 					return usage(err)
 				}
 				return err
@@ -433,196 +375,120 @@ Progress is drawn on stderr when stdout is a terminal.`,
 	f.BoolVar(&unpaced, "unpaced", false, "send as fast as --concurrency allows")
 	f.IntVar(&concurrency, "concurrency", 64, "requests in flight at most")
 	f.IntVar(&loops, "loop", 1, "passes over the file (-1: until interrupted)")
-	f.StringSliceVar(&methods, "method", nil, "only these methods (repeatable)")
-	f.StringVar(&pathRe, "path", "", "only paths matching this regular expression")
-	f.StringVar(&excludeRe, "exclude-path", "", "skip paths matching this regular expression")
-	f.StringArrayVar(&headers, "header", nil, "set a header on every request, 'Name: value' (repeatable)")
+	f.StringSliceVar(&methods, "method", nil, "only these methods (repeatable; GoReplay --http-allow-method)")
+	f.StringArrayVar(&allowURL, "allow-url", nil, "only request URIs matching this regexp (repeatable)")
+	f.StringArrayVar(&denyURL, "deny-url", nil, "drop request URIs matching this regexp (repeatable)")
+	f.StringArrayVar(&allowHeader, "allow-header", nil, "only requests whose header matches, 'Name: regexp' (repeatable)")
+	f.StringArrayVar(&denyHeader, "deny-header", nil, "drop requests whose header matches, 'Name: regexp' (repeatable)")
+	f.StringArrayVar(&rewriteURL, "rewrite-url", nil, "rewrite request URIs, 'regexp:replacement' ($1 for groups; repeatable)")
+	f.StringArrayVar(&setHeader, "set-header", nil, "set a header on every request, 'Name: value' (repeatable)")
+	f.StringArrayVar(&deleteHeader, "delete-header", nil, "remove a header from every request (repeatable)")
 	f.StringVar(&hostPolicy, "host", "keep", "Host header: keep (the recorded one) or target")
 	f.BoolVar(&compare, "compare", false, "diff recorded responses with replayed ones; exit 1 on a difference")
 	f.StringSliceVar(&ignore, "ignore", nil, "JSON body paths --compare ignores, e.g. now,items.*.id (repeatable)")
 	f.StringVar(&outFile, "output-file", "", "write replayed responses to this .gor file (type 3)")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "limit per request")
-	f.DurationVar(&maxWait, "max-wait", 10*time.Second, "cap on any single recorded gap (-1s: no cap)")
+	f.DurationVar(&maxGap, "max-gap", 10*time.Second, "longest recorded gap honoured; longer ones are skipped (-1s: no limit)")
 	cmd.RegisterFlagCompletionFunc("host", fixed("keep", "target"))
 	cmd.RegisterFlagCompletionFunc("method", fixed("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 	return cmd
 }
 
-// requestFilter builds the --method/--path/--exclude-path filter.
-func requestFilter(methods []string, pathRe, excludeRe string) (func(mirror.Record, *http.Request) bool, error) {
-	var inc, exc *regexp.Regexp
-	var err error
-	if pathRe != "" {
-		if inc, err = regexp.Compile(pathRe); err != nil {
-			return nil, usagef("--path: %v", err)
-		}
+// replayRules turns the filter and rewrite flags into mirror.Rules; Replay
+// itself checks the regexps (an invalid one is ErrInvalid, a usage error).
+func replayRules(methods, allowURL, denyURL, allowHeader, denyHeader, setHeader, deleteHeader, rewriteURL []string) (mirror.Rules, error) {
+	r := mirror.Rules{AllowURL: allowURL, DenyURL: denyURL, DeleteHeader: deleteHeader}
+	for _, m := range methods {
+		r.AllowMethods = append(r.AllowMethods, strings.ToUpper(m))
 	}
-	if excludeRe != "" {
-		if exc, err = regexp.Compile(excludeRe); err != nil {
-			return nil, usagef("--exclude-path: %v", err)
-		}
-	}
-	if len(methods) == 0 && inc == nil && exc == nil {
-		return nil, nil
-	}
-	for i, m := range methods {
-		methods[i] = strings.ToUpper(m)
-	}
-	return func(_ mirror.Record, r *http.Request) bool {
-		if len(methods) > 0 && !slices.Contains(methods, r.Method) {
-			return false
-		}
-		if inc != nil && !inc.MatchString(r.URL.Path) {
-			return false
-		}
-		return exc == nil || !exc.MatchString(r.URL.Path)
-	}, nil
-}
-
-// headerRewrite builds the --header rewrite.
-func headerRewrite(headers []string) (func(*http.Request), error) {
-	if len(headers) == 0 {
-		return nil, nil
-	}
-	h := http.Header{}
-	for _, kv := range headers {
+	nameValue := func(flag, kv string) (string, string, error) {
 		k, v, ok := strings.Cut(kv, ":")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, usagef("--header %q: want 'Name: value'", kv)
+			return "", "", usagef("--%s %q: want 'Name: value'", flag, kv)
 		}
-		h.Add(k, strings.TrimSpace(v))
+		return k, strings.TrimSpace(v), nil
 	}
-	return func(r *http.Request) {
-		for k, vs := range h {
-			r.Header[k] = slices.Clone(vs)
-		}
-	}, nil
-}
-
-// exchange is one request and its response in a .gor file.
-type exchange struct {
-	method, path string
-	resp         *mirror.Response
-}
-
-// readExchanges reads the requests and responses of a file by record ID.
-func readExchanges(pattern string) (map[string]*exchange, []string, error) {
-	src, err := openGor(pattern, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer src.Close()
-	ex := map[string]*exchange{}
-	var order []string
-	get := func(id string) *exchange {
-		e := ex[id]
-		if e == nil {
-			e = &exchange{}
-			ex[id] = e
-			order = append(order, id)
-		}
-		return e
-	}
-	reqs := map[string]*http.Request{}
-	for {
-		rec, err := src.Next()
-		if err == io.EOF {
-			break
-		}
+	for _, kv := range allowHeader {
+		k, v, err := nameValue("allow-header", kv)
 		if err != nil {
-			return nil, nil, err
+			return r, err
 		}
-		switch rec.Kind {
-		case mirror.KindRequest:
-			req, err := rec.Request()
-			if err != nil {
-				continue
-			}
-			e := get(rec.ID)
-			e.method, e.path = req.Method, req.URL.Path
-			reqs[rec.ID] = req
-		case mirror.KindResponse, mirror.KindReplayedResponse:
-			e := get(rec.ID)
-			if e.resp != nil && rec.Kind == mirror.KindReplayedResponse {
-				continue // a recorded response wins over a replayed one
-			}
-			resp, err := rec.Response(reqs[rec.ID])
-			if err != nil {
-				continue
-			}
-			e.resp = &resp
-		}
+		r.AllowHeader = append(r.AllowHeader, mirror.HeaderMatch{Name: k, Pattern: v})
 	}
-	return ex, order, nil
+	for _, kv := range denyHeader {
+		k, v, err := nameValue("deny-header", kv)
+		if err != nil {
+			return r, err
+		}
+		r.DenyHeader = append(r.DenyHeader, mirror.HeaderMatch{Name: k, Pattern: v})
+	}
+	for _, kv := range setHeader {
+		k, v, err := nameValue("set-header", kv)
+		if err != nil {
+			return r, err
+		}
+		r.SetHeader = append(r.SetHeader, mirror.HeaderValue{Name: k, Value: v})
+	}
+	for _, pr := range rewriteURL {
+		// GoReplay's form: pattern:replacement, split at the last colon
+		// not inside the replacement's scheme-less path.
+		i := strings.LastIndex(pr, ":")
+		if i <= 0 {
+			return r, usagef("--rewrite-url %q: want 'regexp:replacement'", pr)
+		}
+		r.RewriteURL = append(r.RewriteURL, mirror.URLRewrite{Pattern: pr[:i], Replacement: pr[i+1:]})
+	}
+	return r, nil
 }
 
 func (a *app) gorDiffCmd() *cobra.Command {
 	var ignore, headers []string
 	cmd := &cobra.Command{
 		Use:   "diff A B",
-		Short: "Compare the responses of two .gor files, matched by request ID; exit 1 when they differ",
-		Long: `diff matches records of A and B by ID (a replay's --output-file shares the
-recording's IDs) and compares each pair of responses: status, --header
+		Short: "Compare the responses of two .gor files; exit 1 when they differ",
+		Long: `diff compares the responses of A (the expected side: its type-2 records,
+else type 3) with those of B (type 3, else type 2), so B can be a replay's
+--output-file or a second capture. Requests are joined by record ID, else by
+method, request URI and body. Responses are compared on status, --header
 headers (default Content-Type) and JSON bodies field by field, ignoring
---ignore paths. Differences are grouped by endpoint (method + templated
-path). It exits 1 when a field differs, for CI.`,
+--ignore paths, and grouped by endpoint (method + templated path). It exits 1
+when a field differs, for CI.`,
 		Example:           "  plumb gor diff recorded.gor replayed.gor --ignore now,items.*.id",
 		Args:              args(cobra.ExactArgs(2)),
 		ValidArgsFunction: gorFiles,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			d, err := mirror.NewDiffer(mirror.DiffConfig{IgnoreJSONPaths: ignore, Headers: headers})
-			if err != nil {
-				return usage(err)
-			}
-			exA, order, err := readExchanges(argv[0])
+			srcA, err := openGor(argv[0], false)
 			if err != nil {
 				return err
 			}
-			exB, orderB, err := readExchanges(argv[1])
+			defer srcA.Close()
+			srcB, err := openGor(argv[1], false)
 			if err != nil {
 				return err
 			}
-			var compared, onlyA, onlyB int
-			for _, id := range order {
-				ea, eb := exA[id], exB[id]
-				if ea.resp == nil {
-					continue
+			defer srcB.Close()
+			d, err := mirror.DiffRecordings(srcA, srcB, mirror.DiffConfig{IgnoreJSONPaths: ignore, Headers: headers})
+			if err != nil {
+				if errors.Is(err, mirror.ErrInvalid) {
+					return usage(err)
 				}
-				if eb == nil || eb.resp == nil {
-					onlyA++
-					continue
-				}
-				method, path := ea.method, ea.path
-				if method == "" {
-					method, path = eb.method, eb.path
-				}
-				d.Observe(method, path, *ea.resp, *eb.resp, nil)
-				compared++
+				return err
 			}
-			for _, id := range orderB {
-				if eb := exB[id]; eb.resp != nil && (exA[id] == nil || exA[id].resp == nil) {
-					onlyB++
-				}
-			}
-			sum := d.Summary()
-			reported := sum.Reported()
+			reported := d.Summary.Reported()
 			if a.isJSON() {
 				if err := a.json(struct {
-					Compared, OnlyA, OnlyB int
-					Reported               []string
-					Summary                mirror.DiffSummary
-				}{compared, onlyA, onlyB, nonNil(reported), sum}); err != nil {
+					Compared, ByID, ByKey, OnlyA, OnlyB, NoResponse int
+					Reported                                        []string
+					Summary                                         mirror.DiffSummary
+				}{d.Compared, d.ByID, d.ByKey, d.OnlyA, d.OnlyB, d.NoResponse, nonNil(reported), d.Summary}); err != nil {
 					return err
 				}
-			} else {
-				fmt.Fprintf(a.Stdout, "compared %d responses (%d only in A, %d only in B)\n", compared, onlyA, onlyB)
-				if err := sum.WriteText(a.Stdout); err != nil {
-					return err
-				}
+			} else if err := d.WriteText(a.Stdout); err != nil {
+				return err
 			}
-			if compared == 0 {
-				return fmt.Errorf("no response of A has a matching response in B (records are matched by ID)")
+			if d.Compared == 0 {
+				return fmt.Errorf("no response of %s has a counterpart in %s (joined by record ID, then method, URI and body)", argv[0], argv[1])
 			}
 			if len(reported) > 0 {
 				return errFound

@@ -111,7 +111,7 @@ func TestGorCatAndStat(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Records != 11 || st.ByKind["request"] != 6 || st.ByMethod["GET"] != 5 || st.ByStatus["200"] != 5 {
+	if st.Records != 11 || st.ByKind["request"] != 6 || st.ByMethod["GET"] != 5 || st.ByStatus[200] != 5 {
 		t.Fatalf("stat %+v", st)
 	}
 	if len(st.Endpoints) != 2 || st.Endpoints[0] != (endpointCount{"GET /users/{id}", 5}) {
@@ -133,8 +133,10 @@ func TestGorBadInput(t *testing.T) {
 		{"missing file", []string{"gor", "stat", filepath.Join(t.TempDir(), "none.gor")}, 2, "no file matches"},
 		{"replay without target", []string{"gor", "replay", path}, 2, "--target is required"},
 		{"replay bad target", []string{"gor", "replay", path, "--target", "staging:8080"}, 2, "absolute http"},
-		{"replay bad regexp", []string{"gor", "replay", path, "--target", "http://127.0.0.1:1", "--path", "("}, 2, "--path"},
-		{"replay bad header", []string{"gor", "replay", path, "--target", "http://127.0.0.1:1", "--header", "novalue"}, 2, "--header"},
+		{"replay bad regexp", []string{"gor", "replay", path, "--target", "http://127.0.0.1:1", "--allow-url", "("}, 2, "AllowURL"},
+		{"replay bad header", []string{"gor", "replay", path, "--target", "http://127.0.0.1:1", "--set-header", "novalue"}, 2, "--set-header"},
+		{"replay bad rewrite", []string{"gor", "replay", path, "--target", "http://127.0.0.1:1", "--rewrite-url", "nocolon"}, 2, "--rewrite-url"},
+		{"stat bad top", []string{"gor", "stat", path, "--top", "-1"}, 2, "--top"},
 		{"cat bad kind", []string{"gor", "cat", path, "--kind", "reply"}, 2, "--kind"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,7 +152,7 @@ func TestGorReplayCompareAndDiff(t *testing.T) {
 	srv, got := userServer(t)
 	out := filepath.Join(t.TempDir(), "replayed.gor")
 	r := run(t, nil, "gor", "replay", path, "--target", srv.URL, "--unpaced", "--method", "get",
-		"--compare", "--output-file", out, "--header", "X-Replay: plumb")
+		"--compare", "--output-file", out, "--set-header", "X-Replay: plumb")
 	// User 3 differs in body.name: --compare makes that exit status 1.
 	wantCode(t, r, exitFailure)
 	if !strings.Contains(r.Stdout, "body.name") {
@@ -173,13 +175,13 @@ func TestGorReplayCompareAndDiff(t *testing.T) {
 	d := run(t, nil, "gor", "diff", path, out, "-o", "json")
 	wantCode(t, d, exitFailure)
 	var res struct {
-		Compared, OnlyA int
-		Reported        []string
+		Compared, ByID int
+		Reported       []string
 	}
 	if err := json.Unmarshal([]byte(d.Stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, d.Stdout)
 	}
-	if res.Compared != 5 || len(res.Reported) != 1 || !strings.Contains(res.Reported[0], "body.name") {
+	if res.Compared != 5 || res.ByID != 5 || len(res.Reported) != 1 || !strings.Contains(res.Reported[0], "body.name") {
 		t.Fatalf("diff %+v", res)
 	}
 	// With the field ignored the files agree: exit 0.
@@ -193,7 +195,7 @@ func TestGorReplayLoopsAndProgress(t *testing.T) {
 	path := writeGor(t, 3)
 	srv, got := userServer(t)
 	r := runWith(t, nil, true, "", "gor", "replay", path, "--target", srv.URL, "--rps", "500", "--loop", "2",
-		"--path", "^/users/", "-o", "json")
+		"--allow-url", "^/users/", "--rewrite-url", "^/users/(.*):/users/$1", "-o", "json")
 	wantCode(t, r, 0)
 	if n := len(got()); n != 6 {
 		t.Fatalf("target got %d requests, want 3 users x 2 loops", n)

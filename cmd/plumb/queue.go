@@ -49,8 +49,9 @@ func (a *app) redis(ctx context.Context, f *redisFlags) (*redis.Client, error) {
 
 func (a *app) queueCmd() *cobra.Command {
 	f := &redisFlags{}
-	cmd := group("queue", "Inspect and repair streamq queues: stats, dead letters, trimming",
-		a.queueListCmd(f), a.queueStatsCmd(f), a.queueDeadCmd(f), a.queueTrimCmd(f))
+	cmd := group("queue", "Inspect and repair streamq queues: stats, peek, dead letters, pause/resume, trim",
+		a.queueListCmd(f), a.queueStatsCmd(f), a.queuePeekCmd(f), a.queueDeadCmd(f),
+		a.queuePauseCmd(f, true), a.queuePauseCmd(f, false), a.queueTrimCmd(f))
 	cmd.Aliases = []string{"queues", "q"}
 	f.register(cmd, "streamq:", "streamq Config.KeyPrefix of the queues")
 	return cmd
@@ -65,7 +66,7 @@ func (a *app) openQueue(ctx context.Context, f *redisFlags, name string) (*redis
 	q, err := (&queues.Store{RDB: rdb, Prefix: f.prefix}).Open(ctx, name)
 	if err != nil {
 		rdb.Close()
-		if errors.Is(err, streamq.ErrInvalidName) || errors.Is(err, streamq.ErrInvalidConfig) {
+		if errors.Is(err, streamq.ErrInvalid) {
 			return nil, nil, usage(err)
 		}
 		return nil, nil, err
@@ -136,10 +137,10 @@ func (a *app) queueListCmd(f *redisFlags) *cobra.Command {
 				return nil
 			}
 			tw := a.table()
-			fmt.Fprintln(tw, "QUEUE\tLENGTH\tDELAYED\tGROUPS\tLAG\tPENDING\tRETRIES\tDEAD\tCONSUMERS")
+			fmt.Fprintln(tw, "QUEUE\tLENGTH\tDELAYED\tGROUPS\tPAUSED\tLAG\tPENDING\tRETRIES\tDEAD\tCONSUMERS")
 			for _, s := range sums {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d/%d alive\n", s.Queue, s.Length, s.Delayed, s.Groups,
-					s.Lag, s.Pending, s.Retries, s.Dead, s.Alive, s.Consumers)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d/%d alive\n", s.Queue, s.Length, s.Delayed, s.Groups,
+					s.Paused, s.Lag, s.Pending, s.Retries, s.Dead, s.Alive, s.Consumers)
 			}
 			return tw.Flush()
 		},
@@ -173,7 +174,7 @@ func (a *app) queueStatsCmd(f *redisFlags) *cobra.Command {
 				return nil
 			}
 			tw := a.table()
-			fmt.Fprintln(tw, "GROUP\tLAG\tPENDING\tOLDEST PENDING\tRETRY WAIT\tRETRY RUNNING\tDEAD\tCONSUMERS")
+			fmt.Fprintln(tw, "GROUP\tSTATE\tLAG\tPENDING\tOLDEST PENDING\tRETRY WAIT\tRETRY RUNNING\tDEAD\tCONSUMERS")
 			for _, g := range st.Groups {
 				alive := 0
 				for _, c := range g.Consumers {
@@ -185,7 +186,11 @@ func (a *app) queueStatsCmd(f *redisFlags) *cobra.Command {
 				if g.Lag < 0 {
 					lag = "?"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d/%d alive\n", g.Name, lag, g.Pending,
+				state := "running"
+				if g.Paused {
+					state = "paused since " + g.PausedAt.UTC().Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d/%d alive\n", g.Name, state, lag, g.Pending,
 					g.OldestPendingAge.Round(time.Millisecond), g.RetryScheduled, g.RetryPending, g.DeadLetters, alive, len(g.Consumers))
 			}
 			if err := tw.Flush(); err != nil {
@@ -416,5 +421,122 @@ func (a *app) queueDeadActCmd(f *redisFlags, grp *string, requeue bool) *cobra.C
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every dead letter of the group")
+	return cmd
+}
+
+func (a *app) queuePeekCmd(f *redisFlags) *cobra.Command {
+	var after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "peek QUEUE",
+		Short: "Show the oldest entries of a queue's stream without delivering them",
+		Long: `peek reads entries of the stream, oldest first, without delivering them to
+any group (nothing is acknowledged or counted as a delivery). Entries every
+group has acknowledged stay until the next trim.`,
+		Example:           "  plumb queue peek orders --limit 5\n  plumb queue peek orders --after 1700000000000-0 -o json",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeQueues(f),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if limit < 1 || limit > 10000 {
+				return usagef("--limit %d: want 1 to 10000", limit)
+			}
+			ctx := cmd.Context()
+			rdb, q, err := a.openQueue(ctx, f, argv[0])
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			es, err := q.Peek(ctx, after, limit)
+			if err != nil {
+				if errors.Is(err, streamq.ErrInvalid) {
+					return usage(err)
+				}
+				return err
+			}
+			type view struct {
+				ID       string
+				Enqueued time.Time
+				Payload  string
+				Error    string `json:",omitempty"`
+			}
+			views := []view{}
+			for _, e := range es {
+				v := view{ID: e.ID, Enqueued: e.Enqueued, Payload: string(e.Payload)}
+				if e.DecodeErr != nil {
+					v.Error = e.DecodeErr.Error()
+				}
+				views = append(views, v)
+			}
+			if a.isJSON() {
+				return a.json(views)
+			}
+			if len(views) == 0 {
+				fmt.Fprintf(a.Stdout, "%s has no entries after %q\n", q.Name(), after)
+				return nil
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "ID\tENQUEUED\tPAYLOAD")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.ID, v.Enqueued.UTC().Format("2006-01-02 15:04:05.000"), cut(v.Payload, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&after, "after", "", "start after this entry ID (paging)")
+	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many")
+	return cmd
+}
+
+func (a *app) queuePauseCmd(f *redisFlags, pause bool) *cobra.Command {
+	var grp string
+	verb, short := "resume", "Let a paused group's consumers read again"
+	if pause {
+		verb, short = "pause", "Stop every consumer of a group, in every process, from taking new messages"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " QUEUE [--group G]",
+		Short: short,
+		Long: short + `.
+Pause is kept in Redis until resume: consumers stop reading within a second,
+running handlers finish and are acknowledged, consumers started later stay
+paused, and messages added meanwhile wait in the stream.`,
+		Example:           fmt.Sprintf("  plumb queue %s orders --group billing", verb),
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeQueues(f),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			rdb, q, err := a.openQueue(ctx, f, argv[0])
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			g, err := resolveGroup(ctx, q, grp)
+			if err != nil {
+				return err
+			}
+			if pause {
+				err = q.Pause(ctx, g)
+			} else {
+				err = q.Resume(ctx, g)
+			}
+			if err != nil {
+				return err
+			}
+			gs, err := q.GroupStats(ctx, g)
+			if err != nil {
+				return err
+			}
+			if a.isJSON() {
+				return a.json(map[string]any{"queue": q.Name(), "group": g, "paused": gs.Paused, "paused_at": gs.PausedAt})
+			}
+			if gs.Paused {
+				fmt.Fprintf(a.Stdout, "%s/%s paused since %s\n", q.Name(), g, gs.PausedAt.UTC().Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(a.Stdout, "%s/%s running\n", q.Name(), g)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&grp, "group", "g", "", "consumer group (default: the queue's only group)")
 	return cmd
 }

@@ -265,3 +265,65 @@ func TestQueueBadInput(t *testing.T) {
 	}
 	_ = redis.Nil
 }
+
+func TestQueuePeekPauseResume(t *testing.T) {
+	env := testenv.Redis(t)
+	q, err := streamq.New[order](env.Client, "orders", streamq.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CreateGroup(t.Context(), "billing", false); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		id, err := q.Add(t.Context(), order{ID: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	e := redisEnv(env)
+	r := run(t, e, "queue", "peek", "orders", "--limit", "2", "-o", "json")
+	wantCode(t, r, 0)
+	var es []struct{ ID, Payload string }
+	if err := json.Unmarshal([]byte(r.Stdout), &es); err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0].ID != ids[0] || es[1].ID != ids[1] || !strings.Contains(es[1].Payload, `"id":1`) {
+		t.Fatalf("peek %+v, ids %v", es, ids)
+	}
+	r = run(t, e, "queue", "peek", "orders", "--after", ids[1])
+	wantCode(t, r, 0)
+	if !strings.Contains(r.Stdout, ids[2]) || strings.Contains(r.Stdout, ids[1]) {
+		t.Fatalf("peek --after:\n%s", r.Stdout)
+	}
+	// Peeking delivered nothing to the group.
+	gs, err := q.GroupStats(t.Context(), "billing")
+	if err != nil || gs.Lag != 3 || gs.Pending != 0 {
+		t.Fatalf("after peek: %+v (%v)", gs, err)
+	}
+
+	r = run(t, e, "queue", "pause", "orders")
+	wantCode(t, r, 0)
+	if gs, err := q.GroupStats(t.Context(), "billing"); err != nil || !gs.Paused {
+		t.Fatalf("after pause: %+v (%v)", gs, err)
+	}
+	r = run(t, e, "queue", "stats", "orders")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.Stdout, "paused since") {
+		t.Fatalf("stats does not show the pause:\n%s", r.Stdout)
+	}
+	r = run(t, e, "queue", "resume", "orders", "-g", "billing", "-o", "json")
+	wantCode(t, r, 0)
+	if gs, err := q.GroupStats(t.Context(), "billing"); err != nil || gs.Paused {
+		t.Fatalf("after resume: %+v (%v)", gs, err)
+	}
+	r = run(t, e, "queue", "pause", "orders", "-g", "biling")
+	wantCode(t, r, exitFailure)
+	oneLineError(t, r, "unknown group")
+	r = run(t, e, "queue", "peek", "orders", "--after", "not-an-id")
+	if r.Code == 0 {
+		t.Fatalf("peek with a bad ID succeeded:\n%s", r.Stdout)
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +41,7 @@ var commonZones = []string{
 func loadZone(name string) (*time.Location, error) {
 	loc, err := tzutil.Load(name)
 	if err != nil {
-		if errors.Is(err, tzutil.ErrUnknownZone) {
+		if errors.Is(err, tzutil.ErrInvalid) {
 			return nil, usage(err)
 		}
 		return nil, err
@@ -122,11 +121,7 @@ at the first instant after the gap).`,
 					return usage(err)
 				}
 			}
-			start, err := tzutil.StartOfDate(d, loc)
-			if err != nil {
-				return usage(err)
-			}
-			end, err := tzutil.StartOfDate(d.AddDays(1), loc)
+			start, end, err := tzutil.DateBounds(d, loc)
 			if err != nil {
 				return usage(err)
 			}
@@ -182,8 +177,10 @@ func (a *app) tzTransitionsCmd() *cobra.Command {
 					return usagef("year %q: want a number from 1 to 9999", argv[1])
 				}
 			}
-			from := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Add(-14 * time.Hour)
-			to := time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC).Add(14 * time.Hour)
+			trs, err := tzutil.YearTransitions(loc, year)
+			if err != nil {
+				return usage(err)
+			}
 			type row struct {
 				At                        time.Time
 				Kind                      string // "gap" or "fold"
@@ -192,10 +189,7 @@ func (a *app) tzTransitionsCmd() *cobra.Command {
 				NameBefore, NameAfter     string
 			}
 			rows := []row{}
-			for tr := range tzutil.Transitions(loc, from, to) {
-				if tr.At.In(loc).Year() != year {
-					continue
-				}
+			for _, tr := range trs {
 				kind := "fold"
 				if tr.IsGap() {
 					kind = "gap"
@@ -225,23 +219,10 @@ func (a *app) tzTransitionsCmd() *cobra.Command {
 	}
 }
 
-// policies maps --policy names to tzutil policies.
-var policies = map[string]tzutil.Policy{
-	"compatible":   tzutil.Compatible,
-	"earlier":      tzutil.Earlier,
-	"later":        tzutil.Later,
-	"reject":       tzutil.Reject,
-	"postgresql":   tzutil.PostgreSQL,
-	"start-of-gap": tzutil.StartOfGap,
-}
-
+// policyNames are the names tzutil.ParsePolicy accepts, for help and
+// completion.
 func policyNames() []string {
-	var names []string
-	for n := range policies {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return []string{"compatible", "earlier", "later", "reject", "postgresql", "start-of-gap"}
 }
 
 func (a *app) tzAtCmd() *cobra.Command {
@@ -264,9 +245,9 @@ timestamptz input does; start-of-gap).`,
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			p, ok := policies[strings.ToLower(policy)]
-			if !ok {
-				return usagef("--policy %q: want one of %s", policy, strings.Join(policyNames(), ", "))
+			p, err := tzutil.ParsePolicy(policy)
+			if err != nil {
+				return usage(fmt.Errorf("--policy: %w", err))
 			}
 			wall, err := tzutil.ParseDateTime(argv[0])
 			if err != nil {

@@ -2,7 +2,8 @@
 // server-rendered pages (html/template, assets embedded, no JavaScript)
 // showing every queue's length, lag, pending, oldest pending age, retries,
 // dead letters and consumers, a throughput chart, and, when writes are
-// allowed, buttons that requeue or delete dead letters.
+// allowed, buttons that requeue or delete dead letters and pause or resume a
+// group.
 //
 // `plumb web` serves it; mount it in your own server to get the same pages
 // behind your own authentication:
@@ -48,7 +49,7 @@ type Config struct {
 	// Prefix is the streamq Config.KeyPrefix of the queues (default
 	// "streamq:").
 	Prefix string
-	// AllowWrites shows the requeue and delete buttons and accepts their
+	// AllowWrites shows the requeue, delete, pause and resume buttons and accepts their
 	// POSTs. Without it the pages are read-only and POSTs get 403.
 	AllowWrites bool
 	// DeadLetters is how many dead letters a queue page shows per group
@@ -271,6 +272,21 @@ func (h *Handler) queueAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("group %q: not a group of %s", group, name), http.StatusBadRequest)
 		return
 	}
+	switch action {
+	case "pause", "resume":
+		if action == "pause" {
+			err = q.Pause(ctx, group)
+		} else {
+			err = q.Resume(ctx, group)
+		}
+		if err != nil {
+			back("error", fmt.Sprintf("%s %s: %v", action, group, err))
+			return
+		}
+		h.cfg.Logger.Info("plumb web: group "+action+"d", "queue", name, "group", group)
+		back("done", fmt.Sprintf("%sd %s", action, group))
+		return
+	}
 	ids := r.PostForm["id"]
 	if r.PostForm.Get("all") == "1" {
 		ids = nil
@@ -301,7 +317,7 @@ func (h *Handler) queueAction(w http.ResponseWriter, r *http.Request) {
 	case "delete":
 		n, err = batched(ctx, ids, func(ctx context.Context, b []string) (int, error) { return q.DeleteDeadLetters(ctx, group, b...) })
 	default:
-		http.Error(w, fmt.Sprintf("action %q: want requeue or delete", action), http.StatusBadRequest)
+		http.Error(w, fmt.Sprintf("action %q: want requeue, delete, pause or resume", action), http.StatusBadRequest)
 		return
 	}
 	if err != nil {

@@ -295,4 +295,19 @@ func TestBrowserRequeue(t *testing.T) {
 	if id := redelivered(t, q); id != 1 {
 		t.Fatalf("consumer got order %d again, want 1", id)
 	}
+	// Pause and resume the group from the page.
+	b.click(`tr[id="group-billing"] button.pause`)
+	if gs, err := q.GroupStats(t.Context(), "billing"); err != nil || !gs.Paused {
+		t.Fatalf("after Pause: %+v (%v)", gs, err)
+	}
+	if got := b.text(`tr[id="group-billing"] td:nth-child(2)`); !strings.HasPrefix(got, "paused") {
+		t.Fatalf("state cell %q", got)
+	}
+	b.click(`tr[id="group-billing"] button.resume`)
+	if gs, err := q.GroupStats(t.Context(), "billing"); err != nil || gs.Paused {
+		t.Fatalf("after Resume: %+v (%v)", gs, err)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors: %v", errs)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/goplumb/plumb/streamq"
@@ -31,47 +30,10 @@ type Store struct {
 	Prefix string // streamq Config.KeyPrefix; "" means "streamq:"
 }
 
-func (s *Store) prefix() string {
-	if s.Prefix == "" {
-		return "streamq:"
-	}
-	return s.Prefix
-}
-
-// List returns the names of the queues, sorted: the stream keys
-// prefix{name} (SCAN, so it does not block Redis).
+// List returns the names of the queues, sorted (streamq.List: a SCAN, so it
+// does not block Redis).
 func (s *Store) List(ctx context.Context) ([]string, error) {
-	p := s.prefix()
-	var names []string
-	seen := map[string]bool{}
-	scan := func(ctx context.Context, c redis.Cmdable) error {
-		iter := c.ScanType(ctx, 0, p+"{*}", 500, "stream").Iterator()
-		for iter.Next(ctx) {
-			key := iter.Val()
-			rest, ok := strings.CutPrefix(key, p+"{")
-			if !ok || !strings.HasSuffix(rest, "}") {
-				continue
-			}
-			name := strings.TrimSuffix(rest, "}")
-			if name == "" || strings.ContainsAny(name, "{}") || seen[name] {
-				continue
-			}
-			seen[name] = true
-			names = append(names, name)
-		}
-		return iter.Err()
-	}
-	var err error
-	if cc, ok := s.RDB.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
-	} else {
-		err = scan(ctx, s.RDB)
-	}
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	return names, nil
+	return streamq.List(ctx, s.RDB, s.Prefix)
 }
 
 // Open returns the queue name; ErrUnknownQueue when its stream does not
@@ -120,7 +82,7 @@ func Group(st streamq.Stats, group string) (string, error) {
 type Summary struct {
 	Queue            string
 	Length, Delayed  int64
-	Groups           int
+	Groups, Paused   int
 	Lag, Pending     int64
 	Retries, Dead    int64
 	Consumers, Alive int
@@ -136,6 +98,9 @@ func Summarize(st streamq.Stats) Summary {
 		s.Pending += g.Pending
 		s.Retries += g.RetryScheduled + g.RetryPending
 		s.Dead += g.DeadLetters
+		if g.Paused {
+			s.Paused++
+		}
 		s.Consumers += len(g.Consumers)
 		for _, c := range g.Consumers {
 			if c.Alive {
