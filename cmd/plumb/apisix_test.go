@@ -91,11 +91,17 @@ func TestApisixSyncDiffDump(t *testing.T) {
 	srv.ResetRequests()
 	r = run(t, env, "apisix", "sync", "-f", v1, "--owner", "team-a", "--dry-run")
 	wantCode(t, r, 0)
+	if r.Stderr != "" {
+		t.Fatalf("progress while stdout is not a terminal: %q", r.Stderr)
+	}
 	if srv.Len("routes") != 0 || srv.Len("upstreams") != 0 || srv.Requests()["PUT"] != 0 {
 		t.Fatalf("dry run wrote: %d routes, %d upstreams, %v", srv.Len("routes"), srv.Len("upstreams"), srv.Requests())
 	}
-	r = run(t, env, "apisix", "sync", "-f", v1, "--owner", "team-a", "-o", "json")
+	r = runWith(t, env, true, "", "apisix", "sync", "-f", v1, "--owner", "team-a", "-o", "json")
 	wantCode(t, r, 0)
+	if !strings.Contains(r.Stderr, "apisix: syncing") {
+		t.Fatalf("no progress on a terminal: %q", r.Stderr)
+	}
 	var plan struct {
 		Changes []struct{ Action, Kind, ID string }
 		Applied int

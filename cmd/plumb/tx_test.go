@@ -14,8 +14,12 @@ func TestTxMatrix(t *testing.T) {
 	}
 	pg := testenv.Postgres(t)
 	env := map[string]string{"PLUMB_DATABASE_URL": pg.DSN}
-	r := run(t, env, "tx", "matrix", "-o", "json")
+	// As on a terminal: progress on stderr, the JSON on stdout untouched.
+	r := runWith(t, env, true, "", "tx", "matrix", "-o", "json")
 	wantCode(t, r, 0)
+	if !strings.Contains(r.Stderr, "tx: running the Hermitage cases") {
+		t.Fatalf("no progress on a terminal: %q", r.Stderr)
+	}
 	var out struct {
 		Server string
 		Cells  []struct {
