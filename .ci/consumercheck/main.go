@@ -37,7 +37,7 @@ import (
 	"strings"
 )
 
-// pins are the oldest versions users pin (issue 11's consumer); the check
+// pins are the oldest versions users pin; the check
 // also imports them so that tidy keeps them as direct requirements.
 var pins = []struct{ mod, ver, pkg string }{
 	{"github.com/redis/go-redis/v9", "v9.7.0", "github.com/redis/go-redis/v9"},
@@ -165,7 +165,7 @@ type edge struct{ from, to, ver string }
 // directly or not, outside tests: what p itself needs.
 func usedModules(root string, m *module, p string, _ []*module) map[string]bool {
 	used := map[string]bool{}
-	out := run(filepath.Join(root, m.dir), []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "go", "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", p)
+	out := run(filepath.Join(root, m.dir), nil, "go", "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", p)
 	for _, l := range strings.Split(out, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			used[l] = true
@@ -265,9 +265,10 @@ func discover(root string) []*module {
 		gomod, err := os.ReadFile(filepath.Join(abs, "go.mod"))
 		check(err)
 		var j struct{ Module struct{ Path string } }
-		check(json.Unmarshal([]byte(run(abs, []string{"GOWORK=off"}, "go", "mod", "edit", "-json")), &j))
+		check(json.Unmarshal([]byte(run(abs, nil, "go", "mod", "edit", "-json")), &j))
 		m := &module{dir: d, path: j.Module.Path, gomod: gomod}
-		for _, line := range strings.Split(run(abs, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "go", "list", "-f", "{{.ImportPath}} {{.Name}}", "./..."), "\n") {
+		// Listed through go.work: cmd/plumb has no replace directives.
+		for _, line := range strings.Split(run(abs, nil, "go", "list", "-f", "{{.ImportPath}} {{.Name}}", "./..."), "\n") {
 			f := strings.Fields(line)
 			if len(f) != 2 || f[1] == "main" || strings.Contains(f[0]+"/", "/internal/") ||
 				strings.Contains(f[0], "/examples") {
