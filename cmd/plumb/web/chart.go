@@ -53,11 +53,15 @@ func (h *Handler) observe(queue string, groups []streamq.GroupStats) chart {
 		rates = append(rates, r)
 		peak = max(peak, r)
 	}
+	if peak == 0 {
+		c.Caption = fmt.Sprintf("no message delivered since %s (%d samples, one per page view)", s[0].at.Format("15:04:05"), len(s))
+		return c
+	}
 	plot := c.Height - 16
 	w := max(c.Width/maxSamples, 2)
 	for i, r := range rates {
 		hgt := 0
-		if peak > 0 {
+		if r > 0 { // a non-zero rate is never invisible
 			hgt = max(int(r/peak*float64(plot)), 1)
 		}
 		c.Bars = append(c.Bars, bar{X: i * w, Y: plot - hgt, W: w - 1, H: hgt,
