@@ -39,9 +39,9 @@ func TestThroughputChart(t *testing.T) {
 	if c := h.observe("other", groups(1, 1)); len(c.Bars) != 0 {
 		t.Fatalf("other queue shares samples: %+v", c)
 	}
-	for range 2 * maxSamples {
+	for i := range int64(2 * maxSamples) {
 		now = now.Add(time.Second)
-		c = h.observe("q", groups(150, 150))
+		c = h.observe("q", groups(150+i, 150))
 	}
 	if len(c.Bars) != maxSamples-1 {
 		t.Fatalf("%d bars, want %d", len(c.Bars), maxSamples-1)
