@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -244,15 +245,21 @@ func (a *app) gorStatCmd() *cobra.Command {
 }
 
 // countingSource counts the records Replay has read, for progress.
+// It also estimates the bytes of the pass read so far (payload, header and
+// separator), against total, the size of the plain files (0 when unknown).
 type countingSource struct {
 	mirror.RecordSource
-	n atomic.Int64
+	total int64
+	n     atomic.Int64
+	bytes atomic.Int64
+	pass  atomic.Int64
 }
 
 func (c *countingSource) Next() (mirror.Record, error) {
 	r, err := c.RecordSource.Next()
 	if err == nil {
 		c.n.Add(1)
+		c.bytes.Add(int64(len(r.Payload) + len(r.ID) + 28 + len(strings.Join(r.Extra, " ")) + len(mirror.GorSeparator)))
 	}
 	return r, err
 }
@@ -260,9 +267,39 @@ func (c *countingSource) Next() (mirror.Record, error) {
 // Reset passes through to a resettable source, for --loop.
 func (c *countingSource) Reset() error {
 	if r, ok := c.RecordSource.(mirror.Resetter); ok {
+		c.bytes.Store(0)
+		c.pass.Add(1)
 		return r.Reset()
 	}
 	return errors.New("source cannot be reset")
+}
+
+// line is the progress line: a bar when the size is known.
+func (c *countingSource) line() string {
+	n, pass := c.n.Load(), c.pass.Load()+1
+	if c.total <= 0 {
+		return fmt.Sprintf("replay: pass %d, %d records read", pass, n)
+	}
+	frac := min(float64(c.bytes.Load())/float64(c.total), 1)
+	const width = 30
+	done := int(frac * width)
+	return fmt.Sprintf("replay: pass %d [%s%s] %3.0f%%, %d records read", pass,
+		strings.Repeat("#", done), strings.Repeat(".", width-done), frac*100, n)
+}
+
+// plainSize is the total size of the files matching pattern, or 0 when one
+// is compressed (its decompressed size is unknown).
+func plainSize(pattern string) int64 {
+	paths, _ := filepath.Glob(pattern)
+	var total int64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || strings.HasSuffix(p, ".gz") {
+			return 0
+		}
+		total += fi.Size()
+	}
+	return total
 }
 
 func (a *app) gorReplayCmd() *cobra.Command {
@@ -334,8 +371,8 @@ is drawn on stderr when stdout is a terminal.`,
 				gw = mirror.NewGorWriter(f)
 				cfg.Out = gw
 			}
-			cs := &countingSource{RecordSource: src}
-			stop := a.ticker(func() { a.progress("replay: %d records read", cs.n.Load()) })
+			cs := &countingSource{RecordSource: src, total: plainSize(argv[0])}
+			stop := a.ticker(func() { a.progress("%s", cs.line()) })
 			rep, err := mirror.Replay(cmd.Context(), cs, cfg)
 			stop()
 			if gw != nil {

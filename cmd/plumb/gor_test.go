@@ -227,3 +227,31 @@ func TestGorReplayUnreachable(t *testing.T) {
 		t.Fatalf("stderr %q", r.Stderr)
 	}
 }
+
+func TestReplayProgressLine(t *testing.T) {
+	path := writeGor(t, 4)
+	src, err := openGor(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	cs := &countingSource{RecordSource: src, total: plainSize(path)}
+	if got := cs.line(); !strings.Contains(got, "[....") || !strings.Contains(got, " 0%") {
+		t.Fatalf("before reading: %q", got)
+	}
+	for {
+		if _, err := cs.Next(); err != nil {
+			break
+		}
+	}
+	// The estimate lands within a few percent of the file's size.
+	if got, want := float64(cs.bytes.Load()), float64(cs.total); got < 0.9*want || got > 1.1*want {
+		t.Fatalf("estimated %v bytes of %v", got, want)
+	}
+	if got := cs.line(); !strings.Contains(got, "9 records read") || !strings.Contains(got, "pass 1 [") {
+		t.Fatalf("after reading: %q", got)
+	}
+	if plainSize(filepath.Join(t.TempDir(), "x.gor.gz")) != 0 {
+		t.Fatal("size of a missing or gzip file is not unknown")
+	}
+}
