@@ -292,7 +292,7 @@ func TestEveryResource(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "already exists in global rule") {
 				return errors.New("want duplicate plugin error, got " + errString(err))
 			}
-			_, err = c.GlobalRules.Patch(ctx, "1", map[string]any{"plugins": map[string]any{"echo": map[string]any{}}})
+			_, err = c.GlobalRules.Patch(ctx, "1", map[string]any{"plugins": map[string]any{"echo": map[string]any{"body": "hi"}}})
 			return err
 		}},
 		{"plugin metadata", func() error {

@@ -67,7 +67,7 @@ func TestClientAcceptsWhatAPISIXAccepts(t *testing.T) {
 			require.NoError(t, json.Unmarshal(back, &got))
 			delete(want, "id")
 			delete(got, "id")
-			idsAsStrings(want) // the client always sends ids as strings (spec §11)
+			idsAsStrings(want) // the client always sends ids as strings
 			assert.Equal(t, want, got, "%s: typed round trip", c.ID)
 			checked++
 		}

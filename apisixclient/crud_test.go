@@ -95,13 +95,13 @@ func TestEveryResourceEveryMethod(t *testing.T) {
 	})
 	t.Run("plugin_configs", func(t *testing.T) {
 		crud(t, c.PluginConfigs, "pc", func() *apisixclient.PluginConfig {
-			return &apisixclient.PluginConfig{Plugins: apisixclient.Plugins{"echo": map[string]any{}}}
+			return &apisixclient.PluginConfig{Plugins: apisixclient.Plugins{"echo": map[string]any{"body": "hi"}}}
 		}, labels, false, true)
 	})
 	t.Run("global_rules", func(t *testing.T) {
 		// Global rules have no labels: patch the plugins instead.
 		ctx := context.Background()
-		_, err := c.GlobalRules.Put(ctx, "gr", &apisixclient.GlobalRule{Plugins: apisixclient.Plugins{"echo": map[string]any{}}})
+		_, err := c.GlobalRules.Put(ctx, "gr", &apisixclient.GlobalRule{Plugins: apisixclient.Plugins{"echo": map[string]any{"body": "hi"}}})
 		require.NoError(t, err)
 		it, err := c.GlobalRules.PatchPath(ctx, "gr", "plugins/prometheus", map[string]any{})
 		require.NoError(t, err)

@@ -16,7 +16,8 @@
 // 10–500), All (an iterator over every page), Put, Create (POST, where
 // APISIX allows it), Patch (merge), PatchPath (one field), and Delete
 // (WithForce skips the reference check). Put, Create and Patch take
-// WithTTL. Credentials and Plugins have their own small services.
+// WithTTL; both are values of the per-call Option type. Credentials,
+// Plugins and Schemas have their own small services.
 //
 // What the client takes care of:
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/goplumb/plumb/apisixclient"
@@ -92,7 +93,7 @@ func ExampleResource_All() {
 	defer srv.Close()
 	c, _ := apisixclient.New(srv.URL, apisixclient.Config{})
 	for i := 1; i <= 12; i++ {
-		_, _ = c.Routes.Put(ctx, apisixclient.IntID(int64(i)), &apisixclient.Route{URI: fmt.Sprintf("/r%d", i), UpstreamID: "", Plugins: apisixclient.Plugins{"echo": map[string]any{}}})
+		_, _ = c.Routes.Put(ctx, apisixclient.IntID(int64(i)), &apisixclient.Route{URI: fmt.Sprintf("/r%d", i), UpstreamID: "", Plugins: apisixclient.Plugins{"echo": map[string]any{"body": "hi"}}})
 	}
 	n := 0
 	for it, err := range c.Routes.All(ctx, &apisixclient.ListOptions{PageSize: 10}) {
@@ -106,4 +107,42 @@ func ExampleResource_All() {
 	fmt.Println(n, "routes in two pages")
 	// Output:
 	// 12 routes in two pages
+}
+
+func ExampleSNIScenario() {
+	cert, key, _ := apisixclient.SelfSigned("mysite.com")
+	st, sp, err := apisixclient.SNIScenario{SNI: "mysite.com", Port: 9333, Upstream: "192.168.1.33:8080", UpstreamTLS: true, Cert: cert, Key: key}.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(sp.YAML())
+	r := st.StreamRoutes[0]
+	fmt.Println("stream route", r.ID, "sni", r.SNI, "server_port", r.ServerPort, "scheme", r.Upstream.Scheme)
+	fmt.Println("findings:", len(apisixclient.Lint(sp, st.LintInput())))
+	// Output:
+	// apisix:
+	//   proxy_mode: http&stream
+	//   stream_proxy:
+	//     tcp:
+	//       - addr: 9333
+	//         tls: true
+	// stream route mysite-com sni mysite.com server_port 9333 scheme tls
+	// findings: 0
+}
+
+func ExampleUnexpectedResponseError() {
+	// An APISIX 2.x Admin API answers with its own envelope.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"action":"get","count":"0","node":{"dir":true,"key":"/apisix/routes","nodes":[]}}`))
+	}))
+	defer srv.Close()
+	c, _ := apisixclient.New(srv.URL, apisixclient.Config{NoRetries: true})
+	_, err := c.Routes.List(context.Background(), nil)
+	var ue *apisixclient.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		fmt.Println(ue.StatusCode, ue.V2, errors.Is(err, apisixclient.ErrUnexpectedResponse))
+	}
+	// Output:
+	// 200 true true
 }

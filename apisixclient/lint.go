@@ -235,13 +235,13 @@ var plainWord = regexp.MustCompile(`^[a-z][a-z_&]*$`)
 // Finding is one problem Lint found.
 type Finding struct {
 	// Code names the rule, e.g. "sni-on-plain-listener".
-	Code string
+	Code string `json:"code"`
 	// Resource is "stream_routes/<id>", "routes/<id>" or "config.yaml".
-	Resource string
+	Resource string `json:"resource"`
 	// Problem says what will go wrong.
-	Problem string
+	Problem string `json:"problem"`
 	// Fix says what to change.
-	Fix string
+	Fix string `json:"fix"`
 }
 
 // String renders the finding on one line: resource, code, problem and fix.

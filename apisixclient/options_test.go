@@ -42,7 +42,7 @@ func TestOptions(t *testing.T) {
 	srv.FailNext(5, 503, "etcd down")
 	_, err = c.Routes.List(ctx, nil)
 	require.Error(t, err)
-	assert.Equal(t, int64(3), tr.n.Load(), "one retry with WithRetries(1)")
+	assert.Equal(t, int64(3), tr.n.Load(), "one retry with Retries: 1")
 	assert.Contains(t, logs.String(), "retrying")
 	srv.FailNext(0, 0, "")
 

@@ -92,8 +92,10 @@ func (o *ListOptions) query() (url.Values, error) {
 	return q, nil
 }
 
-// CallOption modifies one write or delete call.
-type CallOption func(*callOpts)
+// Option modifies one call: WithTTL for Put, Create and Patch, WithForce
+// for Delete. An invalid one (a negative TTL) fails the call with
+// ErrInvalid before any request is sent.
+type Option func(*callOpts)
 
 type callOpts struct {
 	ttl   time.Duration
@@ -102,11 +104,11 @@ type callOpts struct {
 
 // WithTTL makes the written key expire after d (rounded up to whole
 // seconds; APISIX's ?ttl=). It applies to Put, Create and Patch.
-func WithTTL(d time.Duration) CallOption { return func(o *callOpts) { o.ttl = d } }
+func WithTTL(d time.Duration) Option { return func(o *callOpts) { o.ttl = d } }
 
 // WithForce makes Delete skip APISIX's reference check (?force=true), so a
 // resource still used by others is deleted anyway.
-func WithForce() CallOption { return func(o *callOpts) { o.force = true } }
+func WithForce() Option { return func(o *callOpts) { o.force = true } }
 
 func (o *callOpts) query(q url.Values) (url.Values, error) {
 	if q == nil {
@@ -125,7 +127,7 @@ func (o *callOpts) query(q url.Values) (url.Values, error) {
 	return q, nil
 }
 
-func collect(opts []CallOption) callOpts {
+func collect(opts []Option) callOpts {
 	var o callOpts
 	for _, f := range opts {
 		if f != nil {
@@ -208,7 +210,7 @@ func (r *Resource[T]) All(ctx context.Context, opts *ListOptions) iter.Seq2[Item
 // Put creates or replaces the resource with that id (PUT). v is validated
 // first; its id, when set, must equal id. The timestamps of v (and of an
 // inline upstream) are never sent: APISIX rejects them. v is not modified.
-func (r *Resource[T]) Put(ctx context.Context, id ID, v *T, opts ...CallOption) (*Item[T], error) {
+func (r *Resource[T]) Put(ctx context.Context, id ID, v *T, opts ...Option) (*Item[T], error) {
 	p, err := r.itemPath(id)
 	if err != nil {
 		return nil, err
@@ -224,7 +226,7 @@ func (r *Resource[T]) Put(ctx context.Context, id ID, v *T, opts ...CallOption) 
 // returned Value. v must have no id. Create is never retried, since a
 // retry could create a duplicate. It returns ErrNotSupported for
 // resources APISIX cannot POST (consumers, global rules, ...).
-func (r *Resource[T]) Create(ctx context.Context, v *T, opts ...CallOption) (*Item[T], error) {
+func (r *Resource[T]) Create(ctx context.Context, v *T, opts ...Option) (*Item[T], error) {
 	if !r.post {
 		return nil, fmt.Errorf("%w: POST on %s (APISIX answers 405); use Put with an id", ErrNotSupported, r.path)
 	}
@@ -240,7 +242,7 @@ func (r *Resource[T]) Create(ctx context.Context, v *T, opts ...CallOption) (*It
 // map deletes that key. patch is any JSON-encodable value, typically a
 // map[string]any or a partial struct. The merged result is checked by the
 // server. Patch is retried on the 503 compare-and-swap conflict only.
-func (r *Resource[T]) Patch(ctx context.Context, id ID, patch any, opts ...CallOption) (*Item[T], error) {
+func (r *Resource[T]) Patch(ctx context.Context, id ID, patch any, opts ...Option) (*Item[T], error) {
 	return r.PatchPath(ctx, id, "", patch, opts...)
 }
 
@@ -248,7 +250,7 @@ func (r *Resource[T]) Patch(ctx context.Context, id ID, patch any, opts ...CallO
 // /{id}/{path}), e.g. PatchPath(ctx, "1", "methods", []string{"GET"}) or
 // PatchPath(ctx, "1", "upstream/nodes", nodes). Missing parent objects are
 // created. An empty path behaves as Patch.
-func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value any, opts ...CallOption) (*Item[T], error) {
+func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value any, opts ...Option) (*Item[T], error) {
 	if !r.patch {
 		return nil, fmt.Errorf("%w: PATCH on %s (APISIX answers 405); use Put with the whole resource", ErrNotSupported, r.path)
 	}
@@ -287,7 +289,7 @@ func (r *Resource[T]) PatchPath(ctx context.Context, id ID, path string, value a
 // Delete removes the resource. APISIX refuses (IsInUse) while another
 // resource refers to it unless WithForce is given. A missing resource gives
 // an error for which IsNotFound is true.
-func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...CallOption) error {
+func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...Option) error {
 	p, err := r.itemPath(id)
 	if err != nil {
 		return err
@@ -300,7 +302,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id ID, opts ...CallOption) err
 }
 
 // send makes one call with the query that opts ask for (ttl, force).
-func (c *Client) send(ctx context.Context, method, path string, body []byte, opts []CallOption) (*rawResponse, error) {
+func (c *Client) send(ctx context.Context, method, path string, body []byte, opts []Option) (*rawResponse, error) {
 	o := collect(opts)
 	q, err := o.query(nil)
 	if err != nil {
@@ -310,7 +312,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, opt
 }
 
 // writeItem sends a write (PUT, POST, PATCH) and decodes the stored item.
-func writeItem[T any](ctx context.Context, c *Client, method, path string, body []byte, opts []CallOption) (*Item[T], error) {
+func writeItem[T any](ctx context.Context, c *Client, method, path string, body []byte, opts []Option) (*Item[T], error) {
 	resp, err := c.send(ctx, method, path, body, opts)
 	if err != nil {
 		return nil, err
@@ -572,7 +574,7 @@ func (s *CredentialsService) List(ctx context.Context, username string) (*Page[C
 }
 
 // Put creates or replaces a credential. The consumer must exist.
-func (s *CredentialsService) Put(ctx context.Context, username string, id ID, v *Credential, opts ...CallOption) (*Item[Credential], error) {
+func (s *CredentialsService) Put(ctx context.Context, username string, id ID, v *Credential, opts ...Option) (*Item[Credential], error) {
 	if id == "" {
 		return nil, ID("").Validate()
 	}

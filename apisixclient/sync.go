@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"strconv"
@@ -162,6 +163,9 @@ type SyncOptions struct {
 	// Label is the ownership label key (default "managed-by") and Owner its
 	// value (default "plumb"). Sync adds it to every desired resource and
 	// deletes only live resources that carry it; others are never touched.
+	// Sync also writes the label Label+"-hash" (default "managed-by-hash"),
+	// a fingerprint of what it wrote, so that defaults a 3.2-3.13 server
+	// writes back are not mistaken for changes; do not set it yourself.
 	Label, Owner string
 	// DryRun computes the plan without writing.
 	DryRun bool
@@ -190,11 +194,11 @@ const (
 
 // Change is one planned write.
 type Change struct {
-	Action Action
-	Kind   string // plural resource name, e.g. "routes"
-	ID     ID
+	Action Action `json:"action"`
+	Kind   string `json:"kind"` // plural resource name, e.g. "routes"
+	ID     ID     `json:"id"`
 	// Fields lists the top-level fields that differ, for updates.
-	Fields []string
+	Fields []string `json:"fields,omitempty"`
 }
 
 // String renders the change as a plan line: "+ kind/id", "- kind/id" or
@@ -213,11 +217,11 @@ func (ch Change) String() string {
 // them (creates and updates with dependencies first, then deletes with
 // dependents first).
 type Plan struct {
-	Changes []Change
+	Changes []Change `json:"changes"`
 	// Unchanged counts desired resources that already match.
-	Unchanged int
+	Unchanged int `json:"unchanged"`
 	// Applied counts changes Sync made (0 for DryRun and Diff).
-	Applied int
+	Applied int `json:"applied"`
 }
 
 // String renders the plan for a person: one line per change and a summary.
@@ -345,8 +349,28 @@ func syncKindOf[T any, P interface {
 		return out, nil
 	}
 	ks.put = func(ctx context.Context, i int) error {
-		_, err := r.Put(ctx, ks.desired[i].id, &vals[i])
-		return err
+		// Validated above; encode once and check only the envelope of the
+		// answer (Sync does not need the stored value decoded).
+		b, err := json.Marshal(&vals[i])
+		if err != nil {
+			return fmt.Errorf("apisixclient: encode %s: %w", r.kind, err)
+		}
+		p, err := r.itemPath(ks.desired[i].id)
+		if err != nil {
+			return err
+		}
+		resp, err := r.c.do(ctx, http.MethodPut, p, nil, b)
+		if err != nil {
+			return err
+		}
+		m, why := object(resp.body)
+		if why == "" {
+			_, why = parseItem(m)
+		}
+		if why != "" {
+			return resp.unexpected(why)
+		}
+		return nil
 	}
 	ks.del = func(ctx context.Context, id ID) error { return r.Delete(ctx, id) }
 	return ks, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/goplumb/plumb/apisixclient"
 	"github.com/goplumb/plumb/apisixclient/apisixtest"
@@ -47,6 +48,54 @@ func total(m map[string]int) (all, writes int) {
 		}
 	}
 	return all, writes
+}
+
+// BenchmarkSyncFirstVsNaive runs, in each iteration, a first Sync and the
+// naive put-all on two fresh, empty servers, and reports naive/plumb: a
+// ratio of 1 means Sync's list, diff and ordering cost nothing.
+func BenchmarkSyncFirstVsNaive(b *testing.B) {
+	ctx := context.Background()
+	var plumbT, naiveT time.Duration
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		c1, _ := benchClient(b)
+		c2, _ := benchClient(b)
+		st := benchState()
+		st2 := benchState()
+		b.StartTimer()
+		runPlumb := func() {
+			t0 := time.Now()
+			if p, err := c1.Sync(ctx, st, apisixclient.SyncOptions{}); err != nil || p.Applied != 1200 {
+				b.Fatalf("sync: %v", err)
+			}
+			plumbT += time.Since(t0)
+		}
+		runNaive := func() {
+			t0 := time.Now()
+			for i := range st2.Upstreams {
+				if _, err := c2.Upstreams.Put(ctx, st2.Upstreams[i].ID, &st2.Upstreams[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range st2.Routes {
+				if _, err := c2.Routes.Put(ctx, st2.Routes[i].ID, &st2.Routes[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			naiveT += time.Since(t0)
+		}
+		// Alternate the order so neither pays the other's GC debt.
+		if n%2 == 0 {
+			runPlumb()
+			runNaive()
+		} else {
+			runNaive()
+			runPlumb()
+		}
+		n++
+	}
+	b.ReportMetric(float64(naiveT)/float64(plumbT), "naive/plumb")
 }
 
 // BenchmarkSync: syncing 1,000 routes and 200 upstreams against apisixtest.

@@ -13,7 +13,8 @@
 //	err = s.Shutdown(ctxWithDeadline) // *ShutdownError lists runs cut off
 //
 // Jobs are [Func]s (func(ctx) error) with unique names: Add, Replace,
-// Remove, Pause, Resume and RunNow take the name. Every run's context
+// Remove, Pause, Resume and RunNow take the name; [Scheduler.Entries]
+// reports each job's last run, last skip and [Entry.NextRuns]. Every run's context
 // carries a [RunInfo]: the job name, the Tick (the scheduled activation,
 // computed from the schedule, so replicas agree on it), the Trigger, the
 // Attempt and the fencing token.
@@ -21,8 +22,13 @@
 // Specs (see [Parse]) have 5 fields or 6 with seconds first, descriptors
 // (@hourly, "@every 90s" aligned to the clock), and an optional
 // "CRON_TZ=Zone " prefix; the parser never panics and rejects specs that
-// can never fire. A wall time skipped by a DST gap runs once right after
-// the gap; one repeated by a fold runs once, at its first reading.
+// can never fire. [NewParser] takes robfig's field options, [Scheduler.AddSchedule]
+// any robfig cron.Schedule, [Scheduler.AddJob] a robfig cron.Job. Specs
+// are evaluated in Config.Location, time.Local by default as in robfig
+// (set it on replicas, which must agree on ticks). DST follows Vixie cron:
+// a wall time skipped by a gap runs once right after the gap; in a fold, a
+// fixed-hour job runs once, at the first reading, and a job whose hour
+// field is a wildcard or step keeps its real-time cadence.
 //
 // Every run goes through, outermost first: panic recovery; scheduler-wide
 // middleware ([Config].Middleware); the pause check; the local overlap policy

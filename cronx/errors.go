@@ -83,6 +83,7 @@ const (
 	SkipCoordinatorError SkipReason = "coordinator-error" // coordinator failed; fail-closed
 	SkipShuttingDown     SkipReason = "shutting-down"     // Shutdown was called
 	SkipStaleTick        SkipReason = "stale-tick"        // tick already dispatched locally (late wake, replace)
+	SkipConcurrencyLimit SkipReason = "concurrency-limit" // Config.MaxConcurrent runs already in progress here
 )
 
 // SkipError is returned by RunNow (and passed to Hooks.OnSkip) when a run was

@@ -47,6 +47,16 @@ type Config struct {
 	ClaimTimeout time.Duration
 	// Defaults are job options applied to every job before its own.
 	Defaults []Option
+	// MaxConcurrent limits the runs in progress on this scheduler, all
+	// jobs together (RunNow included); a tick that finds the limit reached
+	// is skipped as SkipConcurrencyLimit, before any distributed claim, so
+	// another replica may run it. Zero means no limit; it must not be
+	// negative.
+	MaxConcurrent int
+	// Parser parses the specs given to Add and Replace. Nil means the
+	// default (5 or 6 fields and descriptors, see Parse); use NewParser
+	// to port a robfig cron.WithParser(cron.NewParser(...)) setting.
+	Parser *Parser
 }
 
 // config is a validated Config with its defaults filled in.
@@ -59,6 +69,8 @@ type config struct {
 	coord        Coordinator
 	claimTimeout time.Duration
 	defaults     []Option
+	parser       *Parser
+	maxRuns      int
 }
 
 // defaultClaimTimeout is Config.ClaimTimeout's default.
@@ -95,6 +107,14 @@ func (c Config) validate() (config, error) {
 		}
 	}
 	cfg.defaults = slices.Clone(c.Defaults)
+	if c.MaxConcurrent < 0 {
+		return cfg, fmt.Errorf("%w: Config.MaxConcurrent is %d; use 0 for no limit or a positive count", ErrInvalid, c.MaxConcurrent)
+	}
+	cfg.maxRuns = c.MaxConcurrent
+	cfg.parser = c.Parser
+	if cfg.parser == nil {
+		cfg.parser = defaultParser
+	}
 	return cfg, nil
 }
 
@@ -121,6 +141,9 @@ type jobConfig struct {
 	once       bool
 	noOverlap  bool // NoClusterOverlap
 	startPause bool
+	tags       []string
+	start, end time.Time // StartAt, StopAt
+	catchUp    *CatchUpPolicy
 }
 
 // Timeout bounds each attempt of a run: its context ends after d with cause
@@ -225,4 +248,78 @@ func NoClusterOverlap() Option {
 // StartPaused adds the job paused; Resume starts its ticks.
 func StartPaused() Option {
 	return func(c *jobConfig) error { c.startPause = true; return nil }
+}
+
+// Tags labels the job; RemoveTag, PauseTag and ResumeTag act on every job
+// with a tag, and Entry.Tags lists them. Tags follow the rules of job
+// names (non-empty, no whitespace).
+func Tags(tags ...string) Option {
+	return func(c *jobConfig) error {
+		for _, t := range tags {
+			if err := validName("tag", t); err != nil {
+				return err
+			}
+			if !slices.Contains(c.tags, t) {
+				c.tags = append(c.tags, t)
+			}
+		}
+		return nil
+	}
+}
+
+// StartAt makes the job's first activation the first one at or after t:
+// earlier activations of its schedule are not ticks.
+func StartAt(t time.Time) Option {
+	return func(c *jobConfig) error {
+		if t.IsZero() {
+			return fmt.Errorf("%w: StartAt(zero time); omit the option to start at once", ErrInvalid)
+		}
+		c.start = t
+		return nil
+	}
+}
+
+// StopAt ends the job's schedule: activations after t are not ticks. The
+// job stays registered (Entry.Next is zero) until removed.
+func StopAt(t time.Time) Option {
+	return func(c *jobConfig) error {
+		if t.IsZero() {
+			return fmt.Errorf("%w: StopAt(zero time); omit the option to run forever", ErrInvalid)
+		}
+		c.end = t
+		return nil
+	}
+}
+
+// CatchUpPolicy configures the CatchUp option.
+type CatchUpPolicy struct {
+	// MaxAge is how far back missed ticks are run; older ones are
+	// dropped. It must be positive.
+	MaxAge time.Duration
+	// Each runs every missed tick, oldest first; false runs only the
+	// latest one.
+	Each bool
+	// Max bounds the ticks run with Each. Zero means 100.
+	Max int
+}
+
+// CatchUp runs, when the scheduler starts (or the job is added to a
+// started scheduler), the ticks of the job that no replica claimed while
+// all were down: activations after the last tick the Coordinator recorded
+// and at most p.MaxAge old. Each is claimed like any tick, so it runs once
+// across replicas; its RunInfo has Trigger TriggerSchedule and the missed
+// Tick. A job that was never claimed catches nothing up. CatchUp needs
+// OncePerTick (or NoClusterOverlap) and a Coordinator that implements
+// LastTicker (cronx/redislock does); otherwise Add fails with ErrInvalid.
+func CatchUp(p CatchUpPolicy) Option {
+	return func(c *jobConfig) error {
+		if p.MaxAge <= 0 || p.Max < 0 {
+			return fmt.Errorf("%w: CatchUp: MaxAge %v must be positive and Max %d not negative", ErrInvalid, p.MaxAge, p.Max)
+		}
+		if p.Max == 0 {
+			p.Max = 100
+		}
+		c.catchUp = &p
+		return nil
+	}
 }

@@ -37,6 +37,8 @@ type Scheduler struct {
 	closed  bool
 	runs    sync.WaitGroup
 	running map[*RunInfo]struct{}
+	limit   chan struct{}  // Config.MaxConcurrent slots; nil: no limit
+	bg      sync.WaitGroup // catch-up goroutines
 }
 
 type job struct {
@@ -48,6 +50,8 @@ type job struct {
 	st    *jobState
 
 	startPaused bool
+	tags        []string
+	catchUp     *CatchUpPolicy
 	allow       bool         // AllowOverlap
 	delayMax    int          // DelayIfRunning bound
 	gate        *overlapGate // set under s.mu before the job is scheduled
@@ -57,18 +61,20 @@ type job struct {
 type jobState struct {
 	paused atomic.Bool
 
-	mu        sync.Mutex
-	lastTick  time.Time    // watermark: a tick at or before it is not run again
-	gate      *overlapGate // the current job's gate; kept by Replace when compatible
-	gateMax   int
-	lastStart time.Time
-	lastEnd   time.Time
-	lastErr   error
-	lastFence uint64
-	running   int
-	runs      uint64
-	failures  uint64
-	skips     uint64
+	mu         sync.Mutex
+	lastTick   time.Time    // watermark: a tick at or before it is not run again
+	gate       *overlapGate // the current job's gate; kept by Replace when compatible
+	gateMax    int
+	lastStart  time.Time
+	lastEnd    time.Time
+	lastErr    error
+	lastFence  uint64
+	running    int
+	runs       uint64
+	failures   uint64
+	skips      uint64
+	lastSkip   SkipReason
+	lastSkipAt time.Time
 }
 
 // New returns a stopped Scheduler configured by cfg (the zero Config is
@@ -86,7 +92,23 @@ func newScheduler(cfg config) *Scheduler {
 	s := &Scheduler{cfg: cfg, jobs: map[string]*job{}, running: map[*RunInfo]struct{}{}, closing: make(chan struct{})}
 	s.base, s.cancel = context.WithCancelCause(context.Background())
 	s.cron = cron.New(cron.WithLocation(cfg.loc), cron.WithLogger(robfigLogger{cfg.logger}))
+	if cfg.maxRuns > 0 {
+		s.limit = make(chan struct{}, cfg.maxRuns)
+	}
 	return s
+}
+
+// limitMW skips a run when Config.MaxConcurrent runs are in progress.
+func (s *Scheduler) limitMW(next Func) Func {
+	return func(ctx context.Context) error {
+		select {
+		case s.limit <- struct{}{}:
+		default:
+			return &SkipError{Reason: SkipConcurrencyLimit, Err: fmt.Errorf("cronx: %d runs in progress (Config.MaxConcurrent)", cap(s.limit))}
+		}
+		defer func() { <-s.limit }()
+		return next(ctx)
+	}
 }
 
 // robfigLogger maps robfig/cron's chatty Info to Debug.
@@ -119,7 +141,107 @@ func validName(what, name string) error {
 // ErrDuplicateName (use Replace). The job starts ticking when the scheduler
 // is started (at once if it already is).
 func (s *Scheduler) Add(name, spec string, fn Func, opts ...Option) error {
-	j, err := s.build(name, spec, fn, opts)
+	sched, err := s.parse(name, spec)
+	if err != nil {
+		return err
+	}
+	return s.add(name, spec, sched, fn, opts)
+}
+
+// AddSchedule adds a job like Add, with any Schedule instead of a spec:
+// a robfig cron.Schedule (cron.ConstantDelaySchedule, a *cron.SpecSchedule
+// from a parser of your own, or a type of yours) works as is. Next must be
+// a pure function of its argument: the tick of a run is the latest
+// activation at or before the moment the engine woke up, computed from
+// Next, and replicas compute the same ticks only if their schedules agree.
+// The job's Entry.Spec is "" for such jobs.
+func (s *Scheduler) AddSchedule(name string, sched Schedule, fn Func, opts ...Option) error {
+	if sched == nil {
+		return fmt.Errorf("%w: job %q: nil Schedule", ErrInvalid, name)
+	}
+	return s.add(name, "", sched, fn, opts)
+}
+
+// AddOnce adds a job that runs once, at at (a one-time job). A time in
+// the past never fires. After its run the job stays registered, with a
+// zero Entry.Next, until removed; with OncePerTick it runs on one replica.
+func (s *Scheduler) AddOnce(name string, at time.Time, fn Func, opts ...Option) error {
+	if at.IsZero() {
+		return fmt.Errorf("%w: job %q: AddOnce at the zero time", ErrInvalid, name)
+	}
+	return s.add(name, "@once "+at.Format(time.RFC3339Nano), onceSchedule{at}, fn, opts)
+}
+
+// RemoveTag removes every job tagged tag (see Tags) and returns how many.
+func (s *Scheduler) RemoveTag(tag string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for name, j := range s.jobs {
+		if slices.Contains(j.tags, tag) {
+			s.cron.Remove(j.id)
+			delete(s.jobs, name)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PauseTag pauses every job tagged tag and returns how many.
+func (s *Scheduler) PauseTag(tag string) (int, error) { return s.setPausedTag(tag, true) }
+
+// ResumeTag resumes every job tagged tag and returns how many.
+func (s *Scheduler) ResumeTag(tag string) (int, error) { return s.setPausedTag(tag, false) }
+
+func (s *Scheduler) setPausedTag(tag string, paused bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, j := range s.jobs {
+		if slices.Contains(j.tags, tag) {
+			j.st.paused.Store(paused)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AddJob adds a robfig cron.Job (anything with Run()) under name, like Add
+// with FromJob(j): code written for robfig's (*cron.Cron).AddJob ports
+// unchanged, and gets a name, panic recovery and the rest.
+func (s *Scheduler) AddJob(name, spec string, j cron.Job, opts ...Option) error {
+	if j == nil {
+		return fmt.Errorf("%w: job %q: nil cron.Job", ErrInvalid, name)
+	}
+	return s.Add(name, spec, FromJob(j), opts...)
+}
+
+// FromJob adapts a robfig cron.Job to a Func that calls j.Run() and
+// returns nil; a panic in Run becomes a *PanicError as for any Func. The
+// job cannot see the context: it is not cancelled by Timeout or Shutdown.
+func FromJob(j cron.Job) Func {
+	return func(context.Context) error {
+		j.Run()
+		return nil
+	}
+}
+
+func (s *Scheduler) parse(name, spec string) (Schedule, error) {
+	sched, err := s.cfg.parser.Parse(spec, s.cfg.loc)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: %w", name, err)
+	}
+	return sched, nil
+}
+
+func (s *Scheduler) add(name, spec string, sched Schedule, fn Func, opts []Option) error {
+	j, err := s.build(name, spec, sched, fn, opts)
 	if err != nil {
 		return err
 	}
@@ -143,7 +265,11 @@ func (s *Scheduler) Add(name, spec string, fn Func, opts ...Option) error {
 // the old job already started is not run again by the new one. A run of
 // the old job in progress continues. A missing name is ErrNotFound.
 func (s *Scheduler) Replace(name, spec string, fn Func, opts ...Option) error {
-	j, err := s.build(name, spec, fn, opts)
+	sched, err := s.parse(name, spec)
+	if err != nil {
+		return err
+	}
+	j, err := s.build(name, spec, sched, fn, opts)
 	if err != nil {
 		return err
 	}
@@ -181,18 +307,78 @@ func (s *Scheduler) setGate(j *job) {
 func (s *Scheduler) schedule(j *job) {
 	j.id = s.cron.Schedule(j.sched, cron.FuncJob(func() { s.fire(j) }))
 	s.jobs[j.name] = j
+	if s.started && j.catchUp != nil {
+		s.startCatchUp(j)
+	}
 }
 
-func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, error) {
+// startCatchUp finds j's missed ticks (one Coordinator call, bounded by
+// Config.ClaimTimeout) before j's first live tick can be claimed, and runs
+// them on a goroutine that Shutdown waits for; s.mu is held.
+func (s *Scheduler) startCatchUp(j *job) {
+	ticks := s.missedTicks(j, time.Now())
+	if len(ticks) == 0 {
+		return
+	}
+	s.bg.Add(1)
+	go func() { // ends when the missed ticks have run
+		defer s.bg.Done()
+		for _, tk := range ticks {
+			if s.base.Err() != nil {
+				return
+			}
+			ctx := context.WithValue(s.base, catchUpKey{}, true)
+			_ = s.execute(ctx, j, RunInfo{Job: j.name, Tick: tk, Trigger: TriggerSchedule, Attempt: 1, Replica: s.cfg.replica})
+		}
+	}()
+}
+
+// catchUpKey marks the context of a catch-up run: the tick watermark
+// neither stops nor moves for it.
+type catchUpKey struct{}
+
+// missedTicks returns the ticks of j missed before now (see CatchUp).
+func (s *Scheduler) missedTicks(j *job, now time.Time) []time.Time {
+	p := j.catchUp
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.claimTimeout)
+	last, ok, err := s.cfg.coord.(LastTicker).LastTick(ctx, j.name)
+	cancel()
+	if err != nil {
+		s.cfg.logger.Warn("cronx: catch-up skipped: the coordinator could not say the last tick", "job", j.name, "err", err)
+		return nil
+	}
+	if !ok {
+		return nil // never claimed: nothing was missed
+	}
+	from := now.Add(-p.MaxAge)
+	if last.After(from) {
+		from = last
+	}
+	var ticks []time.Time
+	for t := j.sched.Next(from); !t.IsZero() && !t.After(now); t = j.sched.Next(t) {
+		ticks = append(ticks, t)
+		if !p.Each && len(ticks) > 1 {
+			ticks = ticks[1:]
+		}
+		if p.Each && len(ticks) == p.Max {
+			break
+		}
+		if len(ticks) > 100000 { // a schedule that does not advance
+			break
+		}
+	}
+	if len(ticks) > 0 {
+		s.cfg.logger.Info("cronx: catching up missed ticks", "job", j.name, "last", last, "ticks", len(ticks))
+	}
+	return ticks
+}
+
+func (s *Scheduler) build(name, spec string, sched Schedule, fn Func, opts []Option) (*job, error) {
 	if err := validName("job name", name); err != nil {
 		return nil, err
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("%w: job %q: nil func", ErrInvalid, name)
-	}
-	sched, err := Parse(spec, s.cfg.loc)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: %w", name, err)
 	}
 	var c jobConfig
 	for i, o := range append(slices.Clone(s.cfg.defaults), opts...) {
@@ -206,7 +392,18 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, erro
 	if c.once && s.cfg.coord == nil {
 		return nil, fmt.Errorf("%w: job %q uses OncePerTick but the scheduler has no Coordinator; set Config.Coordinator (e.g. to a cronx/redislock Coordinator)", ErrInvalid, name)
 	}
-	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax}
+	if c.catchUp != nil {
+		if _, ok := s.cfg.coord.(LastTicker); !ok || !c.once {
+			return nil, fmt.Errorf("%w: job %q uses CatchUp, which needs OncePerTick and a Coordinator that implements cronx.LastTicker (cronx/redislock does)", ErrInvalid, name)
+		}
+	}
+	if !c.start.IsZero() && !c.end.IsZero() && c.end.Before(c.start) {
+		return nil, fmt.Errorf("%w: job %q: StopAt %v is before StartAt %v", ErrInvalid, name, c.end, c.start)
+	}
+	if !c.start.IsZero() || !c.end.IsZero() {
+		sched = windowSchedule{inner: sched, start: c.start, end: c.end}
+	}
+	j := &job{name: name, spec: spec, sched: sched, startPaused: c.startPause, allow: c.allow, delayMax: c.delayMax, tags: c.tags, catchUp: c.catchUp}
 	mws := []Middleware{Recover()}
 	mws = append(mws, s.cfg.mws...)
 	mws = append(mws, s.precheck(j))
@@ -215,8 +412,11 @@ func (s *Scheduler) build(name, spec string, fn Func, opts []Option) (*job, erro
 			return func(ctx context.Context) error { return j.gate.run(ctx, next) }
 		})
 	}
+	if s.limit != nil {
+		mws = append(mws, s.limitMW)
+	}
 	if c.once {
-		mws = append(mws, claimMW(s.cfg.coord, ClaimOptions{NoClusterOverlap: c.noOverlap}, s.cfg.claimTimeout, sched.Next))
+		mws = append(mws, claimMW(s.cfg.coord, c.noOverlap, s.cfg.claimTimeout, sched.Next))
 	}
 	if c.jitter != nil {
 		mws = append(mws, jitterMW(c.jitter))
@@ -249,6 +449,9 @@ func (s *Scheduler) precheck(j *job) Middleware {
 			}
 			if j.st.paused.Load() {
 				return &SkipError{Reason: SkipPaused}
+			}
+			if ctx.Value(catchUpKey{}) != nil {
+				return next(ctx)
 			}
 			j.st.mu.Lock()
 			if !ri.Tick.After(j.st.lastTick) {
@@ -283,7 +486,7 @@ func (s *Scheduler) observe(j *job) Middleware {
 				h(ctx, ri)
 			}
 			s.logRun(ctx, slog.LevelDebug, "cronx: run started", ri, "fence", ri.Fence)
-			err := next(ctx)
+			err := finishRun(ctx, next(ctx))
 			took := time.Since(start)
 			var skip *SkipError
 			st.mu.Lock()
@@ -387,6 +590,7 @@ func (s *Scheduler) execute(ctx context.Context, j *job, ri RunInfo) error {
 func (s *Scheduler) reportSkip(ctx context.Context, j *job, ri RunInfo, skip *SkipError) {
 	j.st.mu.Lock()
 	j.st.skips++
+	j.st.lastSkip, j.st.lastSkipAt = skip.Reason, ri.Tick
 	j.st.mu.Unlock()
 	level := slog.LevelInfo
 	switch skip.Reason {
@@ -480,19 +684,38 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) error {
 
 // Entry describes a job, as returned by Entries.
 type Entry struct {
-	Name      string
-	Spec      string
-	Next      time.Time // next activation after now (also computed when paused)
-	Prev      time.Time // last tick this scheduler dispatched (zero if none)
-	LastStart time.Time // start of the last run executed here
-	LastEnd   time.Time // end of the last run executed here
-	LastErr   error     // error of the last completed run (nil: success)
-	LastFence uint64    // fencing token of the last run executed here
-	Running   int       // runs in progress here
-	Runs      uint64    // runs completed here
-	Failures  uint64    // of which failed
-	Skips     uint64    // ticks skipped here (any SkipReason)
-	Paused    bool
+	Name       string
+	Spec       string
+	Next       time.Time  // next activation after now (also computed when paused)
+	Prev       time.Time  // last tick this scheduler dispatched (zero if none)
+	LastStart  time.Time  // start of the last run executed here
+	LastEnd    time.Time  // end of the last run executed here
+	LastErr    error      // error of the last completed run (nil: success)
+	LastFence  uint64     // fencing token of the last run executed here
+	Running    int        // runs in progress here
+	Runs       uint64     // runs completed here
+	Failures   uint64     // of which failed
+	Skips      uint64     // ticks skipped here (any SkipReason)
+	LastSkip   SkipReason // reason of the last skipped tick ("" if none)
+	LastSkipAt time.Time  // that tick
+	Tags       []string   // from the Tags option
+	Paused     bool
+
+	sched Schedule
+}
+
+// NextRuns returns the job's next n activations, starting with e.Next,
+// computed from its schedule (fewer if the schedule ends; nil for n < 1).
+// Pausing does not change them.
+func (e Entry) NextRuns(n int) []time.Time {
+	if n < 1 || e.sched == nil || e.Next.IsZero() {
+		return nil
+	}
+	out := make([]time.Time, 0, n)
+	for t := e.Next; !t.IsZero() && len(out) < n; t = e.sched.Next(t) {
+		out = append(out, t)
+	}
+	return out
 }
 
 // Entries lists the jobs sorted by Next, then name.
@@ -534,12 +757,14 @@ func (j *job) entry(now time.Time) Entry {
 		Name: j.name, Spec: j.spec, Next: j.sched.Next(now), Prev: st.lastTick,
 		LastStart: st.lastStart, LastEnd: st.lastEnd, LastErr: st.lastErr, LastFence: st.lastFence,
 		Running: st.running, Runs: st.runs, Failures: st.failures, Skips: st.skips,
-		Paused: st.paused.Load(),
+		LastSkip: st.lastSkip, LastSkipAt: st.lastSkipAt, Paused: st.paused.Load(), sched: j.sched, Tags: slices.Clone(j.tags),
 	}
 }
 
-// Start starts ticking. It returns at once; the engine runs on a goroutine
-// of its own until Shutdown. Starting a started scheduler does nothing;
+// Start starts ticking. It returns at once (after asking the Coordinator
+// for the last tick of each job with CatchUp, each call bounded by
+// Config.ClaimTimeout); the engine runs on a goroutine of its own until
+// Shutdown. Starting a started scheduler does nothing;
 // starting one that was shut down is ErrClosed.
 func (s *Scheduler) Start() error {
 	s.mu.Lock()
@@ -550,6 +775,11 @@ func (s *Scheduler) Start() error {
 	if !s.started {
 		s.started = true
 		s.cron.Start()
+		for _, j := range s.jobs {
+			if j.catchUp != nil {
+				s.startCatchUp(j)
+			}
+		}
 	}
 	return nil
 }
@@ -578,6 +808,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.cron.Stop()
 	done := make(chan struct{})
 	go func() { // ends when the last run ends
+		s.bg.Wait()
 		s.runs.Wait()
 		close(done)
 	}()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -164,6 +166,11 @@ func TestEntries(t *testing.T) {
 		assert.Equal(t, uint64(1), f.Failures)
 		assert.True(t, es[1].Paused)
 		assert.True(t, es[2].Prev.IsZero())
+		h := es[2].NextRuns(3)
+		require.Len(t, h, 3)
+		assert.Equal(t, es[2].Next, h[0])
+		assert.Equal(t, []time.Duration{time.Hour, time.Hour}, []time.Duration{h[1].Sub(h[0]), h[2].Sub(h[1])})
+		assert.Nil(t, es[2].NextRuns(0))
 		shutdown(t, s)
 	})
 }
@@ -204,6 +211,8 @@ func TestPanicIsRecoveredAndReported(t *testing.T) {
 		assert.Equal(t, "first run explodes", pe.Value)
 		assert.Contains(t, buf.String(), "cronx: run failed")
 		assert.Contains(t, buf.String(), "job=flaky")
+		assert.Contains(t, buf.String(), "stack=", "the log line carries the panic's stack")
+		assert.Contains(t, buf.String(), "scheduler_test.go", "the stack points at the panicking code")
 	})
 }
 
@@ -232,6 +241,10 @@ func TestOverlapSkipInScheduler(t *testing.T) {
 		slow := func(ctx context.Context) error { _ = r.fn(nil)(ctx); return sleep(ctx, 2500*time.Millisecond) }
 		require.NoError(t, s.Add("slow", "* * * * * *", slow))
 		time.Sleep(6*time.Second + time.Millisecond)
+		e, err := s.Entry("slow")
+		require.NoError(t, err)
+		assert.Equal(t, SkipOverlap, e.LastSkip, "Entries say why the last tick was skipped")
+		assert.True(t, time.Now().Truncate(time.Second).Equal(e.LastSkipAt), "last skipped tick %v", e.LastSkipAt)
 		shutdown(t, s)
 		runs, _ := r.snapshot()
 		// ticks 1..6: runs at 1 (busy until 3.5), 4 (until 6.5); 2,3,5,6 skipped
@@ -265,6 +278,25 @@ func TestTimeoutAndRetryInScheduler(t *testing.T) {
 		assert.Equal(t, []time.Duration{0, 2 * time.Second, 5 * time.Second}, []time.Duration{0, at[1].Sub(at[0]), at[2].Sub(at[0])})
 		shutdown(t, s)
 	})
+}
+
+// TestPanicLoggedByDefault: without a Logger, a panic goes to
+// slog.Default() with its stack (robfig's Recover needs a logger).
+func TestPanicLoggedByDefault(t *testing.T) {
+	var buf safeBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	s, err := New(Config{Location: time.UTC})
+	require.NoError(t, err)
+	require.NoError(t, s.Add("boom", "@daily", func(context.Context) error { panic("kaboom") }))
+	var pe *PanicError
+	require.ErrorAs(t, s.RunNow(context.Background(), "boom"), &pe)
+	require.NoError(t, s.Shutdown(context.Background()))
+	out := buf.String()
+	assert.Contains(t, out, `level=ERROR msg="cronx: run failed" job=boom`)
+	assert.Contains(t, out, "kaboom")
+	assert.Contains(t, out, "stack=")
 }
 
 func TestShutdownDeadlineReport(t *testing.T) {
@@ -319,6 +351,7 @@ func TestBadInput(t *testing.T) {
 		"nil default":       {Defaults: []Option{nil}},
 		"bad default":       {Defaults: []Option{Timeout(-time.Second)}},
 		"negative deadline": {ClaimTimeout: -time.Second},
+		"negative limit":    {MaxConcurrent: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, err := New(cfg)
@@ -351,6 +384,10 @@ func TestBadInput(t *testing.T) {
 		{"nil middleware", "j", "* * * * *", fn, []Option{Use(nil)}, ErrInvalid},
 		{"nil option", "j", "* * * * *", fn, []Option{nil}, ErrInvalid},
 		{"once without coordinator", "j", "* * * * *", fn, []Option{OncePerTick()}, ErrInvalid},
+		{"empty tag", "j", "* * * * *", fn, []Option{Tags("")}, ErrInvalid},
+		{"zero start", "j", "* * * * *", fn, []Option{StartAt(time.Time{})}, ErrInvalid},
+		{"zero stop", "j", "* * * * *", fn, []Option{StopAt(time.Time{})}, ErrInvalid},
+		{"stop before start", "j", "* * * * *", fn, []Option{StartAt(time.Unix(2e9, 0)), StopAt(time.Unix(1e9, 0))}, ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,6 +396,9 @@ func TestBadInput(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalid, "every bad input matches ErrInvalid")
 		})
 	}
+	assert.ErrorIs(t, s.AddOnce("j", time.Time{}, fn), ErrInvalid)
+	assert.ErrorIs(t, s.AddSchedule("j", nil, fn), ErrInvalid)
+	assert.ErrorIs(t, s.AddJob("j", "* * * * *", nil), ErrInvalid)
 	assert.Empty(t, s.Entries(), "nothing was added")
 	//lint:ignore SA1012 a nil context is the bad input under test
 	assert.ErrorIs(t, s.Shutdown(nil), ErrInvalid)
@@ -556,4 +596,223 @@ func TestClaimDeadline(t *testing.T) {
 			})
 		})
 	}
+}
+
+// lostLease is a lease whose Release finds it gone, as redislock does when
+// the process was frozen past the lease's TTL.
+type lostLease struct{}
+
+func (lostLease) Fence() uint64         { return 7 }
+func (lostLease) Lost() <-chan struct{} { return nil }
+func (lostLease) Release(context.Context, error) error {
+	return fmt.Errorf("%w: lease taken over", ErrLeaseLost)
+}
+
+type lostCoordinator struct{}
+
+func (lostCoordinator) Claim(context.Context, string, time.Time, string, ClaimOptions) (Lease, error) {
+	return lostLease{}, nil
+}
+
+// TestLeaseLostAtRelease: a run that returned nil but whose lease was gone
+// at release is a failure (ErrLeaseLost) in hooks and Entries, not a
+// success.
+func TestLeaseLostAtRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var failures []error
+		var successes int
+		s := newTestScheduler(t, Config{Coordinator: lostCoordinator{}, Hooks: Hooks{
+			OnSuccess: func(context.Context, RunInfo, time.Duration) { mu.Lock(); successes++; mu.Unlock() },
+			OnFailure: func(_ context.Context, _ RunInfo, err error, _ time.Duration) {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			},
+		}})
+		require.NoError(t, s.Add("j", "* * * * * *", func(context.Context) error { return nil }, NoClusterOverlap()))
+		time.Sleep(2*time.Second + time.Millisecond)
+		e, err := s.Entry("j")
+		require.NoError(t, err)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Zero(t, successes)
+		require.Len(t, failures, 2)
+		for _, err := range failures {
+			assert.ErrorIs(t, err, ErrLeaseLost)
+		}
+		assert.ErrorIs(t, e.LastErr, ErrLeaseLost)
+		assert.Equal(t, uint64(2), e.Failures)
+		assert.Equal(t, uint64(7), e.LastFence)
+	})
+}
+
+// TestDSTScheduler runs a scheduler in New York under synctest through a
+// fall-back fold and a spring-forward gap, and checks when each job ran,
+// in UTC: a job with a wildcard or step hour field keeps its real-time
+// cadence through both (as in Vixie cron); a fixed-hour job runs once in
+// the fold (first reading) and once right after the gap.
+func TestDSTScheduler(t *testing.T) {
+	ny := mustLoad(t, "America/New_York")
+	every15 := func(from, to string) []string {
+		a, _ := time.Parse(time.RFC3339, from)
+		b, _ := time.Parse(time.RFC3339, to)
+		var out []string
+		for x := a; !x.After(b); x = x.Add(15 * time.Minute) {
+			out = append(out, x.Format(time.RFC3339))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		start, end string // UTC
+		jobs       map[string][]string
+	}{
+		{"fold 2024-11-03", "2024-11-03T04:40:00Z", "2024-11-03T08:00:00Z", map[string][]string{
+			"*/15 * * * *": every15("2024-11-03T04:45:00Z", "2024-11-03T08:00:00Z"), // 00:45 EDT ... 01:45 EDT, 01:00 EST ... 03:00 EST
+			"0 * * * *":    {"2024-11-03T05:00:00Z", "2024-11-03T06:00:00Z", "2024-11-03T07:00:00Z", "2024-11-03T08:00:00Z"},
+			"30 1 * * *":   {"2024-11-03T05:30:00Z"}, // 01:30 EDT only
+		}},
+		{"gap 2024-03-10", "2024-03-10T06:40:00Z", "2024-03-10T08:00:00Z", map[string][]string{
+			"*/15 * * * *": every15("2024-03-10T06:45:00Z", "2024-03-10T08:00:00Z"), // 01:45 EST, 03:00 EDT, ...
+			"30 2 * * *":   {"2024-03-10T07:00:00Z"},                                // 02:30 does not exist: 03:00 EDT
+			"0 2 * * *":    {"2024-03-10T07:00:00Z"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start, _ := time.Parse(time.RFC3339, tc.start)
+				end, _ := time.Parse(time.RFC3339, tc.end)
+				time.Sleep(time.Until(start))
+				s := newTestScheduler(t, Config{Location: ny})
+				var mu sync.Mutex
+				got := map[string][]string{}
+				for spec := range tc.jobs {
+					name := strings.NewReplacer(" ", "_", "*", "x", "/", "-").Replace(spec)
+					require.NoError(t, s.Add(name, spec, func(ctx context.Context) error {
+						ri, _ := InfoFrom(ctx)
+						mu.Lock()
+						defer mu.Unlock()
+						assert.True(t, ri.Tick.Equal(time.Now()), "tick %v at %v", ri.Tick, time.Now())
+						got[spec] = append(got[spec], time.Now().UTC().Format(time.RFC3339))
+						return nil
+					}))
+				}
+				time.Sleep(time.Until(end) + time.Millisecond)
+				shutdown(t, s)
+				mu.Lock()
+				defer mu.Unlock()
+				for spec, want := range tc.jobs {
+					assert.Equal(t, want, got[spec], spec)
+				}
+			})
+		})
+	}
+}
+
+// TestOneTimeAndWindows: AddOnce runs once; StartAt and StopAt bound a
+// job's ticks.
+func TestOneTimeAndWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestScheduler(t, Config{})
+		var once, win recorder
+		t0 := time.Now().UTC().Truncate(time.Second)
+		require.NoError(t, s.AddOnce("once", t0.Add(3*time.Second), once.fn(nil)))
+		require.NoError(t, s.AddOnce("past", t0.Add(-time.Hour), once.fn(nil)))
+		require.NoError(t, s.Add("window", "* * * * * *", win.fn(nil), StartAt(t0.Add(5*time.Second)), StopAt(t0.Add(8*time.Second))))
+		e, err := s.Entry("window")
+		require.NoError(t, err)
+		assert.Equal(t, []time.Time{t0.Add(5 * time.Second), t0.Add(6 * time.Second), t0.Add(7 * time.Second), t0.Add(8 * time.Second)}, e.NextRuns(10))
+		time.Sleep(20 * time.Second)
+		e, err = s.Entry("once")
+		require.NoError(t, err)
+		assert.True(t, e.Next.IsZero(), "a one-time job has no next run")
+		shutdown(t, s)
+		runs, at := once.snapshot()
+		require.Len(t, runs, 1)
+		assert.Equal(t, "once", runs[0].Job)
+		assert.True(t, at[0].Equal(t0.Add(3*time.Second)))
+		_, at = win.snapshot()
+		assert.Equal(t, []time.Time{t0.Add(5 * time.Second), t0.Add(6 * time.Second), t0.Add(7 * time.Second), t0.Add(8 * time.Second)}, utcAll(at))
+	})
+}
+
+// TestTags: pause, resume and remove by tag.
+func TestTags(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestScheduler(t, Config{})
+		var a, b, c recorder
+		require.NoError(t, s.Add("a", "* * * * * *", a.fn(nil), Tags("billing")))
+		require.NoError(t, s.Add("b", "* * * * * *", b.fn(nil), Tags("billing", "reports", "billing")))
+		require.NoError(t, s.Add("c", "* * * * * *", c.fn(nil), Tags("reports")))
+		n, err := s.PauseTag("billing")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		time.Sleep(3*time.Second + time.Millisecond)
+		ra, _ := a.snapshot()
+		rc, _ := c.snapshot()
+		assert.Empty(t, ra, "paused by tag")
+		assert.Len(t, rc, 3)
+		n, _ = s.ResumeTag("billing")
+		assert.Equal(t, 2, n)
+		time.Sleep(2 * time.Second)
+		ra, _ = a.snapshot()
+		assert.Len(t, ra, 2, "resumed by tag")
+		n, _ = s.RemoveTag("reports")
+		assert.Equal(t, 2, n)
+		es := s.Entries()
+		require.Len(t, es, 1)
+		assert.Equal(t, "a", es[0].Name)
+		assert.Equal(t, []string{"billing"}, es[0].Tags)
+		n, _ = s.RemoveTag("nothing")
+		assert.Zero(t, n)
+		shutdown(t, s)
+	})
+}
+
+// TestMaxConcurrent: with Config.MaxConcurrent 1, two slow jobs never run
+// at the same time on the scheduler; the other's ticks are skipped.
+func TestMaxConcurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		skips := map[SkipReason]int{}
+		s := newTestScheduler(t, Config{MaxConcurrent: 1, Hooks: Hooks{OnSkip: func(_ context.Context, _ RunInfo, why SkipReason, _ error) {
+			mu.Lock()
+			skips[why]++
+			mu.Unlock()
+		}}})
+		var active, maxActive int
+		slow := func(ctx context.Context) error {
+			mu.Lock()
+			active++
+			maxActive = max(maxActive, active)
+			mu.Unlock()
+			err := sleep(ctx, 1500*time.Millisecond)
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return err
+		}
+		require.NoError(t, s.Add("x", "* * * * * *", slow))
+		require.NoError(t, s.Add("y", "* * * * * *", slow))
+		time.Sleep(6*time.Second + time.Millisecond)
+		shutdown(t, s)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, 1, maxActive)
+		assert.Positive(t, skips[SkipConcurrencyLimit])
+	})
+}
+
+// TestCatchUpNeedsLastTicker: CatchUp without a coordinator that records
+// ticks is refused when the job is added.
+func TestCatchUpNeedsLastTicker(t *testing.T) {
+	s := newTestScheduler(t, Config{Coordinator: failingCoordinator{}})
+	defer shutdown(t, s)
+	fn := func(context.Context) error { return nil }
+	err := s.Add("j", "* * * * *", fn, OncePerTick(), CatchUp(CatchUpPolicy{MaxAge: time.Hour}))
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "LastTicker")
+	assert.ErrorIs(t, s.Add("k", "* * * * *", fn, OncePerTick(), CatchUp(CatchUpPolicy{})), ErrInvalid)
 }

@@ -18,9 +18,79 @@ type Schedule interface {
 	Next(t time.Time) time.Time
 }
 
-// specParser accepts 5 fields (minute first) or 6 fields (second first) and
-// the @descriptors. robfig allows exactly one optional field.
-var specParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// DefaultParseOptions are the fields [Parse] accepts: 5 fields (minute
+// first) or 6 (second first), and the @descriptors.
+const DefaultParseOptions = cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor
+
+// Parser parses specs with a robfig/cron field layout (cron.ParseOption)
+// and cronx's semantics: errors instead of panics, specs that never fire
+// refused, "@every" aligned to the epoch, CRON_TZ= prefixes and the DST
+// policy documented on [Parse]. Set it as Config.Parser to port code that
+// used robfig's cron.WithParser. A Parser is immutable and safe for
+// concurrent use.
+type Parser struct {
+	p    cron.Parser
+	opts cron.ParseOption
+}
+
+var defaultParser = &Parser{p: cron.NewParser(DefaultParseOptions), opts: DefaultParseOptions}
+
+// NewParser returns a Parser for the fields in opts, as robfig's
+// cron.NewParser (for example cron.Second | cron.Minute | cron.Hour |
+// cron.Dom | cron.Month | cron.Dow for six mandatory fields). Options that
+// robfig would panic on (more than one optional field, no field at all)
+// are an error wrapping ErrInvalid.
+func NewParser(opts cron.ParseOption) (p *Parser, err error) {
+	fields := opts &^ cron.Descriptor
+	if fields == 0 {
+		return nil, fmt.Errorf("%w: NewParser(%d): no field is enabled; use e.g. cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow", ErrInvalid, opts)
+	}
+	if opts&cron.SecondOptional != 0 && opts&cron.DowOptional != 0 {
+		return nil, fmt.Errorf("%w: NewParser: cron.SecondOptional and cron.DowOptional together are ambiguous; robfig/cron allows one optional field", ErrInvalid)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%w: NewParser(%d): %v", ErrInvalid, opts, r)
+		}
+	}()
+	return &Parser{p: cron.NewParser(opts), opts: opts}, nil
+}
+
+// Parse parses spec into a Schedule evaluated in loc (nil means UTC), like
+// the package-level [Parse] but with p's fields.
+func (p *Parser) Parse(spec string, loc *time.Location) (Schedule, error) {
+	return p.parseAt(spec, loc, time.Now())
+}
+
+// hourIsWildcard reports whether the hour field of fields (a spec without
+// prefix or descriptor, split on spaces) is "*", "?" or a step of them.
+// robfig fills a field that p does not parse with "0" (second, minute,
+// hour) or "*".
+func (p *Parser) hourIsWildcard(fields []string) bool {
+	type place struct {
+		opt      cron.ParseOption
+		optional bool
+	}
+	places := []place{{cron.Second, false}, {cron.SecondOptional, true}, {cron.Minute, false}, {cron.Hour, false},
+		{cron.Dom, false}, {cron.Month, false}, {cron.Dow, false}, {cron.DowOptional, true}}
+	required := 0
+	for _, pl := range places {
+		if p.opts&pl.opt != 0 && !pl.optional {
+			required++
+		}
+	}
+	i := 0
+	for _, pl := range places {
+		if p.opts&pl.opt == 0 || (pl.optional && len(fields) <= required) {
+			continue
+		}
+		if pl.opt == cron.Hour {
+			return i < len(fields) && (strings.HasPrefix(fields[i], "*") || strings.HasPrefix(fields[i], "?"))
+		}
+		i++
+	}
+	return false
+}
 
 // Parse parses a cron spec into a [Schedule] evaluated in loc (nil means UTC).
 //
@@ -37,19 +107,27 @@ var specParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 //   - "@every d" is aligned to the Unix epoch: activations are the multiples
 //     of d, so every replica computes the same ticks (robfig counts from
 //     when the entry was added).
-//   - Daylight saving time: a wall-clock time that does not exist (it falls
-//     in a spring-forward gap) runs once, at the first instant after the gap
-//     (02:30 in New York on 2024-03-10 runs at 03:00 EDT); a wall-clock time
-//     that occurs twice (fall-back fold) runs once, at its FIRST reading
-//     (01:30 EDT, not 01:30 EST). robfig skips the former and runs the latter
-//     twice. Within the repeated hour a job therefore does not run again at
-//     wall-clock times it already ran at; use "@every" for fixed intervals
-//     of real time.
+//   - Daylight saving time, as Vixie cron (the cron of most Linux systems)
+//     does it. A wall-clock time that does not exist (it falls in a
+//     spring-forward gap) runs once, at the first instant after the gap
+//     (02:30 in New York on 2024-03-10 runs at 03:00 EDT). For a job whose
+//     hour field is fixed ("30 1 * * *", "*/15 2 * * *", @daily), a
+//     wall-clock time that occurs twice (fall-back fold) runs once, at its
+//     FIRST reading (01:30 EDT, not 01:30 EST). A job whose hour field is a
+//     wildcard or a step of one ("*/15 * * * *", "0 */2 * * *", @hourly)
+//     keeps its real-time cadence instead: it runs at both readings of the
+//     repeated hour (01:00, 01:15 ... 01:45 EDT, then 01:00 EST ...), so a
+//     fold leaves no hole in it. robfig skips gap times and runs every fold
+//     time twice, whatever the fields.
 func Parse(spec string, loc *time.Location) (Schedule, error) {
-	return parseAt(spec, loc, time.Now())
+	return defaultParser.parseAt(spec, loc, time.Now())
 }
 
-func parseAt(spec string, loc *time.Location, now time.Time) (sch Schedule, err error) {
+func parseAt(spec string, loc *time.Location, now time.Time) (Schedule, error) {
+	return defaultParser.parseAt(spec, loc, now)
+}
+
+func (p *Parser) parseAt(spec string, loc *time.Location, now time.Time) (sch Schedule, err error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -79,6 +157,9 @@ func parseAt(spec string, loc *time.Location, now time.Time) (sch Schedule, err 
 		spec = strings.TrimSpace(rest[i:])
 		break
 	}
+	if strings.HasPrefix(spec, "@") && p.opts&cron.Descriptor == 0 {
+		return nil, fmt.Errorf("%w: %q: this parser does not accept descriptors (add cron.Descriptor to its options)", ErrInvalidSpec, orig)
+	}
 	if strings.HasPrefix(spec, "@every") {
 		arg := strings.TrimSpace(strings.TrimPrefix(spec, "@every"))
 		d, derr := time.ParseDuration(arg)
@@ -95,7 +176,7 @@ func parseAt(spec string, loc *time.Location, now time.Time) (sch Schedule, err 
 			sch, err = nil, fmt.Errorf("%w: %q: %v", ErrInvalidSpec, orig, r)
 		}
 	}()
-	s, perr := specParser.Parse(spec)
+	s, perr := p.p.Parse(spec)
 	if perr != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidSpec, orig, perr)
 	}
@@ -106,6 +187,13 @@ func parseAt(spec string, loc *time.Location, now time.Time) (sch Schedule, err 
 	civil := *ss
 	civil.Location = time.UTC
 	w := &wallSchedule{civil: &civil, loc: loc}
+	switch spec {
+	case "@hourly":
+		w.cadence = true
+	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight":
+	default:
+		w.cadence = p.hourIsWildcard(strings.Fields(spec))
+	}
 	if w.Next(now).IsZero() {
 		return nil, fmt.Errorf("%w: %q can never fire (no matching date within five years, e.g. February 30)", ErrInvalidSpec, orig)
 	}
@@ -140,9 +228,16 @@ func (e everySchedule) Next(t time.Time) time.Time {
 type wallSchedule struct {
 	civil *cron.SpecSchedule
 	loc   *time.Location
+	// cadence: the hour field is a wildcard or a step of one, so the job
+	// keeps its real-time cadence through both readings of a repeated
+	// hour (as Vixie cron does for such jobs).
+	cadence bool
 }
 
 func (w *wallSchedule) Next(t time.Time) time.Time {
+	if w.cadence {
+		return w.nextCadence(t)
+	}
 	t = t.In(w.loc)
 	c := civilOf(t)
 	// Bounded: in a fold every candidate of the repeated hour is visited once.
@@ -154,6 +249,31 @@ func (w *wallSchedule) Next(t time.Time) time.Time {
 		if inst := resolveWall(c, w.loc); inst.After(t) {
 			return inst
 		}
+	}
+	return time.Time{}
+}
+
+// nextCadence is Next for cadence schedules: every instant whose wall
+// reading matches runs, so both readings of a fold do; wall times in a gap
+// run once, at the end of the gap. It walks the zone's periods (constant
+// offset) from t: within one, wall time and instant move together.
+func (w *wallSchedule) nextCadence(t time.Time) time.Time {
+	lo := t.In(w.loc).Add(time.Nanosecond) // inclusive lower bound
+	for range 10000 {                      // periods; a zone has at most a few per year
+		_, off := lo.Zone()
+		_, end := lo.ZoneBounds()
+		c := w.civil.Next(civilOf(lo).Add(-time.Nanosecond)) // first match at or after lo's wall reading
+		if c.IsZero() {
+			return time.Time{}
+		}
+		inst := time.Unix(c.Unix()-int64(off), int64(c.Nanosecond())).In(w.loc)
+		if end.IsZero() || inst.Before(end) {
+			return inst
+		}
+		if _, noff := end.Zone(); noff > off && c.Before(civilOf(end)) {
+			return end // a wall time skipped by the gap runs when the gap ends
+		}
+		lo = end
 	}
 	return time.Time{}
 }
@@ -250,4 +370,31 @@ func Validate(spec string, loc *time.Location, from time.Time, n int) ([]time.Ti
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// windowSchedule limits inner to activations in [start, end] (zero: open).
+type windowSchedule struct {
+	inner      Schedule
+	start, end time.Time
+}
+
+func (w windowSchedule) Next(t time.Time) time.Time {
+	if !w.start.IsZero() && t.Before(w.start) {
+		t = w.start.Add(-time.Nanosecond)
+	}
+	n := w.inner.Next(t)
+	if !w.end.IsZero() && n.After(w.end) {
+		return time.Time{}
+	}
+	return n
+}
+
+// onceSchedule fires once, at at.
+type onceSchedule struct{ at time.Time }
+
+func (o onceSchedule) Next(t time.Time) time.Time {
+	if t.Before(o.at) {
+		return o.at
+	}
+	return time.Time{}
 }

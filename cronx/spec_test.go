@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,8 +38,23 @@ func TestDST(t *testing.T) {
 			[]string{"2024-03-10T01:00:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-10T04:00:00-04:00"}},
 		{"NewYork fold daily 01:30 runs once at EDT", "America/New_York", "30 1 * * *", "2024-11-02 12:00",
 			[]string{"2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"}},
-		{"NewYork fold hourly skips the repeated 01:00", "America/New_York", "0 * * * *", "2024-11-03 00:30",
-			[]string{"2024-11-03T01:00:00-04:00", "2024-11-03T02:00:00-05:00", "2024-11-03T03:00:00-05:00"}},
+		// Wildcard or step hour fields keep their real-time cadence (Vixie cron).
+		{"NewYork fold hourly runs both 01:00s", "America/New_York", "0 * * * *", "2024-11-03 00:30",
+			[]string{"2024-11-03T01:00:00-04:00", "2024-11-03T01:00:00-05:00", "2024-11-03T02:00:00-05:00"}},
+		{"NewYork fold @hourly runs both 01:00s", "America/New_York", "@hourly", "2024-11-03 00:30",
+			[]string{"2024-11-03T01:00:00-04:00", "2024-11-03T01:00:00-05:00", "2024-11-03T02:00:00-05:00"}},
+		{"NewYork fold every 15m keeps cadence", "America/New_York", "*/15 * * * *", "2024-11-03 00:50",
+			[]string{"2024-11-03T01:00:00-04:00", "2024-11-03T01:15:00-04:00", "2024-11-03T01:30:00-04:00", "2024-11-03T01:45:00-04:00",
+				"2024-11-03T01:00:00-05:00", "2024-11-03T01:15:00-05:00"}},
+		{"NewYork fold every 2h", "America/New_York", "0 */2 * * *", "2024-11-02 23:30",
+			[]string{"2024-11-03T00:00:00-04:00", "2024-11-03T02:00:00-05:00", "2024-11-03T04:00:00-05:00"}},
+		{"NewYork gap every 15m", "America/New_York", "*/15 * * * *", "2024-03-10 01:40",
+			[]string{"2024-03-10T01:45:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-10T03:15:00-04:00"}},
+		{"NewYork gap with seconds every 20m", "America/New_York", "0 */20 * * * *", "2024-03-10 01:30",
+			[]string{"2024-03-10T01:40:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-10T03:20:00-04:00"}},
+		{"LordHowe 30-minute fold every 10m keeps cadence", "Australia/Lord_Howe", "*/10 * * * *", "2024-04-07 01:15",
+			[]string{"2024-04-07T01:20:00+11:00", "2024-04-07T01:30:00+11:00", "2024-04-07T01:40:00+11:00", "2024-04-07T01:50:00+11:00",
+				"2024-04-07T01:30:00+10:30", "2024-04-07T01:40:00+10:30"}},
 		{"NewYork midnight on gap day", "America/New_York", "0 0 * * *", "2024-03-09 12:00",
 			[]string{"2024-03-10T00:00:00-05:00", "2024-03-11T00:00:00-04:00"}},
 		{"London gap daily 01:30 runs at 02:00 BST", "Europe/London", "30 1 * * *", "2024-03-30 12:00",
@@ -206,4 +222,42 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted %q but Next(%v) = %v", spec, from, n)
 		}
 	})
+}
+
+func TestNewParser(t *testing.T) {
+	for name, opts := range map[string]cron.ParseOption{
+		"no fields":      cron.Descriptor,
+		"two optionals":  cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.DowOptional,
+		"nothing at all": 0,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewParser(opts)
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	}
+	// Which field is the hour depends on the parser's options; a wildcard
+	// hour makes the schedule keep its cadence in a fold.
+	for _, tc := range []struct {
+		opts cron.ParseOption
+		spec string
+		want bool
+	}{
+		{DefaultParseOptions, "0 * * * *", true},
+		{DefaultParseOptions, "0 0 * * * *", true},
+		{DefaultParseOptions, "0 */2 * * *", true},
+		{DefaultParseOptions, "0 2 * * *", false},
+		{DefaultParseOptions, "* 2 * * *", false},
+		{DefaultParseOptions, "0 0 */3 * * *", true},
+		{DefaultParseOptions, "* 0 2 * * *", false},
+		{cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow, "0 0 * * * *", true},
+		{cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.DowOptional, "0 * * *", true},
+		{cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.DowOptional, "0 3 * * 1", false},
+		{cron.Minute | cron.Dom | cron.Month | cron.Dow, "0 * * *", false}, // no hour field: robfig fills in 0
+	} {
+		p, err := NewParser(tc.opts)
+		require.NoError(t, err)
+		s, err := p.Parse(tc.spec, time.UTC)
+		require.NoError(t, err, tc.spec)
+		assert.Equal(t, tc.want, s.(*wallSchedule).cadence, "%q", tc.spec)
+	}
 }

@@ -341,30 +341,40 @@ func (g *GorReader) fill() error {
 // after indexSep had to fall back to it.
 const plainRecords = 16
 
+// sepKey is the index in GorSeparator of the byte indexSep looks for: 0x89,
+// the last byte of 🙉, just before the closing LF. HTTP heads never contain
+// it, and UTF-8 text rarely does: it is a continuation byte of 1 emoji in
+// 64 (😀 is F0 9F 98 80), of É and щ, of no common Latin or Cyrillic letter.
+// The separator's first emoji byte (0xF0) starts every emoji, so an
+// emoji-heavy body made each record a run of false hits.
+const sepKey = len(gorSepStr) - 2
+
+// gorSepStr is GorSeparator as a constant.
+const gorSepStr = "\n" + sepLineStr
+
 // indexSep returns the index of the first GorSeparator in s at or after
-// from, or -1. It looks for the separator's first emoji byte (0xF0), which
-// HTTP heads and most bodies do not contain, so a typical record costs one
-// IndexByte run instead of a stop at every LF as in bytes.Index; after many
-// false hits (emoji-heavy bodies) it hands the rest to bytes.Index and
-// reports fellBack.
+// from, or -1. It looks for GorSeparator[sepKey] with IndexByte and checks
+// the bytes around each hit, so a typical record costs one IndexByte run
+// instead of a stop at every LF as in bytes.Index; after many false hits
+// it hands the rest to bytes.Index and reports fellBack.
 func indexSep(s []byte, from int) (i int, fellBack bool) {
-	const n = len(sepLineStr)
-	q := from + 1 // candidate start of the separator line, after its LF
+	const n = len(gorSepStr)
+	q := from + sepKey // candidate position of the key byte
 	fails := 0
-	for q+n <= len(s) {
-		j := bytes.IndexByte(s[q:len(s)-n+1], sepLineStr[0])
+	for q+2 <= len(s) {
+		j := bytes.IndexByte(s[q:len(s)-1], gorSepStr[sepKey])
 		if j < 0 {
 			return -1, false
 		}
 		q += j
-		if s[q-1] == '\n' && string(s[q:q+n]) == sepLineStr {
-			return q - 1, false
+		if s[q+1] == '\n' && string(s[q-sepKey:q-sepKey+n]) == gorSepStr {
+			return q - sepKey, false
 		}
 		q++
 		if fails++; fails > 4+(q-from)>>4 {
-			// Separators starting before q-1 are ruled out.
-			if k := bytes.Index(s[q-1:], GorSeparator); k >= 0 {
-				return q - 1 + k, true
+			// Separators starting before q-sepKey are ruled out.
+			if k := bytes.Index(s[q-sepKey:], GorSeparator); k >= 0 {
+				return q - sepKey + k, true
 			}
 			return -1, true
 		}

@@ -771,9 +771,15 @@ func TestReaderMatchesOracle(t *testing.T) {
 		"emoji then plain": strings.Repeat("1 a 5 0\n"+strings.Repeat("\U0001F600", 30)+sep, 20) + // the reader switches to
 			strings.Repeat("2 b 6 0\nplain\r\n"+sep, 20) + strings.Repeat("1 c 7 0\n\U0001F600x"+sep, 3) + // bytes.Index for 16
 			"1 d 8 0\n" + strings.Repeat("\U0001F600", 30) + sep[:9], // records, then back
-		"space first": "  0 0\n" + sep, // found by FuzzGorReader: the ID is the empty 2nd field
-		"space kind":  "  a 5 0\nx" + sep,
-		"LF first":    "\n 5 6 0\nx" + sep,
+		// indexSep keys on 0x89, the last byte of 🙉: hits that are not a
+		// separator, alone and in runs long enough to make it fall back.
+		"key byte payload": "1 a 5 0\n" + strings.Repeat("\U0001F649\n\U0001F648\U0001F649\nÉ\n", 40) + sep + "2 a 6 0\nok" + sep,
+		"key byte then sep": strings.Repeat("1 a 5 0\n"+strings.Repeat("\U0001F649", 100)+sep, 20) +
+			strings.Repeat("2 b 6 0\nplain"+sep, 20) + "1 d 8 0\n\U0001F435\U0001F648\U0001F649\n" + sep[:13],
+		"key byte at start": "\x89\n" + sep + "1 a 5 0\n\x89" + sep,
+		"space first":       "  0 0\n" + sep, // found by FuzzGorReader: the ID is the empty 2nd field
+		"space kind":        "  a 5 0\nx" + sep,
+		"LF first":          "\n 5 6 0\nx" + sep,
 	}
 	for _, name := range []string{"loopback-5.gor", "loopback-5-replayed.gor", "edge-cases.gor", "bad-timestamp.gor",
 		"crlf-separator.gor", "dummy.gor", "handwritten-200ms.gor", "input-tcp-corrupted.gor"} {
@@ -795,7 +801,8 @@ func TestReaderMatchesOracleRandom(t *testing.T) {
 	sep := string(GorSeparator)
 	pieces := []string{sep, sep, sep, string(sepLine), sep[:7], sep[1:9], "\n", "\r\n", " ", "  ", "-", "+",
 		"1 ", "2 ", "3 ", "a1b2c3 ", "0 ", "-1", "1795544480388641089", "99999999999999999999", "9223372036854775808",
-		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\U0001F435", "\U0001F648\U0001F649", "\xf0", "x", strings.Repeat("z", 300)}
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\U0001F435", "\U0001F648\U0001F649", "\xf0", "x", strings.Repeat("z", 300),
+		"\U0001F649\n", "\x89\n", "\x89", "É", sep[5:], sep[:13]}
 	rng := rand.New(rand.NewPCG(8, 8))
 	for i := range 400 {
 		var b strings.Builder

@@ -129,6 +129,8 @@ func DropReasons() []DropReason {
 // consecutive send errors or timeouts it opens for OpenFor, and copies are
 // dropped with DropBreakerOpen, so a dead shadow costs nothing. After
 // OpenFor, sends resume; one more failure re-opens it, a success closes it.
+// With or without the breaker, a worker waits after each failed send
+// (10 ms doubling to 1 s, jittered) before its next one.
 type BreakerConfig struct {
 	Failures int           // default 5; negative disables the breaker
 	OpenFor  time.Duration // default 5s
@@ -154,7 +156,8 @@ type Target struct {
 	// Queue is the bounded queue length; a full queue drops (DropQueueFull),
 	// never blocks. Default 1024.
 	Queue int
-	// Workers is the fixed number of sender goroutines. Default 8.
+	// Workers is the fixed number of sender goroutines. Default 8. A
+	// worker backs off after a failed send (see BreakerConfig).
 	Workers int
 	// Breaker configures the circuit breaker.
 	Breaker BreakerConfig
@@ -292,9 +295,10 @@ type Mirror struct {
 	bufPool    sync.Pool
 	differ     *Differ
 	rules      *rules
-	marker     string        // canonical MarkerHeader
-	rrSend     atomic.Uint64 // Split: next target for a copy
-	rrDrop     atomic.Uint64 // Split: next target to count a request-level drop on
+	marker     string                        // canonical MarkerHeader
+	rrSend     atomic.Uint64                 // Split: next target for a copy
+	rrDrop     atomic.Uint64                 // Split: next target to count a request-level drop on
+	reqDrop    [numDropReasons]atomic.Uint64 // request-level drops, counted for every target (not with Split)
 	log        *slog.Logger
 	now        func() time.Time
 	pending    atomic.Int64
@@ -318,7 +322,8 @@ type target struct {
 	sent       atomic.Uint64
 	queued     atomic.Int64
 	inflight   atomic.Int64
-	dropped    [numDropReasons]atomic.Uint64
+	dropped    [numDropReasons]atomic.Uint64 // drops at offer or dequeue (Seen counted separately)
+	reqDrop    [numDropReasons]atomic.Uint64 // Split: request-level drops of this target (count in Seen too)
 	errors     atomic.Uint64
 	timeouts   atomic.Uint64
 	statusMu   sync.Mutex
@@ -366,10 +371,13 @@ type job struct {
 	url     url.URL
 	proto   string
 	host    string
-	header  []string // flattened name, value pairs: a snapshot that shares no map with the primary
-	body    *sharedBody
+	header  []string    // flattened name, value pairs: a snapshot that shares no map with the primary
+	body    *sharedBody // nil, or &bodyStore
 	primary *Response
-	refs    atomic.Int32
+	refs    atomic.Int32 // targets holding it, plus copy bodies a transport has not closed
+	// bodyStore is the body's holder, part of the pooled job so that a
+	// copy with a body costs no extra allocation.
+	bodyStore sharedBody
 }
 
 type sharedBody struct {
@@ -526,7 +534,7 @@ func newTarget(m *Mirror, tc Target) (*target, error) {
 		return nil, errors.New("negative Timeout, Queue, Workers or Breaker.OpenFor (0 means the default)")
 	}
 	if math.IsNaN(tc.Rate) || math.IsInf(tc.Rate, 0) || tc.Rate < 0 {
-		return nil, fmt.Errorf("Rate %v must be >= 0 copies per second (0 means no cap)", tc.Rate)
+		return nil, fmt.Errorf("field Rate is %v; it must be >= 0 copies per second (0 means no cap)", tc.Rate)
 	}
 	if tc.PathMode > PathReplace {
 		return nil, fmt.Errorf("unknown PathMode %d", tc.PathMode)
@@ -637,23 +645,17 @@ func (m *Mirror) sampled(r *http.Request) bool {
 	return uint64(rand.Uint32()) < m.threshold
 }
 
-// dropAll counts one drop for every target (request-level decisions); with
-// Split, for one target, round-robin.
+// dropAll counts a request-level drop (decided before any target is
+// offered the copy) for every target, or with Split for one target,
+// round-robin. It is one atomic add and takes no lock: Stats adds these
+// counts to both Seen and Dropped of each target from one read, so the
+// identity holds exactly without excluding the hot path.
 func (m *Mirror) dropAll(reason DropReason) {
 	if m.cfg.Split {
-		t := m.targets[(m.rrDrop.Add(1)-1)%uint64(len(m.targets))]
-		t.acct.RLock()
-		t.seen.Add(1)
-		t.dropped[reason].Add(1)
-		t.acct.RUnlock()
+		m.targets[(m.rrDrop.Add(1)-1)%uint64(len(m.targets))].reqDrop[reason].Add(1)
 		return
 	}
-	for _, t := range m.targets {
-		t.acct.RLock()
-		t.seen.Add(1)
-		t.dropped[reason].Add(1)
-		t.acct.RUnlock()
-	}
+	m.reqDrop[reason].Add(1)
 }
 
 // decide runs the request-level checks; ok means copy it.
@@ -709,6 +711,7 @@ func (m *Mirror) newJob(r *http.Request) *job {
 
 func (m *Mirror) putJob(j *job) {
 	j.body.release()
+	j.bodyStore.bb, j.bodyStore.pool = nil, nil
 	h := j.header[:0]
 	clear(j.header) // drop string references
 	*j = job{}

@@ -496,16 +496,33 @@ func TestDeadShadows(t *testing.T) {
 }
 
 func TestAccountingUnderBurstAndCloseMidBurst(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		split bool
+		rate  float64
+	}{{"all-targets", false, 0}, {"split-rate-rules", true, 300}} {
+		t.Run(tc.name, func(t *testing.T) { testAccountingUnderBurst(t, tc.split, tc.rate) })
+	}
+}
+
+// testAccountingUnderBurst: 8 goroutines of mixed requests, Shutdown in the
+// middle, a watcher checking the identity in every snapshot; with split,
+// Target.Rate and Rules too (each request then counts once).
+func testAccountingUnderBurst(t *testing.T, split bool, rate float64) {
 	done := leakCheck(t)
 	var hits atomic.Int64
 	sh := newShadow(t, func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		time.Sleep(2 * time.Millisecond)
 	})
-	m, err := New(Config{Targets: []Target{
-		{Name: "a", URL: sh.URL, Workers: 4, Queue: 16},
+	cfg := Config{Targets: []Target{
+		{Name: "a", URL: sh.URL, Workers: 4, Queue: 16, Rate: rate},
 		{Name: "b", URL: sh.URL, Workers: 1, Queue: 2},
-	}, Methods: []string{"GET", "POST"}, MaxBodyBytes: 64, Sample: 0.9})
+	}, Methods: []string{"GET", "POST"}, MaxBodyBytes: 64, Sample: 0.9, Split: split}
+	if split {
+		cfg.Rules = Rules{DenyURL: []string{"^/g$"}, SetHeader: []HeaderValue{{Name: "X-Copy", Value: "1"}}}
+	}
+	m, err := New(cfg)
 	require.NoError(t, err)
 	h := m.Handler(primaryHandler())
 
@@ -577,8 +594,19 @@ func TestAccountingUnderBurstAndCloseMidBurst(t *testing.T) {
 	assert.Zero(t, unbalanced.Load(), "identity held in all %d snapshots", snapshots.Load())
 	s := m.Stats()
 	requireBalanced(t, s)
-	assert.Equal(t, uint64(2*2400), s.Seen, "two targets see every request")
-	assert.Greater(t, s.Dropped[DropQueueFull], uint64(0))
+	if split {
+		assert.Equal(t, uint64(2400), s.Seen, "with Split each request counts once")
+		// GETs after Shutdown began count as closed, not filtered.
+		assert.Positive(t, s.Dropped[DropFiltered], "DenyURL drops GET /g")
+		assert.LessOrEqual(t, s.Dropped[DropFiltered], uint64(800))
+		// Copies and request-level drops each go round-robin (one counter
+		// each), so the two targets differ by at most one of each.
+		a, b := int(s.Targets["a"].Seen), int(s.Targets["b"].Seen)
+		assert.LessOrEqual(t, max(a-b, b-a), 2, "round-robin: a %d, b %d", a, b)
+	} else {
+		assert.Equal(t, uint64(2*2400), s.Seen, "two targets see every request")
+	}
+	assert.Greater(t, s.Dropped[DropQueueFull]+s.Dropped[DropRate], uint64(0))
 	assert.Greater(t, s.Dropped[DropClosed], uint64(0))
 	assert.Greater(t, s.Dropped[DropBodyTooLarge], uint64(0))
 	assert.Greater(t, s.Dropped[DropNotSampled], uint64(0))

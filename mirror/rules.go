@@ -146,7 +146,7 @@ func compileRules(field string, r Rules) (*rules, error) {
 			return nil, bad("RewriteURL", i, u.Pattern, err)
 		}
 		if !strings.HasPrefix(u.Replacement, "/") && u.Replacement != "" && !strings.HasPrefix(u.Replacement, "$") {
-			return nil, bad("RewriteURL", i, u.Replacement, fmt.Errorf("Replacement must be a request URI starting with /"))
+			return nil, bad("RewriteURL", i, u.Replacement, fmt.Errorf("field Replacement must be a request URI starting with /"))
 		}
 		c.rewriteURL = append(c.rewriteURL, urlRe{re, u.Replacement})
 	}
@@ -161,7 +161,7 @@ func compileRules(field string, r Rules) (*rules, error) {
 			return nil, bad("SetHeader", i, h.Name, fmt.Errorf("Name is not a valid header name"))
 		}
 		if strings.ContainsAny(h.Value, "\r\n\x00") {
-			return nil, bad("SetHeader", i, h.Value, fmt.Errorf("Value contains CR, LF or NUL"))
+			return nil, bad("SetHeader", i, h.Value, fmt.Errorf("field Value contains CR, LF or NUL"))
 		}
 		c.setHeader = append(c.setHeader, HeaderValue{http.CanonicalHeaderKey(h.Name), h.Value})
 	}

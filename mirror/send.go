@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -202,8 +203,7 @@ func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http
 	if j.body != nil {
 		if b := j.body.bb.b; len(b) > 0 {
 			req.ContentLength = int64(len(b))
-			req.Body = io.NopCloser(bytes.NewReader(b))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			req.Body = newCopyBody(m, j, b)
 		}
 	}
 	req.Header = make(http.Header, len(j.header)/2+1)
@@ -229,6 +229,33 @@ func (t *target) buildRequest(ctx context.Context, j *job, base *url.URL) (*http
 		m.cfg.Rewrite(req)
 	}
 	return req, nil
+}
+
+// copyBody is a copy's request body. A transport may read and close a
+// request body after RoundTrip returns (net/http.RoundTripper's contract),
+// so the job, which owns the pooled buffer, holds one reference per
+// copyBody until the transport closes it; the buffer is never reused while
+// a transport can still read it. No GetBody: a copy is not retried.
+type copyBody struct {
+	bytes.Reader
+	m      *Mirror
+	j      *job
+	closed atomic.Bool
+}
+
+func newCopyBody(m *Mirror, j *job, b []byte) *copyBody {
+	j.refs.Add(1)
+	cb := &copyBody{m: m, j: j}
+	cb.Reset(b)
+	return cb
+}
+
+// Close releases the body's reference to its job (once).
+func (b *copyBody) Close() error {
+	if b.closed.CompareAndSwap(false, true) {
+		b.m.doneJob(b.j)
+	}
+	return nil
 }
 
 // send performs one copy (and its baseline) with the target's own timeout,
@@ -263,7 +290,7 @@ func (t *target) send(j *job) (res Result) {
 	}
 	res.URL = req.URL.String()
 	start := m.now()
-	resp, err := t.client.Do(req)
+	resp, err := t.do(req)
 	if err != nil {
 		res.Latency = m.now().Sub(start)
 		res.Err = err
@@ -279,7 +306,7 @@ func (t *target) send(j *job) (res Result) {
 		var secondary *Response
 		if t.baseline != nil {
 			if breq, err := t.buildRequest(ctx, j, t.baseline); err == nil {
-				if bresp, err := t.client.Do(breq); err == nil {
+				if bresp, err := t.do(breq); err == nil {
 					if b, err := readResponse(bresp, limit); err == nil {
 						secondary = &b
 					}
@@ -291,6 +318,16 @@ func (t *target) send(j *job) (res Result) {
 		res.Diff = &d
 	}
 	return res
+}
+
+// do sends req: straight through the target's own Transport when it has
+// one (a copy never follows redirects, so http.Client's redirect and
+// header-copying machinery is pure cost), else through Target.Client.
+func (t *target) do(req *http.Request) (*http.Response, error) {
+	if t.ownTr != nil {
+		return t.ownTr.RoundTrip(req)
+	}
+	return t.client.Do(req)
 }
 
 // readResponse reads up to limit bytes of body, drains a little more so

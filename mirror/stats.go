@@ -49,17 +49,24 @@ func (s Stats) Balanced() bool {
 }
 
 // Stats returns a snapshot. It briefly excludes the counting sections of
-// the hot path (a few microseconds) so that the identity holds exactly.
+// the offer and send paths (a few microseconds; request-level drops such
+// as not sampled are never excluded) so that the identity holds exactly.
 func (m *Mirror) Stats() Stats {
 	s := Stats{Dropped: map[DropReason]uint64{}, Targets: map[string]TargetStats{}, Pending: m.pending.Load()}
 	now := m.now().UnixNano()
+	var shared [numDropReasons]uint64 // request-level drops of every target, read once
+	for i := range m.reqDrop {
+		shared[i] = m.reqDrop[i].Load()
+	}
 	for _, t := range m.targets {
 		ts := TargetStats{Dropped: map[DropReason]uint64{}, Status: map[int]uint64{}}
 		t.acct.Lock()
 		ts.Seen, ts.Sent = t.seen.Load(), t.sent.Load()
 		ts.Queued, ts.InFlight = t.queued.Load(), t.inflight.Load()
 		for i := range t.dropped {
-			ts.Dropped[DropReason(i)] = t.dropped[i].Load()
+			rd := shared[i] + t.reqDrop[i].Load()
+			ts.Seen += rd
+			ts.Dropped[DropReason(i)] = t.dropped[i].Load() + rd
 		}
 		ts.Errors, ts.Timeouts = t.errors.Load(), t.timeouts.Load()
 		t.acct.Unlock()

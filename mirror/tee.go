@@ -78,7 +78,8 @@ func (t *teeBody) finish() {
 	case !eof:
 		m.dropAll(DropBodyIncomplete)
 	default:
-		t.j.body = &sharedBody{bb: t.bb, pool: &m.bufPool}
+		t.j.bodyStore.bb, t.j.bodyStore.pool = t.bb, &m.bufPool
+		t.j.body = &t.j.bodyStore
 		t.bb = nil
 		m.enqueue(t.j)
 		return

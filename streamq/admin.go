@@ -307,6 +307,8 @@ type Entry[T any] struct {
 	Payload   []byte
 	// Enqueued is when the entry was added (from its ID).
 	Enqueued time.Time
+	// Headers are the message's headers, nil when it has none.
+	Headers map[string]string
 }
 
 // Peek returns up to count entries of the stream, oldest first, starting
@@ -330,6 +332,13 @@ func (q *Queue[T]) Peek(ctx context.Context, after string, count int) ([]Entry[T
 			e.Value, e.DecodeErr = q.decode(p)
 		} else {
 			e.DecodeErr = errNoPayload(m.ID)
+		}
+		if h, ok := m.Values[metaField].(string); ok {
+			md, err := decodeMeta(h)
+			e.Headers = md.headers
+			if err != nil && e.DecodeErr == nil {
+				e.DecodeErr = err
+			}
 		}
 		out = append(out, e)
 	}
@@ -365,6 +374,9 @@ type DeadLetter[T any] struct {
 	Payload   []byte
 	// Attempts is how many deliveries the message had.
 	Attempts int
+	// Headers are the message's headers, nil when it has none (kept by
+	// RequeueDeadLetters).
+	Headers map[string]string
 	// Err is the last handler error (or the decode error) as text.
 	Err      string
 	Group    string
@@ -426,6 +438,13 @@ func (q *Queue[T]) deadLetter(m redis.XMessage) DeadLetter[T] {
 		dl.Value, dl.DecodeErr = q.decode(p)
 	} else {
 		dl.DecodeErr = errNoPayload(dl.OriginalID)
+	}
+	if h, ok := m.Values[metaField].(string); ok {
+		md, err := decodeMeta(h)
+		dl.Headers = md.headers
+		if err != nil && dl.DecodeErr == nil {
+			dl.DecodeErr = err
+		}
 	}
 	return dl
 }

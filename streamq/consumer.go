@@ -232,8 +232,9 @@ type delivery struct {
 	retry   bool   // from the group's retry stream
 	origID  string
 	payload string
-	prior   int // attempts before this entry existed (retry envelope)
-	count   int // Redis delivery count of this entry, this delivery included
+	prior   int    // attempts before this entry existed (retry envelope)
+	count   int    // Redis delivery count of this entry, this delivery included
+	meta    string // encoded metadata (headers, deadline, timeout); "" for none
 	err     error
 	noData  bool // the entry had no payload field: its dead letter has none
 }
@@ -317,6 +318,9 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		return err
 	}
 	c.reset()
+	if d, err := c.q.CheckDurability(ctx); err == nil && !d.AppendOnly {
+		c.report(fmt.Errorf("%w: the Redis holding queue %s runs with appendonly no: a restart or crash loses every message not yet handled, acknowledged Adds included; set appendonly yes (appendfsync everysec or always), see Config.WaitReplicas and WaitAOF", ErrNotDurable, c.q.name))
+	}
 	// Heartbeat before the first read, so the reaper never mistakes this
 	// consumer for a dead one.
 	t0 := time.Now()
@@ -585,6 +589,7 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			// retry; never fatal. The lost reply may have delivered entries
 			// nobody here saw: reconcile.
 			c.report(fmt.Errorf("streamq: xreadgroup %s: %w", c.q.stream, err))
+			c.q.reloadOnError(err)
 			c.reconcileSoon()
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
@@ -617,7 +622,7 @@ func (c *Consumer[T]) toDelivery(stream string, retry bool, m redis.XMessage, co
 	d := delivery{id: m.ID, stream: stream, retry: retry, origID: m.ID, count: count}
 	if retry {
 		e, _ := m.Values["e"].(string)
-		d.prior, d.origID, d.payload, d.err = decodeEnvelope(e)
+		d.prior, d.origID, d.meta, d.payload, d.err = decodeEnvelope(e)
 		if d.err != nil {
 			d.origID = m.ID
 			d.payload = e
@@ -629,6 +634,7 @@ func (c *Consumer[T]) toDelivery(stream string, retry bool, m redis.XMessage, co
 		d.err, d.noData = errNoPayload(m.ID), true
 	}
 	d.payload = p
+	d.meta, _ = m.Values[metaField].(string)
 	return d
 }
 
@@ -698,9 +704,10 @@ func (c *Consumer[T]) finish(ds []delivery) {
 }
 
 // msg builds the handler's view of a delivery.
-func (c *Consumer[T]) msg(d delivery, v T) Msg[T] {
+func (c *Consumer[T]) msg(d delivery, v T, md meta) Msg[T] {
 	return Msg[T]{
-		ID: d.id, OriginalID: d.origID, Value: v,
+		ID: d.id, OriginalID: d.origID, Value: v, Headers: md.headers,
+		deadline: md.deadline, timeout: md.timeout,
 		Queue: c.q.name, Group: c.group, Consumer: c.cfg.name,
 		Attempt:  d.prior + d.count,
 		Enqueued: idTime(d.origID),
@@ -711,18 +718,26 @@ func (c *Consumer[T]) msg(d delivery, v T) Msg[T] {
 // prepare decodes a delivery, dead-lettering it when it cannot run.
 func (c *Consumer[T]) prepare(ctx context.Context, d delivery) (Msg[T], bool) {
 	var zero T
+	var md meta
+	if d.err == nil && d.meta != "" {
+		md, d.err = decodeMeta(d.meta)
+	}
 	if d.err != nil {
-		c.toDead(ctx, d, c.msg(d, zero).Info(), d.err)
+		c.toDead(ctx, d, c.msg(d, zero, md).Info(), d.err)
 		return Msg[T]{}, false
 	}
-	if len(d.payload) > c.q.maxPayload {
+	if size := len(d.payload) + len(d.meta); size > c.q.maxPayload {
 		// Written around the producer (XADD by hand, another library):
 		// never handed to a handler that relies on the limit.
-		c.toDead(ctx, d, c.msg(d, zero).Info(), fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, d.origID, len(d.payload), c.q.maxPayload))
+		c.toDead(ctx, d, c.msg(d, zero, md).Info(), fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, d.origID, size, c.q.maxPayload))
+		return Msg[T]{}, false
+	}
+	if !md.deadline.IsZero() && c.q.now().After(md.deadline) {
+		c.toDead(ctx, d, c.msg(d, zero, md).Info(), fmt.Errorf("%w: message %s had to be handled by %s", ErrDeadline, d.origID, md.deadline.UTC().Format(time.RFC3339Nano)))
 		return Msg[T]{}, false
 	}
 	v, err := c.q.decode(d.payload)
-	m := c.msg(d, v)
+	m := c.msg(d, v, md)
 	if err != nil {
 		c.toDead(ctx, d, m.Info(), err)
 		return Msg[T]{}, false
@@ -741,7 +756,7 @@ func (c *Consumer[T]) runOne(ctx context.Context, d delivery) {
 	if !ok {
 		return
 	}
-	err := c.call(ctx, func(ctx context.Context) error { return c.h(ctx, m) })
+	err := c.call(ctx, m.deadline, m.timeout, func(ctx context.Context) error { return c.h(ctx, m) })
 	c.settle(ctx, d, m.Info(), err)
 }
 
@@ -757,7 +772,17 @@ func (c *Consumer[T]) runBatch(ctx context.Context, ds []delivery) {
 	if len(ms) == 0 {
 		return
 	}
-	err := c.call(ctx, func(ctx context.Context) error { return c.bh(ctx, ms) })
+	var deadline time.Time
+	var timeout time.Duration
+	for _, m := range ms { // the batch's context ends with its most urgent message
+		if !m.deadline.IsZero() && (deadline.IsZero() || m.deadline.Before(deadline)) {
+			deadline = m.deadline
+		}
+		if m.timeout > 0 && (timeout == 0 || m.timeout < timeout) {
+			timeout = m.timeout
+		}
+	}
+	err := c.call(ctx, deadline, timeout, func(ctx context.Context) error { return c.bh(ctx, ms) })
 	if err == nil {
 		for i, d := range ok {
 			c.settle(ctx, d, ms[i].Info(), nil)
@@ -799,7 +824,7 @@ func (c *Consumer[T]) retryBatch(ctx context.Context, ds []delivery, ms []Msg[T]
 	args = append(args, c.group, c.cfg.name, ceilMilli(due))
 	for _, i := range retry {
 		d := ds[i]
-		args = append(args, boolArg(d.retry), d.id, encodeEnvelope(ms[i].Attempt, d.origID, d.payload))
+		args = append(args, boolArg(d.retry), d.id, encodeEnvelope(ms[i].Attempt, d.origID, d.meta, d.payload))
 	}
 	res, rerr := retryBatchScript.Run(rctx, c.q.client, []string{c.q.stream, c.keys.rs, c.keys.retry}, args...).Int64Slice()
 	if rerr != nil {
@@ -821,11 +846,20 @@ func (c *Consumer[T]) retryBatch(ctx context.Context, ds []delivery, ms []Msg[T]
 	}
 }
 
-// call runs a handler with the timeout and panic recovery.
-func (c *Consumer[T]) call(ctx context.Context, f func(context.Context) error) (err error) {
-	if c.cfg.handlerTimeout > 0 {
+// call runs a handler with the message's deadline, its timeout (or
+// HandlerTimeout) and panic recovery.
+func (c *Consumer[T]) call(ctx context.Context, deadline time.Time, timeout time.Duration, f func(context.Context) error) (err error) {
+	if timeout == 0 {
+		timeout = c.cfg.handlerTimeout
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.handlerTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	defer func() {
@@ -888,7 +922,7 @@ func (c *Consumer[T]) settle(ctx context.Context, d delivery, info MsgInfo, err 
 	}
 	delay := max(c.cfg.backoff(info.Attempt, err), 0)
 	due := c.q.now().Add(delay)
-	env := encodeEnvelope(info.Attempt, d.origID, d.payload)
+	env := encodeEnvelope(info.Attempt, d.origID, d.meta, d.payload)
 	n, rerr := retryScript.Run(rctx, c.q.client, []string{d.stream, c.keys.retry},
 		c.group, d.id, c.cfg.name, ceilMilli(due), env, boolArg(d.retry)).Int()
 	if rerr != nil {
@@ -942,6 +976,9 @@ func (c *Consumer[T]) toDead(ctx context.Context, d delivery, info MsgInfo, caus
 		"g", c.group, "c", c.cfg.name, "t", strconv.FormatInt(c.q.now().UnixMilli(), 10)}
 	if !d.noData {
 		args = append(args, payloadField, d.payload)
+	}
+	if d.meta != "" {
+		args = append(args, metaField, d.meta)
 	}
 	res, err := deadScript.Run(rctx, c.q.client, []string{d.stream, c.keys.dead}, args...).Result()
 	if err != nil {

@@ -45,6 +45,7 @@ func testCore(t *testing.T, mk func(testing.TB) target) {
 		{"AddUnique", caseAddUnique},
 		{"BatchHandler", caseBatchHandler},
 		{"List", caseList},
+		{"Headers", caseHeaders},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -39,15 +39,54 @@
 // Run shuts down gracefully when its ctx ends: it stops reading, lets
 // running handlers finish for ShutdownTimeout, hands messages read but not
 // started back to the group, flushes acks and leaves the group if it holds
-// nothing. Redis errors (a restart, a failover) are reported through
-// Hooks.OnError and the Logger and retried; they never end Run. The client
-// passed to New is never closed.
+// nothing; handlers that ignore their context are abandoned a second after
+// ShutdownTimeout (Run returns an error saying how many). Redis errors (a
+// restart, a failover) are reported through Hooks.OnError and the Logger
+// (slog.Default() unless Config.Logger is set) and retried; they never end
+// Run, but a client closed under it does. The client passed to New is never
+// closed.
 //
 // Consumers trim the stream every TrimInterval, removing only entries
 // every group has acknowledged; Config.MaxLen adds a hard cap whose
 // unacknowledged losses are counted (Stats.Dropped, Hooks.OnDrop). Stats
 // reports length, per-group lag, pending, oldest pending age, retries, dead
 // letters and consumers.
+//
+// # Durability
+//
+// An Add that returned nil is in the master's memory; what it survives is
+// the server's choice (redis.io/docs/latest/operate/oss_and_stack/management/persistence):
+//
+//   - appendonly no: nothing. A restart, crash or kill loses every message
+//     not yet handled. Consumers warn at start (CheckDurability).
+//   - appendonly yes, appendfsync everysec (Redis's default with AOF): a
+//     restart; a crash of the host loses up to about a second of Adds.
+//   - appendonly yes, appendfsync always: a crash too (each write is
+//     fsynced before Redis replies).
+//   - replicas: replication is asynchronous, so a failover can lose the
+//     latest Adds. Config.WaitReplicas makes each write wait (WAIT) until
+//     that many replicas have it, and Config.WaitAOF (WAITAOF, Redis 7.2+)
+//     until it is fsynced; a wait that falls short returns the ID with an
+//     error wrapping ErrNotDurable.
+//
+// # Faults
+//
+// A consumer whose read reply was lost (a killed connection, a server
+// killed after it ran the read) finds the entries pending under its name
+// that it never received within about half a second and runs them (Hooks.OnStranded,
+// GroupStats.Stranded). A peer is declared dead only by a consumer whose
+// own heartbeats went through promptly for DeadAfter: a CLIENT PAUSE, a
+// restart or any outage every consumer sees, however long, never makes a
+// live consumer look dead; a consumer cut off alone is taken over after
+// DeadAfter. An acknowledgement that finds its message taken over (it ran
+// twice) is counted (Hooks.OnDuplicate, GroupStats.Duplicates).
+//
+// On Redis Cluster, errors that suggest a failover (refused connections,
+// MOVED, CLUSTERDOWN, READONLY) make streamq ask the go-redis cluster client
+// to reload its slot map, at most every 250 ms, so a promoted replica is
+// used within about a second of its promotion instead of at go-redis's
+// next periodic reload. Keep the client's MaxRetries (default 3) and
+// dial timeouts short, so a dead master's connections fail fast.
 //
 // All keys of a queue share the hash tag {name} and every script declares
 // its keys, so everything works unchanged on Redis Cluster. Redis 7.0 or

@@ -209,3 +209,51 @@ func ExampleDefaultBackoff() {
 	// retry 3 after 4s to 5s: true
 	// retry 4 after 8s to 10s: true
 }
+
+// traceKey carries a W3C trace context (traceparent) in a context.Context,
+// standing in for a tracing library's span context.
+type traceKey struct{}
+
+// traced is the producer side: the traceparent of the caller's context
+// becomes a header of the message (pass it to Add, AddBatch, ProcessIn...).
+func traced(ctx context.Context) streamq.Option {
+	tp, _ := ctx.Value(traceKey{}).(string)
+	if tp == "" {
+		return streamq.Option{} // the zero Option does nothing
+	}
+	return streamq.Header("traceparent", tp)
+}
+
+// withTrace is the consumer side: handler middleware that puts the
+// message's traceparent into the handler's context, as a child span of the
+// producer's (same trace ID, the parent span ID the producer sent).
+func withTrace[T any](next streamq.Handler[T]) streamq.Handler[T] {
+	return func(ctx context.Context, m streamq.Msg[T]) error {
+		if tp := m.Headers["traceparent"]; tp != "" {
+			ctx = context.WithValue(ctx, traceKey{}, tp)
+		}
+		return next(ctx, m)
+	}
+}
+
+// Headers carry a W3C traceparent (https://www.w3.org/TR/trace-context/)
+// from producer to handler through middleware on both sides, with no
+// tracing dependency in streamq. Headers survive retries, dead letters and
+// requeues. (The delivery is simulated here; with Redis, q.Add(ctx, order,
+// traced(ctx)) and a consumer built with withTrace do the same.)
+func ExampleHeader() {
+	ctx := context.WithValue(context.Background(), traceKey{}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	opt := traced(ctx) // q.Add(ctx, order, opt)
+	_ = opt
+
+	h := streamq.Chain(withTrace[Order])(func(ctx context.Context, m streamq.Msg[Order]) error {
+		fmt.Println("handling order", m.Value.ID, "in trace", ctx.Value(traceKey{}))
+		return nil
+	})
+	delivered := streamq.Msg[Order]{ID: "1-0", Value: Order{ID: 7}, Headers: map[string]string{
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	}}
+	_ = h(context.Background(), delivered)
+	// Output:
+	// handling order 7 in trace 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+}

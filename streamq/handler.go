@@ -27,13 +27,18 @@ type Msg[T any] struct {
 	Attempt int
 	// Enqueued is when the message was first added (from OriginalID).
 	Enqueued time.Time
+	// Headers are the message's headers (the Header and Headers options),
+	// nil when it has none. Handlers must not modify the map.
+	Headers map[string]string
 
-	ext *extender
+	deadline time.Time     // Deadline option
+	timeout  time.Duration // Timeout option
+	ext      *extender
 }
 
 // Info returns the message's metadata without the value, as given to hooks.
 func (m Msg[T]) Info() MsgInfo {
-	return MsgInfo{ID: m.ID, OriginalID: m.OriginalID, Queue: m.Queue, Group: m.Group, Consumer: m.Consumer, Attempt: m.Attempt, Enqueued: m.Enqueued}
+	return MsgInfo{ID: m.ID, OriginalID: m.OriginalID, Queue: m.Queue, Group: m.Group, Consumer: m.Consumer, Attempt: m.Attempt, Enqueued: m.Enqueued, Headers: m.Headers}
 }
 
 // Extend resets the message's visibility timeout: other consumers will not
@@ -62,6 +67,7 @@ type MsgInfo struct {
 	Queue, Group, Consumer string
 	Attempt                int
 	Enqueued               time.Time
+	Headers                map[string]string
 }
 
 // Handler processes one message. Returning nil acknowledges it; an error

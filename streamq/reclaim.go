@@ -117,8 +117,13 @@ func (c *Consumer[T]) tickLoop(ctx, runCtx context.Context) {
 		}
 		c.wantTick.Store(0)
 		nextBeat = time.Now().Add(c.cfg.heartbeat)
+		t0 := time.Now()
 		r, err := c.tick(ctx, false) // heartLoop beats
+		if err != nil || time.Since(t0) > c.cfg.heartbeat {
+			c.beaten(t0, err) // a slow or failed tick distrusts too
+		}
 		if err != nil {
+			c.q.reloadOnError(err)
 			if ctx.Err() == nil {
 				c.report(err)
 			}

@@ -18,7 +18,12 @@ local limit = tonumber(ARGV[4])
 if ARGV[2] ~= '' then redis.call('ZADD', KEYS[5], now, ARGV[2]) end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 for _, m in ipairs(due) do
-  redis.call('XADD', KEYS[1], '*', 'd', string.sub(m, 18))
+  if string.sub(m, 17, 17) == '#' then
+    local hl = tonumber(string.sub(m, 18, 25), 16)
+    redis.call('XADD', KEYS[1], '*', 'd', string.sub(m, 26 + hl), 'h', string.sub(m, 26, 25 + hl))
+  else
+    redis.call('XADD', KEYS[1], '*', 'd', string.sub(m, 18))
+  end
   redis.call('ZREM', KEYS[2], m)
 end
 local rdue = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
@@ -127,11 +132,16 @@ return 1
 // the stream ID for ttl ms. Returns {1, id} when added, {0, first id} if not.
 //
 // KEYS: stream, dedup key
-// ARGV: ttl ms, payload
+// ARGV: ttl ms, payload, metadata (” for none)
 var addUniqueScript = redis.NewScript(`
 local ex = redis.call('GET', KEYS[2])
 if ex then return {0, ex} end
-local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
+local id
+if ARGV[3] ~= '' then
+  id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2], 'h', ARGV[3])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
+end
 redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
 return {1, id}
 `)
@@ -202,7 +212,11 @@ for _, id in ipairs(ARGV) do
     local kv = e[1][2]
     for i = 1, #kv, 2 do f[kv[i]] = kv[i + 1] end
     if f['d'] and f['id'] then
-      redis.call('XADD', KEYS[2], '*', 'e', '0|' .. f['id'] .. '|' .. f['d'])
+      if f['h'] then
+        redis.call('XADD', KEYS[2], '*', 'e', '0h' .. #f['h'] .. '|' .. f['id'] .. '|' .. f['h'] .. f['d'])
+      else
+        redis.call('XADD', KEYS[2], '*', 'e', '0|' .. f['id'] .. '|' .. f['d'])
+      end
       redis.call('XDEL', KEYS[1], id)
       n = n + 1
     end

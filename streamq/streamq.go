@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -36,6 +37,9 @@ var (
 	// ErrDecode wraps a codec failure while decoding a message. Such a
 	// message goes to the dead-letter stream at once.
 	ErrDecode = errors.New("streamq: decode")
+	// ErrDeadline is the dead-letter reason of a message whose Deadline
+	// passed before a delivery started: it is never handled late.
+	ErrDeadline = errors.New("streamq: deadline passed")
 	// ErrSkipRetry can be returned (or wrapped) by a handler to send the
 	// message to the dead-letter stream at once, without further retries.
 	ErrSkipRetry = errors.New("streamq: skip retry")
@@ -112,6 +116,20 @@ type Config struct {
 	// slog.Default(), as net/http.Server falls back to log.Default();
 	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
+	// WaitReplicas makes every write of a message (Add, AddBatch,
+	// AddUnique, ProcessAt, ProcessIn) wait, on the same connection, until
+	// that many replicas acknowledged it (WAIT), for at most WaitTimeout.
+	// Fewer in time: the call returns the ID with an error wrapping
+	// ErrNotDurable (the message is stored on the master). Default 0: no
+	// wait. See the package documentation's Durability section.
+	WaitReplicas int
+	// WaitAOF makes those writes wait, with WAITAOF (Redis 7.2+), until the
+	// master (and WaitReplicas replicas) fsynced them to the AOF. It needs
+	// appendonly yes. On a server without WAITAOF, detected once, it logs a
+	// warning and uses WAIT alone.
+	WaitAOF bool
+	// WaitTimeout bounds WaitReplicas and WaitAOF. Default 1s.
+	WaitTimeout time.Duration
 	// Clock returns the current time; due times of delayed messages and
 	// retries and heartbeats use it. Default time.Now.
 	Clock func() time.Time
@@ -142,6 +160,12 @@ type Queue[T any] struct {
 	stream  string // the stream key, also the hash-tagged base of every key
 	delayed string
 	dropped string
+
+	waitReplicas int
+	waitAOF      bool
+	waitTimeout  time.Duration
+	wait         waitState
+	reloaded     atomic.Int64 // unix ms of the last slot-map reload asked for
 }
 
 // New returns the Queue called name on client. name must be 1-200 printable
@@ -174,6 +198,14 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 	if cfg.DeadLetterMaxLen < 0 {
 		return nil, fmt.Errorf("%w: DeadLetterMaxLen %d is negative (0 means unlimited)", ErrInvalid, cfg.DeadLetterMaxLen)
 	}
+	switch {
+	case cfg.WaitReplicas < 0:
+		return nil, fmt.Errorf("%w: WaitReplicas %d is negative (0 means no wait)", ErrInvalid, cfg.WaitReplicas)
+	case cfg.WaitTimeout < 0:
+		return nil, fmt.Errorf("%w: WaitTimeout %v is negative (0 means 1s)", ErrInvalid, cfg.WaitTimeout)
+	case cfg.WaitTimeout == 0:
+		cfg.WaitTimeout = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -193,6 +225,10 @@ func New[T any](client redis.UniversalClient, name string, cfg Config) (*Queue[T
 		stream:     stream,
 		delayed:    stream + ":delayed",
 		dropped:    stream + ":dropped",
+
+		waitReplicas: cfg.WaitReplicas,
+		waitAOF:      cfg.WaitAOF,
+		waitTimeout:  cfg.WaitTimeout,
 	}, nil
 }
 
@@ -234,16 +270,29 @@ func validName(kind, s string) error {
 	return nil
 }
 
-// encode marshals v and enforces the payload limit.
-func (q *Queue[T]) encode(v T) (string, error) {
+// encode marshals v and enforces the payload limit (payload plus
+// metadata).
+func (q *Queue[T]) encode(v T, meta string) (string, error) {
 	b, err := q.codec.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrEncode, err)
 	}
-	if len(b) > q.maxPayload {
-		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b), q.maxPayload)
+	if len(b)+len(meta) > q.maxPayload {
+		return "", fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, len(b)+len(meta), q.maxPayload)
 	}
 	return string(b), nil
+}
+
+// metaField is the stream entry field holding the encoded metadata
+// (headers, deadline, timeout), present only when there is some.
+const metaField = "h"
+
+// fields are the stream entry's fields for a payload and its metadata.
+func fields(payload, meta string) []string {
+	if meta == "" {
+		return []string{payloadField, payload}
+	}
+	return []string{payloadField, payload, metaField, meta}
 }
 
 // payloadField is the stream entry field holding the encoded value.

@@ -133,10 +133,17 @@ func (s *Subscriber[T]) closedErr(err error) error {
 func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
 	p, ok := m.Values[payloadField].(string)
 	var v T
+	var md meta
 	var err error
+	if h, ok := m.Values[metaField].(string); ok {
+		md, err = decodeMeta(h)
+	}
 	switch {
+	case err != nil:
 	case !ok:
 		err = errNoPayload(m.ID)
+	case !md.deadline.IsZero() && s.q.now().After(md.deadline):
+		err = fmt.Errorf("%w: message %s had to be handled by %s", ErrDeadline, m.ID, md.deadline.UTC().Format(time.RFC3339Nano))
 	case len(p) > s.q.maxPayload:
 		err = fmt.Errorf("%w: entry %s is %d bytes, limit %d (Config.MaxPayloadBytes)", ErrPayloadTooLarge, m.ID, len(p), s.q.maxPayload)
 	default:
@@ -146,13 +153,24 @@ func (s *Subscriber[T]) handle(ctx context.Context, m redis.XMessage) {
 		s.report(fmt.Errorf("streamq: subscriber skipped %s: %w", m.ID, err))
 		return
 	}
-	msg := Msg[T]{ID: m.ID, OriginalID: m.ID, Value: v, Queue: s.q.name, Attempt: 1, Enqueued: idTime(m.ID)}
+	msg := Msg[T]{ID: m.ID, OriginalID: m.ID, Value: v, Queue: s.q.name, Attempt: 1, Enqueued: idTime(m.ID),
+		Headers: md.headers, deadline: md.deadline, timeout: md.timeout}
 	err = func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
+		if msg.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, msg.timeout)
+			defer cancel()
+		}
+		if !msg.deadline.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, msg.deadline)
+			defer cancel()
+		}
 		return s.h(ctx, msg)
 	}()
 	if err != nil {

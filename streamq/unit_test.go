@@ -3,6 +3,7 @@ package streamq
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -184,17 +185,23 @@ func TestChainOrder(t *testing.T) {
 }
 
 func TestEnvelope(t *testing.T) {
-	env := encodeEnvelope(3, "1700000000000-5", `{"n":1}|with|bars`)
-	n, id, p, err := decodeEnvelope(env)
+	env := encodeEnvelope(3, "1700000000000-5", "", `{"n":1}|with|bars`)
+	n, id, md, p, err := decodeEnvelope(env)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 	assert.Equal(t, "1700000000000-5", id)
+	assert.Empty(t, md)
 	assert.Equal(t, `{"n":1}|with|bars`, p)
-	for _, bad := range []string{"", "x", "1", "1|", "-1|1-1|p", "a|1-1|p", "1|abc|p", "1|1-1"} {
-		_, _, _, err := decodeEnvelope(bad)
+	env = encodeEnvelope(2, "1-1", "3:k|y1:v", `{"n":1}`)
+	n, id, md, p, err = decodeEnvelope(env)
+	require.NoError(t, err)
+	assert.Equal(t, []any{2, "1-1", "3:k|y1:v", `{"n":1}`}, []any{n, id, md, p})
+	for _, bad := range []string{"", "x", "1", "1|", "-1|1-1|p", "a|1-1|p", "1|abc|p", "1|1-1", "1h|1-1|p", "1h9|1-1|p", "1hx|1-1|p"} {
+		_, _, _, _, err := decodeEnvelope(bad)
 		assert.ErrorIs(t, err, ErrDecode, "input %q", bad)
 	}
-	assert.Equal(t, 17, len(delayedMember(42, "")), "tick script strips 17 bytes")
+	assert.Equal(t, 17, len(delayedMember(42, "", "")), "tick script strips 17 bytes")
+	assert.Equal(t, "000000000000002a#00000003abcpayload", delayedMember(42, "abc", "payload"), "tick script's layout with metadata")
 }
 
 func TestDefaultBackoff(t *testing.T) {
@@ -215,6 +222,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(`{not json`, false)
 	f.Add(`9|nope|{}`, true)
 	f.Add(``, true)
+	f.Add(`1h10|1700000000000-0|5:trace1:x{"n":3}`, true)
+	f.Add(`1h23|1-0|9::deadline13:1700000000000{"n":4}`, true)
 	c := offline()
 	defer c.Close()
 	q, err := New[job](c, "q", Config{})
@@ -231,6 +240,16 @@ func FuzzDecodeMessage(f *testing.F) {
 			field = "e"
 		}
 		d := cons.toDelivery("s", retry, redis.XMessage{ID: "1-1", Values: map[string]any{field: raw}}, 1)
+		if d.err == nil && d.meta != "" {
+			var md meta
+			if md, d.err = decodeMeta(d.meta); d.err == nil {
+				// What decodes re-encodes to metadata that decodes the same.
+				md2, err := decodeMeta(md.encode())
+				if err != nil || !reflect.DeepEqual(md2.headers, md.headers) || !md2.deadline.Equal(md.deadline) || md2.timeout != md.timeout {
+					t.Fatalf("metadata %q -> %+v does not round-trip: %+v, %v", d.meta, md, md2, err)
+				}
+			}
+		}
 		if d.err != nil {
 			if !errors.Is(d.err, ErrDecode) {
 				t.Fatalf("envelope error %v does not wrap ErrDecode", d.err)
@@ -248,7 +267,7 @@ func FuzzDecodeMessage(f *testing.F) {
 			return
 		}
 		// What decodes re-encodes and decodes to the same value.
-		p, err := q.encode(v)
+		p, err := q.encode(v, "")
 		if err != nil {
 			t.Fatalf("re-encode %+v: %v", v, err)
 		}
@@ -302,5 +321,34 @@ func TestParseXAutoClaim(t *testing.T) {
 		[]any{"0-0", []any{[]any{"1-0", []any{"odd"}}}}, []any{"0-0", []any{}, "no"}} {
 		_, _, _, err := parseXAutoClaim(bad)
 		assert.Error(t, err, "%v", bad)
+	}
+}
+
+// Headers, deadline and timeout round-trip through the metadata encoding;
+// malformed metadata is ErrDecode, never a panic.
+func TestMetaEncoding(t *testing.T) {
+	at := time.UnixMilli(1700000000123)
+	enc, err := metaOf([]Option{Headers(map[string]string{"b": "2", "a": "x:y|z"}), Header("c", ""), Deadline(at), Timeout(1500 * time.Millisecond), {}})
+	require.NoError(t, err)
+	m, err := decodeMeta(enc)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "x:y|z", "b": "2", "c": ""}, m.headers)
+	assert.True(t, m.deadline.Equal(at))
+	assert.Equal(t, 1500*time.Millisecond, m.timeout)
+	enc2, err := metaOf([]Option{Header("a", "1"), Header("a", "2")})
+	require.NoError(t, err)
+	m, err = decodeMeta(enc2)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "2"}, m.headers, "later options win")
+	none, err := metaOf(nil)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	for _, bad := range []string{"x", "1:", "1:a", "2:ab9:c", "-1:a1:b", "9::deadline1:x", "8::timeout1:0"} {
+		_, err := decodeMeta(bad)
+		assert.ErrorIs(t, err, ErrDecode, "input %q", bad)
+	}
+	for _, o := range []Option{Header("", "v"), Header(":x", "v"), Header(strings.Repeat("k", 201), "v"), Deadline(time.Time{}), Timeout(0), Timeout(-time.Second)} {
+		_, err := metaOf([]Option{o})
+		assert.ErrorIs(t, err, ErrInvalid)
 	}
 }

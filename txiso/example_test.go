@@ -196,3 +196,65 @@ func ExampleJitterBackoff() {
 	// after attempt 3: below 20ms: true
 	// after attempt 9: below 1s: true
 }
+
+// Levels print as PostgreSQL spells them; the zero Level is the server's
+// default, and database/sql levels convert directly.
+func ExampleLevel() {
+	for _, l := range []txiso.Level{txiso.ServerDefault, txiso.ReadCommitted, txiso.RepeatableRead, txiso.Serializable} {
+		fmt.Println(l)
+	}
+	fmt.Println(txiso.Level(sql.LevelSerializable) == txiso.Serializable)
+	// Output:
+	// default
+	// read committed
+	// repeatable read
+	// serializable
+	// true
+}
+
+// The error Run returns when it gives up: it unwraps to the driver's error
+// (so SQLState and errors.As work) and to the context's error.
+func ExampleRetryError() {
+	var err error = &txiso.RetryError{
+		Attempts: 3,
+		Err:      &pgError{"40001", "could not serialize access due to concurrent update"},
+		Ctx:      context.DeadlineExceeded,
+	}
+	fmt.Println(err)
+	fmt.Println(txiso.SQLState(err), errors.Is(err, context.DeadlineExceeded))
+	// Output:
+	// txiso: context deadline exceeded after 3 attempt(s); last error: could not serialize access due to concurrent update
+	// 40001 true
+}
+
+// DefaultClassify retries serialization failures and deadlocks only; a
+// COMMIT whose outcome is unknown is never retried by default.
+func ExampleDefaultClassify() {
+	for _, err := range []error{
+		&pgError{"40001", "serialization failure"},
+		&pgError{"40P01", "deadlock detected"},
+		&pgError{"23505", "duplicate key"},
+		fmt.Errorf("%w: connection reset", txiso.ErrCommitUnknown),
+	} {
+		fmt.Println(txiso.DefaultClassify(err) == txiso.Retry, err)
+	}
+	// Output:
+	// true serialization failure
+	// true deadlock detected
+	// false duplicate key
+	// false txiso: commit outcome unknown: connection reset
+}
+
+// A MatrixResult prints as a table, one row per case and one column per
+// level; a cell that differed from Hermitage's expectation is marked "!".
+func ExampleMatrixResult_String() {
+	m := &txiso.MatrixResult{Cells: []txiso.MatrixCell{
+		{Case: "G2-item", Level: txiso.ReadCommitted, Outcome: txiso.Anomaly, Expected: true},
+		{Case: "G2-item", Level: txiso.RepeatableRead, Outcome: txiso.Anomaly, Expected: true},
+		{Case: "G2-item", Level: txiso.Serializable, Outcome: txiso.Failed40001, Expected: true},
+	}}
+	fmt.Print(m)
+	// Output:
+	// case                       read uncommitted  read committed    repeatable read   serializable
+	// G2-item                    n/a               ANOMALY           ANOMALY           40001
+}

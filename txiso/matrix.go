@@ -98,7 +98,7 @@ func (m *MatrixResult) String() string {
 	for _, l := range cols {
 		fmt.Fprintf(&b, " %-17s", l)
 	}
-	b.WriteString("\n")
+	trimLine(&b)
 	seen := map[string]bool{}
 	for _, c := range m.Cells {
 		if seen[c.Case] {
@@ -120,9 +120,17 @@ func (m *MatrixResult) String() string {
 			}
 			fmt.Fprintf(&b, " %-17s", s)
 		}
-		b.WriteString("\n")
+		trimLine(&b)
 	}
 	return b.String()
+}
+
+// trimLine drops the padding at the end of b's last line and ends the line.
+func trimLine(b *strings.Builder) {
+	s := strings.TrimRight(b.String(), " ")
+	b.Reset()
+	b.WriteString(s)
+	b.WriteString("\n")
 }
 
 // Matrix runs the Hermitage isolation test cases (the 14 of

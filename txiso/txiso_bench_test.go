@@ -64,7 +64,7 @@ func updateVariants(b *testing.B, db *sql.DB, q string) {
 			err := txiso.Run(ctx, db, func(ctx context.Context, tx *txiso.Tx) error {
 				_, err := tx.Exec(ctx, q)
 				return err
-			})
+			}, txiso.ReadCommitted) // the same BEGIN as hand-written's TxOptions
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -33,7 +33,28 @@
 //	start := tzutil.StartOfDay(time.Now().In(loc)) // "midnight today", DST-correct
 //
 // Date and DateTime are civil (zone-less) values; AddDays and AddMonths keep
-// the wall-clock time, where time.Time.Add keeps elapsed time.
+// the wall-clock time, where time.Time.Add keeps elapsed time. DateBounds
+// gives a date's start and end in a zone, YearTransitions the clock changes
+// of a year.
+//
+// # Periods, differences, rounding and ranges
+//
+// Period is Temporal's Duration (java.time's Period plus Duration), read
+// and written as ISO 8601 by ParsePeriod and String ("P1Y2M10DT2H30M").
+// AddPeriod adds one in Temporal's order: years and months on the wall
+// calendar, then weeks and days, then exact time, so P1D is "same time
+// tomorrow" and PT24H is 24 hours:
+//
+//	p, _ := tzutil.ParsePeriod("P1M")
+//	next, err := tzutil.AddPeriod(t, p, tzutil.Clamp, tzutil.Compatible) // Jan 31 → Feb 29
+//
+// Until and Since measure in any unit up to a largest one (Temporal's
+// largestUnit): P1D for a 23-hour day, P1M1D from 31 January to 1 March.
+// Round and Truncate work on the local wall clock with Temporal's rounding
+// modes (11:00+05:45, where time.Round gives 10:45+05:45). Dates and
+// Intervals iterate dates and the real [start, end) of local days, weeks,
+// months and years; Date.Next, NthWeekday and friends are java.time's
+// TemporalAdjusters.
 //
 // # Gaps and folds
 //
@@ -61,5 +82,7 @@
 // environment (ErrNoTZData, ErrBadData) do not match ErrInvalid.
 //
 // All functions are safe for concurrent use. Loaded locations are cached
-// for the life of the process.
+// for the life of the process (by canonical name, bounded), and so are the
+// zone periods last used per location, which are pure results of immutable
+// zone data.
 package tzutil

@@ -3,6 +3,7 @@ package tzutil
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,13 @@ func (l *Loader) FromTZ(value string) (*time.Location, Info, error) {
 	case v == "UTC":
 		return time.UTC, Info{Name: "UTC", Source: SourceUTC}, nil
 	case strings.HasPrefix(v, "/"):
-		data, err := os.ReadFile(v)
+		data, err := readZoneFile(v)
+		if errors.Is(err, errTooLarge) || errors.Is(err, errNotRegular) {
+			return nil, Info{}, fmt.Errorf("tzutil: TZ=%q: %w: %w", value, ErrBadData, err)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, Info{}, fmt.Errorf("tzutil: TZ=%q: %w: no such zone file (%w)", value, ErrInvalid, err)
+		}
 		if err != nil {
 			return nil, Info{}, fmt.Errorf("tzutil: TZ=%q: %w", value, err)
 		}
@@ -119,7 +126,7 @@ func (l *Loader) LocalInfo() (*time.Location, Info, error) {
 		}
 	}
 	lt := l.localtimePath()
-	data, rerr := os.ReadFile(lt)
+	data, rerr := readZoneFile(lt)
 	if rerr != nil {
 		return time.UTC, Info{Name: "UTC", Source: SourceUTC, Note: "TZ unset and " + lt + " missing: UTC, as Go does"}, nil
 	}
@@ -143,8 +150,12 @@ func (l *Loader) localtimePath() string {
 // LocalName returns the IANA name of the process's local zone ("Asia/Shanghai"),
 // which time.Local hides behind "Local": from TZ (":" and a zoneinfo path
 // are understood), else from the /etc/localtime symlink, else from
-// /etc/timezone. A POSIX TZ is returned as is. It fails with
-// ErrUnknownLocal when none of these names a zone.
+// /etc/timezone. A name from TZ or /etc/timezone is returned only if it
+// loads (or, with no tzdata at all, is at least a well-formed zone name),
+// and a valid POSIX TZ rule is returned as is; anything else ("Asia/Shangai",
+// "../../etc/passwd") fails with an error wrapping ErrUnknownLocal and the
+// load error, with its suggestions. It also fails with ErrUnknownLocal when
+// none of the sources names a zone.
 func LocalName() (string, error) { return std.LocalName() }
 
 // LocalName is the package-level LocalName on this Loader.
@@ -155,23 +166,32 @@ func (l *Loader) LocalName() (string, error) {
 			return "UTC", nil
 		}
 		if strings.HasPrefix(v, "/") {
-			if n := zoneinfoSuffix(v); n != "" {
+			if n := zoneinfoSuffix(v); n != "" && validName(n) == nil {
 				return n, nil
 			}
 			return "", fmt.Errorf("%w: TZ=%q is a file outside any zoneinfo directory", ErrUnknownLocal, tz)
 		}
+		if err := l.checkName(v); err != nil {
+			if _, perr := ParsePOSIXRule(v); perr == nil {
+				return v, nil
+			}
+			return "", fmt.Errorf("%w: TZ=%q: %w", ErrUnknownLocal, tz, err)
+		}
 		return v, nil
 	}
 	lt := l.localtimePath()
-	if n := zoneinfoSuffix(lt); n != "" {
+	if n := zoneinfoSuffix(lt); n != "" && validName(n) == nil {
 		return n, nil
 	}
 	tzf := l.timezone
 	if tzf == "" {
 		tzf = "/etc/timezone"
 	}
-	if b, err := os.ReadFile(tzf); err == nil {
+	if b, err := readZoneFile(tzf); err == nil {
 		if n := strings.TrimSpace(string(b)); n != "" {
+			if err := l.checkName(n); err != nil {
+				return "", fmt.Errorf("%w: %s says %q: %w", ErrUnknownLocal, tzf, n, err)
+			}
 			return n, nil
 		}
 	}
@@ -179,6 +199,16 @@ func (l *Loader) LocalName() (string, error) {
 		return "UTC", nil // what Go uses without TZ and /etc/localtime
 	}
 	return "", fmt.Errorf("%w: TZ unset, %s is not a link into a zoneinfo directory and %s is absent", ErrUnknownLocal, lt, tzf)
+}
+
+// checkName reports why name is not a zone this Loader can serve: it must
+// load, or, when no tzdata is reachable at all, be well formed.
+func (l *Loader) checkName(name string) error {
+	_, err := l.Load(name)
+	if errors.Is(err, ErrNoTZData) {
+		return validName(name)
+	}
+	return err
 }
 
 // zoneinfoSuffix resolves symlinks in p and returns the part after

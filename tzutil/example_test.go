@@ -132,3 +132,71 @@ func ExampleDoctor() {
 	// false
 	// tzutil: unknown zone "Asia/Shangai" (did you mean "Asia/Shanghai"?)
 }
+
+func ExampleAddPeriod() {
+	ny := tzutil.MustLoad("America/New_York")
+	sat := time.Date(2024, 3, 9, 9, 0, 0, 0, ny) // the day before DST starts
+	for _, s := range []string{"P1D", "PT24H", "P1M", "P1Y2M10DT2H30M"} {
+		p, _ := tzutil.ParsePeriod(s)
+		t, _ := tzutil.AddPeriod(sat, p, tzutil.Clamp, tzutil.Compatible)
+		fmt.Printf("%-15s %s\n", p, t.Format(time.RFC3339))
+	}
+	// Output:
+	// P1D             2024-03-10T09:00:00-04:00
+	// PT24H           2024-03-10T10:00:00-04:00
+	// P1M             2024-04-09T09:00:00-04:00
+	// P1Y2M10DT2H30M  2025-05-19T11:30:00-04:00
+}
+
+func ExampleUntil() {
+	ny := tzutil.MustLoad("America/New_York")
+	a := time.Date(2024, 1, 31, 10, 0, 0, 0, ny)
+	b := time.Date(2024, 3, 10, 12, 0, 0, 0, ny) // DST started at 02:00
+	for _, u := range []tzutil.Unit{tzutil.Hour, tzutil.Day, tzutil.Week, tzutil.Month} {
+		p, _ := tzutil.Until(a, b, u)
+		fmt.Printf("%-5v %s\n", u, p)
+	}
+	// Output:
+	// hour  PT937H
+	// day   P39DT2H
+	// week  P5W4DT2H
+	// month P1M10DT2H
+}
+
+func ExampleRound() {
+	ktm := tzutil.MustLoad("Asia/Kathmandu") // UTC+05:45
+	t := time.Date(2024, 5, 1, 10, 37, 0, 0, ktm)
+	r, _ := tzutil.Round(t, tzutil.Hour, 1, tzutil.HalfExpand)
+	tr, _ := tzutil.Truncate(t, tzutil.Hour)
+	fmt.Println(r.Format("15:04"), tr.Format("15:04"), t.Round(time.Hour).Format("15:04"))
+	// Output: 11:00 10:00 10:45
+}
+
+func ExampleIntervals() {
+	ny := tzutil.MustLoad("America/New_York")
+	days, _ := tzutil.Intervals(time.Date(2024, 3, 9, 12, 0, 0, 0, ny), time.Date(2024, 3, 12, 0, 0, 0, 0, ny), tzutil.Day)
+	for start, end := range days {
+		fmt.Println(tzutil.DateOf(start), end.Sub(start))
+	}
+	// Output:
+	// 2024-03-09 24h0m0s
+	// 2024-03-10 23h0m0s
+	// 2024-03-11 24h0m0s
+}
+
+func ExampleNthWeekday() {
+	d, _ := tzutil.NthWeekday(2024, time.March, 2, time.Sunday)       // US DST starts
+	last, _ := tzutil.NthWeekday(2024, time.October, -1, time.Sunday) // EU DST ends
+	fmt.Println(d, last, d.Next(time.Friday), d.LastOfQuarter())
+	// Output: 2024-03-10 2024-10-27 2024-03-15 2024-03-31
+}
+
+func ExampleYearTransitions() {
+	trs, _ := tzutil.YearTransitions(tzutil.MustLoad("Australia/Lord_Howe"), 2024)
+	for _, tr := range trs {
+		fmt.Println(tr.WallBefore(), "->", tr.WallAfter())
+	}
+	// Output:
+	// 2024-04-07T02:00:00 -> 2024-04-07T01:30:00
+	// 2024-10-06T02:00:00 -> 2024-10-06T02:30:00
+}

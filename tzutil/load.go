@@ -3,14 +3,17 @@ package tzutil
 import (
 	"archive/zip"
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goplumb/plumb/tzutil/internal/embedflag"
@@ -101,9 +104,22 @@ type Loader struct {
 	// localtime and timezone are /etc/localtime and /etc/timezone (tests).
 	localtime, timezone string
 
-	cache sync.Map // name -> *entry
-	zips  sync.Map // zip path -> map[string]bool of its entries
+	cache  sync.Map     // canonical name -> *entry
+	cached atomic.Int64 // entries in cache, at most maxCached
+	zips   sync.Map     // zip path -> map[string]bool of its entries
 }
+
+// maxCached bounds a Loader's cache. Names are canonical (validName) and
+// only names that loaded are cached, so the cache holds at most one entry
+// per zone file the sources hold (about 600 in the IANA database, 1,800 with
+// posix/ and right/); the bound is a backstop for directories with more.
+// It is a variable only so that a test can lower it.
+var maxCached int64 = 4096
+
+// maxZoneFile bounds every zone file read, as Go's time package does: no
+// real TZif file comes near it, and a read of /dev/zero must not exhaust
+// memory.
+const maxZoneFile = 10 << 20
 
 type entry struct {
 	loc  *time.Location
@@ -184,6 +200,18 @@ func validName(name string) error {
 	case strings.Contains(name, ".."):
 		return &LoadError{Name: name, Reason: ErrInvalid, Detail: `".." is not allowed in a zone name`}
 	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." {
+			// "Asia/./Shanghai" and "Asia//Shanghai" would load the same
+			// file under another name: an alias in the cache and in
+			// FormatRFC9557 output.
+			le := &LoadError{Name: name, Reason: ErrInvalid, Detail: `empty and "." path segments are not allowed in a zone name`}
+			if c := path.Clean(name); c != "." && c != "/" && !strings.HasPrefix(c, "/") {
+				le.Suggest = []string{c}
+			}
+			return le
+		}
+	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
 			return &LoadError{Name: name, Reason: ErrInvalid, Detail: "contains a control character, backslash or colon"}
@@ -205,6 +233,10 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 	anyData := false
 	var badErr error
 	try := func(src Source, path string, data []byte, err error) (*time.Location, Info, bool) {
+		if errors.Is(err, errTooLarge) || errors.Is(err, errNotRegular) {
+			badErr = err
+			return nil, Info{}, false
+		}
 		if err != nil {
 			return nil, Info{}, false
 		}
@@ -219,7 +251,13 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 		if (info.Source == SourceZONEINFO || info.Source == SourceSystem) && strings.HasSuffix(info.Path, name) {
 			info.DataVersion = dirVersion(filepath.Dir(strings.TrimSuffix(info.Path, name)))
 		}
-		v, _ := l.cache.LoadOrStore(name, &entry{loc, info})
+		if l.cached.Load() >= maxCached {
+			return loc, info, nil // served, not cached
+		}
+		v, loaded := l.cache.LoadOrStore(name, &entry{loc, info})
+		if !loaded {
+			l.cached.Add(1)
+		}
 		e := v.(*entry)
 		return e.loc, e.info, nil
 	}
@@ -230,7 +268,7 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 			anyData = true
 			if st.IsDir() {
 				p := filepath.Join(zi, name)
-				data, err := os.ReadFile(p)
+				data, err := readZoneFile(p)
 				if loc, info, ok := try(SourceZONEINFO, p, data, err); ok {
 					return store(loc, info)
 				}
@@ -249,7 +287,7 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 		anyData = true
 		tried = append(tried, d)
 		p := filepath.Join(d, name)
-		data, err := os.ReadFile(p)
+		data, err := readZoneFile(p)
 		if loc, info, ok := try(SourceSystem, p, data, err); ok {
 			return store(loc, info)
 		}
@@ -260,7 +298,7 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 		// Go's loader reaches the embedded copy after ZONEINFO and the
 		// system directories, which were searched above.
 		if loc, err := time.LoadLocation(name); err == nil {
-			return store(loc, Info{Name: name, Source: SourceEmbedded, Note: "Go's embedded tzdata (version not recorded)"})
+			return store(loc, goSourceInfo(name))
 		}
 	}
 	if zp := gorootZip(); zp != "" && !l.SkipGOROOT {
@@ -286,6 +324,72 @@ func (l *Loader) load(name string, withSuggest bool) (*time.Location, Info, erro
 		le.Suggest = l.suggest(name)
 	}
 	return nil, Info{}, le
+}
+
+// goSourceInfo says where time.LoadLocation found name. It searches the
+// process's ZONEINFO and the platform directories before the embedded copy,
+// whatever this Loader's LookupEnv and Dirs say, so a Loader told to skip
+// the system directory can still be served from it: report that, not
+// "embedded".
+func goSourceInfo(name string) Info {
+	if zi := os.Getenv("ZONEINFO"); zi != "" {
+		if st, err := os.Stat(zi); err == nil {
+			p := zi
+			if st.IsDir() {
+				p = filepath.Join(zi, name)
+			}
+			if _, err := os.Stat(p); err == nil {
+				return Info{Name: name, Source: SourceZONEINFO, Path: p, Note: "served by time.LoadLocation, which reads the process's ZONEINFO before the embedded copy"}
+			}
+		}
+	}
+	for _, d := range goPlatformDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return Info{Name: name, Source: SourceSystem, Path: p, DataVersion: dirVersion(d),
+				Note: "served by time.LoadLocation, which reads the system directories before the embedded copy (this Loader's Dirs exclude it)"}
+		}
+	}
+	return Info{Name: name, Source: SourceEmbedded, Note: "Go's embedded tzdata (version not recorded)"}
+}
+
+// goPlatformDirs are the directories Go's time package reads on Unix
+// (time/zoneinfo_unix.go platformZoneSources), whatever a Loader's Dirs.
+var goPlatformDirs = []string{"/usr/share/zoneinfo/", "/usr/share/lib/zoneinfo/", "/usr/lib/locale/TZ/", "/etc/zoneinfo"}
+
+var (
+	errTooLarge   = errors.New("larger than 10 MB, which no zoneinfo file is")
+	errNotRegular = errors.New("not a regular file")
+)
+
+// readZoneFile reads a zone file of at most maxZoneFile bytes. A directory
+// or a missing file is fs.ErrNotExist (the next source is tried); a device,
+// FIFO or socket is refused without being opened (reading /dev/zero would
+// never end, opening a FIFO could block).
+func readZoneFile(p string) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fs.ErrNotExist
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", p, errNotRegular)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxZoneFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxZoneFile {
+		return nil, fmt.Errorf("%s: %w", p, errTooLarge)
+	}
+	return data, nil
 }
 
 // usableDir reports whether d is a non-empty directory (an empty tmpfs or
@@ -346,7 +450,11 @@ func (l *Loader) readZip(path, name string) ([]byte, error) {
 	if st, err := f.Stat(); err != nil || st.IsDir() {
 		return nil, fs.ErrNotExist
 	}
-	return io.ReadAll(io.LimitReader(f, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(f, maxZoneFile+1))
+	if err == nil && len(data) > maxZoneFile {
+		return nil, fmt.Errorf("%s: %s: %w", path, name, errTooLarge)
+	}
+	return data, err
 }
 
 // dirVersion reads "# version 2025b" from dir/tzdata.zi, or returns "".

@@ -2,8 +2,11 @@ package tzutil
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,4 +244,134 @@ func TestLocalNameAndCheckLocal(t *testing.T) {
 	}
 	err = (&Loader{LookupEnv: env("Asia/Shangai", true)}).checkLocal(time.UTC, now)
 	assert.Contains(t, err.Error(), `did you mean "Asia/Shanghai"`)
+}
+
+// TestLoadCanonicalNames: names with empty or "." segments are refused
+// with the canonical name as the suggestion, so the cache holds one entry
+// per zone and no alias reaches Location.String().
+func TestLoadCanonicalNames(t *testing.T) {
+	ld := &Loader{}
+	for _, n := range []string{"Asia/./Shanghai", "Asia//Shanghai", "Asia/Shanghai/", "./Asia/Shanghai", "Asia/Shanghai/.", "Asia/././Shanghai"} {
+		loc, err := ld.Load(n)
+		assert.Nil(t, loc, n)
+		assert.ErrorIs(t, err, ErrInvalid, n)
+		var le *LoadError
+		if assert.ErrorAs(t, err, &le, n) {
+			assert.Equal(t, []string{"Asia/Shanghai"}, le.Suggest, n)
+		}
+	}
+	// 20,000 distinct aliases of one zone used to be 20,000 cache entries.
+	for i := 0; i < 20000; i++ {
+		_, _ = ld.Load(strings.Repeat("./", i%50+1) + "Asia/Shanghai" + strings.Repeat("/.", i/50))
+	}
+	loc, err := ld.Load("Asia/Shanghai")
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Shanghai", loc.String())
+	assert.Equal(t, int64(1), ld.cached.Load(), "one cache entry per zone")
+	n := 0
+	ld.cache.Range(func(k, v any) bool { n++; return true })
+	assert.Equal(t, 1, n)
+}
+
+// TestCacheBounded: even a directory with more zone files than maxCached
+// cannot grow the cache past it; loads beyond it are served uncached.
+func TestCacheBounded(t *testing.T) {
+	defer func(n int64) { maxCached = n }(maxCached)
+	maxCached = 20
+	dir := t.TempDir()
+	data, err := os.ReadFile("/usr/share/zoneinfo/Asia/Tokyo")
+	require.NoError(t, err)
+	for i := 0; i < int(maxCached)+10; i++ {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("Z%d", i)), data, 0o644))
+	}
+	ld := &Loader{Dirs: []string{dir}, SkipGOROOT: true}
+	for i := 0; i < int(maxCached)+10; i++ {
+		loc, err := ld.Load(fmt.Sprintf("Z%d", i))
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("Z%d", i), loc.String())
+	}
+	assert.Equal(t, maxCached, ld.cached.Load())
+}
+
+// TestBoundedReads: a zone "file" that is a device, a FIFO or larger than
+// any real zone file fails at once with ErrBadData instead of reading
+// forever or blocking (FromTZ("/dev/zero") used to exhaust memory).
+func TestBoundedReads(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "Big")
+	f, err := os.Create(big)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(maxZoneFile+1)) // sparse: costs no disk
+	require.NoError(t, f.Close())
+	fifo := filepath.Join(dir, "Fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+
+	for _, p := range []string{"/dev/zero", big, fifo} {
+		_, _, err := FromTZ(p)
+		assert.ErrorIs(t, err, ErrBadData, p)
+	}
+	ld := &Loader{Dirs: []string{dir}, SkipGOROOT: true}
+	for _, n := range []string{"Big", "Fifo"} {
+		_, err := ld.Load(n)
+		assert.ErrorIs(t, err, ErrBadData, n)
+	}
+	zi := &Loader{Dirs: []string{}, SkipGOROOT: true, LookupEnv: func(k string) (string, bool) {
+		if k == "ZONEINFO" {
+			return dir, true
+		}
+		return "", false
+	}}
+	_, err = zi.Load("Big")
+	assert.ErrorIs(t, err, ErrBadData)
+	_, _, err = FromTZ("/nonexistent/zone")
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestLocalNameValidated: LocalName never hands back a TZ or /etc/timezone
+// value that is not a zone.
+func TestLocalNameValidated(t *testing.T) {
+	dir := t.TempDir()
+	tzf := filepath.Join(dir, "timezone")
+	env := func(tz string, set bool) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			if k == "TZ" {
+				return tz, set
+			}
+			return "", false
+		}
+	}
+	for _, c := range []struct {
+		tz, want string // want "" means an error
+	}{
+		{"Asia/Shanghai", "Asia/Shanghai"},
+		{":Asia/Shanghai", "Asia/Shanghai"},
+		{"CST-8", "CST-8"}, // a POSIX rule, as documented
+		{"EST5EDT,M3.2.0,M11.1.0", "EST5EDT,M3.2.0,M11.1.0"},
+		{"Asia/Shangai", ""},
+		{"../../etc/passwd", ""},
+		{"Asia/./Shanghai", ""},
+		{"Local", ""},
+	} {
+		ld := &Loader{LookupEnv: env(c.tz, true)}
+		got, err := ld.LocalName()
+		if c.want == "" {
+			assert.ErrorIs(t, err, ErrUnknownLocal, "TZ=%q gave %q", c.tz, got)
+			assert.Empty(t, got)
+			continue
+		}
+		require.NoError(t, err, c.tz)
+		assert.Equal(t, c.want, got)
+	}
+	_, err := (&Loader{LookupEnv: env("Asia/Shangai", true)}).LocalName()
+	assert.ErrorContains(t, err, `did you mean "Asia/Shanghai"`)
+
+	require.NoError(t, os.WriteFile(tzf, []byte("Asia/Shangai\n"), 0o644))
+	ld := &Loader{LookupEnv: env("", false), localtime: filepath.Join(dir, "localtime"), timezone: tzf}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "localtime"), []byte("not a link"), 0o644))
+	_, err = ld.LocalName()
+	assert.ErrorIs(t, err, ErrUnknownLocal)
+	require.NoError(t, os.WriteFile(tzf, []byte("Europe/Berlin\n"), 0o644))
+	got, err := ld.LocalName()
+	require.NoError(t, err)
+	assert.Equal(t, "Europe/Berlin", got)
 }

@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,7 +57,10 @@ var ErrOffsetMismatch = invalid("tzutil: offset does not match the zone")
 // annotation ("[+08:00]") is accepted; further annotations ("[u-ca=iso8601]")
 // are ignored unless marked critical with "!", which is an error. The offset
 // may be omitted ("2024-11-03T01:30:00[America/New_York]"), in which case the
-// wall time is resolved with p. op decides when both are present.
+// wall time is resolved with p. op decides when both are present. "Z"
+// ("2024-01-01T00:00:00Z[Asia/Shanghai]") is not an offset of the zone but
+// the exact instant, as RFC 9557 and Temporal read it: the result is that
+// instant in the zone, whatever op says.
 func ParseRFC9557(s string, op OffsetPolicy, p Policy) (time.Time, error) {
 	i := strings.IndexByte(s, '[')
 	if i < 0 || !strings.HasSuffix(s, "]") {
@@ -103,13 +107,20 @@ func ParseRFC9557(s string, op OffsetPolicy, p Policy) (time.Time, error) {
 	if wall, err := ParseDateTime(dt); err == nil {
 		return At(wall, loc, p)
 	}
+	if strings.HasSuffix(dt, "z") {
+		dt = dt[:len(dt)-1] + "Z" // RFC 3339 allows a lower-case z; time.Parse does not
+	}
 	t, err := time.Parse(time.RFC3339Nano, dt)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("tzutil: parse %q: %w: %w", s, ErrSyntax, err)
 	}
 	wall := DateTimeOf(t)
 	_, off := t.Zone()
-	if op == UseOffset {
+	if op == UseOffset || isZulu(dt) {
+		// "Z" is the exact instant with no claim about the local offset
+		// (RFC 9557 section 2, Temporal's ZonedDateTime.from): every
+		// OffsetPolicy keeps the instant and takes the zone from the
+		// annotation.
 		return t.In(loc), nil
 	}
 	r, err := Resolve(wall, loc)
@@ -132,6 +143,11 @@ func ParseRFC9557(s string, op OffsetPolicy, p Policy) (time.Time, error) {
 		return r.pick(p, loc)
 	}
 	return time.Time{}, fmt.Errorf("%w: unknown OffsetPolicy %d", ErrInvalid, op)
+}
+
+// isZulu reports whether an RFC 3339 date-time ends in "Z" (or "z").
+func isZulu(dt string) bool {
+	return strings.HasSuffix(dt, "Z") || strings.HasSuffix(dt, "z")
 }
 
 func offsetsOf(r Resolution) string {
@@ -158,6 +174,14 @@ func FormatRFC9557(t time.Time) (string, error) {
 	}
 	if name != "UTC" {
 		l, err := Load(name)
+		var le *LoadError
+		if errors.As(err, &le) && le.Reason == ErrInvalid && len(le.Suggest) == 1 {
+			// An alias such as "Asia/./Shanghai" (time.LoadLocation accepts
+			// it): write the canonical name, never the alias.
+			if l2, err2 := Load(le.Suggest[0]); err2 == nil {
+				name, l, err = le.Suggest[0], l2, nil
+			}
+		}
 		if err != nil {
 			return "", fmt.Errorf("tzutil: FormatRFC9557: location %q is not an IANA zone: %w", name, err)
 		}

@@ -49,6 +49,17 @@ func TestRFC9557(t *testing.T) {
 		{"2024-03-10T08:00:00+08:00[Asia/Shangai]", RejectMismatch, Compatible, "error"},
 		{"2024-03-10T08:00:00+08:00", RejectMismatch, Compatible, "error"},
 		{"2024-03-10T08:00:00+08:00[]", RejectMismatch, Compatible, "error"},
+		// "Z" is the exact instant whatever the offset policy (RFC 9557,
+		// Temporal): 8 h off under Prefer/IgnoreOffset before.
+		{"2024-03-10T00:00:00Z[Asia/Shanghai]", RejectMismatch, Compatible, "2024-03-10T08:00:00+08:00"},
+		{"2024-03-10T00:00:00Z[Asia/Shanghai]", UseOffset, Compatible, "2024-03-10T08:00:00+08:00"},
+		{"2024-03-10T00:00:00Z[Asia/Shanghai]", PreferOffset, Compatible, "2024-03-10T08:00:00+08:00"},
+		{"2024-03-10T00:00:00Z[Asia/Shanghai]", IgnoreOffset, Compatible, "2024-03-10T08:00:00+08:00"},
+		{"2024-03-10T00:00:00z[Asia/Shanghai]", IgnoreOffset, Reject, "2024-03-10T08:00:00+08:00"},
+		{"2024-11-03T05:30:00Z[America/New_York]", RejectMismatch, Reject, "2024-11-03T01:30:00-04:00"}, // in the fold
+		{"2024-11-03T06:30:00Z[America/New_York]", IgnoreOffset, Reject, "2024-11-03T01:30:00-05:00"},
+		{"2024-03-10T07:30:00Z[America/New_York]", RejectMismatch, Reject, "2024-03-10T03:30:00-04:00"},
+		{"2024-03-10T00:00:00+00:00[Asia/Shanghai]", RejectMismatch, Compatible, "error"}, // +00:00 is an offset claim
 	}
 	for _, c := range cases {
 		got, err := ParseRFC9557(c.in, c.op, c.p)
@@ -71,6 +82,12 @@ func TestRFC9557(t *testing.T) {
 	assert.Equal(t, s, must(FormatRFC9557(back)))
 	_, err = FormatRFC9557(time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 	assert.Error(t, err)
+	// An alias that time.LoadLocation accepts never reaches the output.
+	alias, err := time.LoadLocation("Asia/./Shanghai")
+	require.NoError(t, err)
+	s, err = FormatRFC9557(time.Date(2024, 1, 1, 0, 0, 0, 0, alias))
+	require.NoError(t, err)
+	assert.Equal(t, "2024-01-01T00:00:00+08:00[Asia/Shanghai]", s)
 	u, err := FormatRFC9557(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	assert.Equal(t, "2024-01-01T00:00:00Z[UTC]", u)

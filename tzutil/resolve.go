@@ -257,10 +257,39 @@ func At(wall DateTime, loc *time.Location, p Policy) (time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
+	return at(wall, loc, p)
+}
+
+// at is At for a valid wall time, a known policy and a non-nil loc.
+func at(wall DateTime, loc *time.Location, p Policy) (time.Time, error) {
 	if p == PostgreSQL {
 		return postgresAt(wall, loc), nil
 	}
+	if t, ok := fastUnique(wall, loc); ok {
+		return t, nil
+	}
 	return resolve(wall, loc).pick(p, loc)
+}
+
+// fastUnique answers the common case without building the period list:
+// with o the offset at the instant that reads w as UTC, c = w − o is a
+// solution, and when one period with offset o covers c ± resolveWindow no
+// other can exist (another solution w − o' lies within resolveWindow of c,
+// where the offset is o, not o'). Only a period end is used, which Go
+// reports exactly even on slim zoneinfo.
+func fastUnique(wall DateTime, loc *time.Location) (time.Time, bool) {
+	w := wall.wallSeconds()
+	p := periodAt(loc, w)
+	c := w - int64(p.off)
+	if p.start > c-resolveWindow || c+resolveWindow >= p.end {
+		// The period cache's range for w does not cover c ± the window;
+		// try the period containing c itself.
+		p = periodAt(loc, c)
+		if c2 := w - int64(p.off); c2 != c || p.start > c-resolveWindow || c+resolveWindow >= p.end {
+			return time.Time{}, false
+		}
+	}
+	return time.Unix(c, int64(wall.Nanosecond)).In(loc), true
 }
 
 // postgresAt is PostgreSQL's DetermineTimeZoneOffsetInternal (datetime.c):

@@ -47,7 +47,7 @@ type confCase struct {
 	BodyGenerator         string  `json:"body_generator"`
 }
 
-// testPEMs generates the certificate placeholders of spec §12 once.
+// testPEMs generates the certificate placeholders of the conformance file once.
 var testPEMs = sync.OnceValue(func() map[string]string {
 	pair := func(cn string) (string, string) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -208,7 +208,7 @@ func TestConformance(t *testing.T) {
 			if c.ExpectErrorContains != nil {
 				want := *c.ExpectErrorContains
 				if c.OrderDependent {
-					// APISIX visits properties in Lua hash order (spec §7);
+					// APISIX visits properties in Lua hash order;
 					// assert the part that does not depend on it.
 					want = "string too short, expected at least 128"
 				}

@@ -23,11 +23,21 @@
 //     TTL, the API key (header, ?api_key=, cookie; viewer role), the 1.5 MiB
 //     body limit, stream mode, and SSL keys stripped from reads.
 //
-// It is not APISIX: it proxies no traffic, keeps data in memory, knows the
-// schemas of a few common plugins only (others are "unknown plugin"), does
-// not compile Lua (filter_func, script) or protobuf, and visits properties in
-// sorted order where APISIX uses Lua hash order, so with several faults in
-// one body the one reported may differ.
+// Every plugin bundled with APISIX 3.18 is known (http and stream
+// subsystems, priorities, auth plugins' consumer schemas); the common ones
+// (proxy-mirror, proxy-rewrite, limit-count/req/conn, key/basic/jwt/hmac
+// auth, ip/ua/referer/consumer restriction, cors, redirect, request-id,
+// grpc-transcode, response-rewrite, fault-injection, api-breaker, ...) have
+// their full schemas with defaults, dependent schemas and the check_schema
+// rules that matter for the Admin API; the others accept any object. The
+// redis xRPC protocol's conf is checked on stream routes. Config.Version
+// from 3.2 to 3.13 writes schema defaults back as those releases did.
+//
+// It is not APISIX: it proxies no traffic, keeps data in memory, does not
+// compile Lua (filter_func, script), regular expressions of plugins or
+// protobuf, and visits properties in sorted order where APISIX uses Lua
+// hash order, so with several faults in one body the one reported may
+// differ.
 //
 // NewHandler gives the same server as an http.Handler, for use outside tests
 // (for example an example program with no APISIX at hand). Requests and

@@ -373,7 +373,7 @@ func (s *schema) validateObject(obj map[string]any) string {
 			case []any:
 				for _, r := range d {
 					if _, ok := obj[fmt.Sprint(r)]; !ok {
-						return fmt.Sprintf("property %q is required when %s is set", fmt.Sprint(r), k)
+						return fmt.Sprintf("property %q is required when %q is set", fmt.Sprint(r), k)
 					}
 				}
 			case *schema:
@@ -386,6 +386,28 @@ func (s *schema) validateObject(obj map[string]any) string {
 	for _, r := range s.Required {
 		if _, ok := obj[r]; !ok {
 			return fmt.Sprintf("property %q is required", r)
+		}
+	}
+	// Dependencies of keys not declared in properties come after required,
+	// as in api7/jsonschema's generated validator.
+	for _, k := range sortedKeys(s.Dependencies) {
+		if _, declared := s.Properties[k]; declared {
+			continue
+		}
+		if _, ok := obj[k]; !ok {
+			continue
+		}
+		switch d := s.Dependencies[k].(type) {
+		case []any:
+			for _, r := range d {
+				if _, ok := obj[fmt.Sprint(r)]; !ok {
+					return fmt.Sprintf("property %q is required when %q is set", fmt.Sprint(r), k)
+				}
+			}
+		case *schema:
+			if msg := d.validate(obj); msg != "" {
+				return fmt.Sprintf("failed to validate dependent schema for %q: %s", k, msg)
+			}
 		}
 	}
 	keys := make([]string, 0, len(obj))

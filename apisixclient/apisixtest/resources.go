@@ -1,7 +1,9 @@
 package apisixtest
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -10,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // resourceDef describes one Admin API resource (apisix/admin/*.lua).
@@ -140,6 +144,15 @@ func (h *Handler) check(rq *request, id string, conf map[string]any) string {
 			if !known {
 				return "unknown protocol [" + name + "]"
 			}
+			// xrpc.check_schema: the protocol's own schema for conf
+			// (apisix/stream/xrpc/protocols/<name>/schema.lua).
+			if c, ok := p["conf"]; ok && c != nil {
+				if ps, ok := xrpcSchemas[name]; ok {
+					if msg := ps.validate(c); msg != "" {
+						return msg
+					}
+				}
+			}
 			if sup, ok := p["superior_id"]; ok {
 				sid := idString(sup)
 				if sid == id {
@@ -190,7 +203,7 @@ func has(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 // refs checks that conf[field], when set, names an existing resource.
 func (h *Handler) refs(conf map[string]any, field, resource, what string) string {
 	v, ok := conf[field]
-	if !ok {
+	if !ok || h.noRefs {
 		return ""
 	}
 	id := idString(v)
@@ -308,6 +321,11 @@ func checkPluginsAs(v any, subsystem string, authOnly bool, prefix string, consu
 		if consumer && p.consumer != nil {
 			s = p.consumer
 		}
+		if p.precheck != nil {
+			if msg := p.precheck(conf); msg != "" {
+				return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
+			}
+		}
 		// api7/jsonschema fills defaults while it validates, so an if/then
 		// on a defaulted field (limit-count's policy) sees the default.
 		withDefaults := deepCopy(conf).(map[string]any)
@@ -316,7 +334,7 @@ func checkPluginsAs(v any, subsystem string, authOnly bool, prefix string, consu
 			return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
 		}
 		if p.check != nil {
-			if msg := p.check(conf, consumer); msg != "" {
+			if msg := p.check(withDefaults, consumer); msg != "" {
 				return fmt.Sprintf("%sfailed to check the configuration of plugin %s err: %s", prefix, name, msg)
 			}
 		}
@@ -543,7 +561,7 @@ var schemaNames = map[string]*schema{
 	"consumer_group": groupSchema, "plugin_config": groupSchema, "global_rule": globalRuleSchema, "proto": protoSchema,
 }
 
-func (h *Handler) serveSchema(method string, segs []string, body []byte) resp {
+func (h *Handler) serveSchema(method string, segs []string, body []byte, q url.Values) resp {
 	switch {
 	case method == http.MethodGet && len(segs) == 1:
 		s, ok := schemaNames[segs[0]]
@@ -552,15 +570,15 @@ func (h *Handler) serveSchema(method string, segs []string, body []byte) resp {
 		}
 		return resp{status: http.StatusOK, body: s}
 	case method == http.MethodGet && len(segs) == 2 && segs[0] == "plugins":
-		p, ok := plugins[segs[1]]
-		if !ok {
-			return bad("not found schema: " + segs[1])
-		}
-		return resp{status: http.StatusOK, body: p.schema}
+		// apisix/admin/init.lua sends /schema/plugins/{name} to plugins.get.
+		return h.servePlugins(method, segs[1:], q)
 	case method == http.MethodPost && len(segs) == 2 && segs[0] == "validate":
 		rd, ok := resources[segs[1]]
-		if !ok || rd.schema == nil {
-			return bad("not found schema: " + segs[1])
+		if !ok {
+			return errResp(http.StatusNotFound, "Unsupported resource type: "+segs[1])
+		}
+		if rd.schema == nil {
+			return errResp(http.StatusBadRequest, "not found schema: "+segs[1])
 		}
 		rq := &request{h: h, rd: rd, raw: body}
 		v, errR := rq.decodeBody()
@@ -587,7 +605,7 @@ func (h *Handler) servePlugins(method string, segs []string, q url.Values) resp 
 	switch {
 	case len(segs) == 1 && segs[0] == "reload":
 		if method != http.MethodPut {
-			return errResp(http.StatusMethodNotAllowed, fmt.Sprintf("not supported `%s` method for plugins", method))
+			return errResp(http.StatusMethodNotAllowed, "please use PUT method to reload the plugins, "+method+" method is not allowed.")
 		}
 		return resp{status: http.StatusOK, text: "done"}
 	case method != http.MethodGet:
@@ -612,6 +630,12 @@ func (h *Handler) servePlugins(method string, segs []string, q url.Values) resp 
 		if !ok || !in(p) {
 			return errResp(http.StatusNotFound, "plugin not found in subsystem "+sub)
 		}
+		if q.Get("schema_type") == "consumer" {
+			if p.consumer == nil {
+				return bad("not found schema")
+			}
+			return resp{status: http.StatusOK, body: p.consumer}
+		}
 		return resp{status: http.StatusOK, body: p.schema}
 	case len(segs) == 0 && q.Get("all") == "true":
 		out := map[string]any{}
@@ -627,3 +651,107 @@ func (h *Handler) servePlugins(method string, segs []string, q url.Values) resp 
 
 // compileUser compiles a list filter regex (PCRE in APISIX; RE2 here).
 func compileUser(re string) (*regexp.Regexp, error) { return regexp.Compile(re) }
+
+// configKinds are the resource lists POST /configs/validate reads, in the
+// order it reports them here (APISIX walks a Lua table, in no set order).
+var configKinds = []string{"upstreams", "ssls", "protos", "consumer_groups", "plugin_configs", "services", "routes",
+	"stream_routes", "consumers", "global_rules", "plugin_metadata", "secrets"}
+
+// validateConfigs is apisix/admin/config_validate.lua: every item of every
+// resource list checked as a write would be (without reference checks),
+// duplicates found, and all errors reported at once.
+func (h *Handler) validateConfigs(contentType string, body []byte) resp {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return bad("invalid request body: empty request body")
+	}
+	var data map[string]any
+	if strings.HasPrefix(contentType, "application/yaml") {
+		var v any
+		if err := yaml.Unmarshal(body, &v); err != nil {
+			return bad("invalid request body: invalid yaml request body")
+		}
+		m, ok := jsonish(v).(map[string]any)
+		if !ok {
+			return bad("invalid request body: invalid yaml request body")
+		}
+		data = m
+	} else {
+		rq := &request{raw: body}
+		v, errR := rq.decodeBody()
+		if errR != nil {
+			return *errR
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad("invalid request body: expected an object")
+		}
+		data = m
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.noRefs = true
+	defer func() { h.noRefs = false }()
+	var errs []any
+	for _, kind := range configKinds {
+		if v, ok := data[kind+"_conf_version"]; ok {
+			if _, isNum := num(v); !isNum {
+				errs = append(errs, map[string]any{"resource_type": kind, "error": kind + "_conf_version must be a number, got " + luaType(v)})
+			}
+		}
+		items, _ := data[kind].([]any)
+		rd := resources[kind]
+		seen := map[string]bool{}
+		for i, it := range items {
+			conf, ok := it.(map[string]any)
+			var id string
+			var msg string
+			if ok {
+				id = idString(conf["id"])
+				if kind == "consumers" && id == "" {
+					id, _ = conf["username"].(string)
+				}
+				msg = h.check(&request{h: h, rd: rd, method: http.MethodPut}, id, deepCopy(conf).(map[string]any))
+			} else {
+				msg = "invalid configuration: wrong type: expected object, got " + luaType(it)
+			}
+			if msg != "" {
+				errs = append(errs, map[string]any{"resource_type": kind, "resource_id": id, "index": i, "error": msg})
+			}
+			if id != "" {
+				if seen[id] {
+					what := "id"
+					if kind == "consumers" {
+						what = "username"
+					}
+					errs = append(errs, map[string]any{"resource_type": kind, "resource_id": id, "index": i, "error": fmt.Sprintf("found duplicate %s %s in %s", what, id, kind)})
+				}
+				seen[id] = true
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return resp{status: http.StatusBadRequest, body: map[string]any{"error_msg": "Configuration validation failed", "errors": errs}}
+	}
+	return resp{status: http.StatusOK, body: map[string]any{}}
+}
+
+// jsonish turns YAML-decoded values into the shapes JSON decoding gives.
+func jsonish(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonish(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = jsonish(e)
+		}
+		return x
+	case int:
+		return json.Number(strconv.Itoa(x))
+	case float64:
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	return v
+}

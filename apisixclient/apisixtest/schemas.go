@@ -10,6 +10,8 @@ var defs = strings.NewReplacer(
 	"$DESC", `{"type":"string","maxLength":256}`,
 	"$LABELS", `{"type":"object","patternProperties":{".*":{"type":"string","pattern":"^\\S+$","minLength":1,"maxLength":256}}}`,
 	"$TS", `{"type":"integer"}`,
+	// uri_def in apisix/schema_def.lua.
+	"$URI", `{"type":"string","pattern":"^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?"}`,
 	// get_realm_schema in apisix/schema_def.lua, with its default.
 	"$REALM_KEY", `{"type":"string","minLength":1,"maxLength":128,"default":"key"}`,
 	"$REALM_BASIC", `{"type":"string","minLength":1,"maxLength":128,"default":"basic"}`,
@@ -153,6 +155,9 @@ type pluginDef struct {
 	// check is the plugin's check_schema beyond its JSON schema: the rules
 	// that matter for the Admin API. It returns APISIX's message or "".
 	check func(conf map[string]any, consumer bool) string
+	// precheck runs before the JSON schema, for plugins whose check_schema
+	// tests fields first (openid-connect).
+	precheck func(conf map[string]any) string
 }
 
 func plugin(priority int, http, stream, auth bool, src string) pluginDef {
@@ -205,8 +210,17 @@ var plugins = map[string]pluginDef{
   "policy":{"type":"string","enum":["local","redis","redis-cluster"],"default":"local"},"rejected_msg":{"type":"string","minLength":1},
   "nodelay":{"type":"boolean","default":false},"allow_degradation":{"type":"boolean","default":false}},"required":["rate","burst","key"]}`),
 	"limit-conn": plugin(1003, true, true, false, `{"type":"object","properties":{
-  "conn":{"type":"integer","exclusiveMinimum":0},"burst":{"type":"integer","minimum":0},"default_conn_delay":{"type":"number","exclusiveMinimum":0},
-  "key":{"type":"string"},"key_type":{"type":"string","enum":["var","var_combination"]}},"required":["conn","burst","default_conn_delay","key"]}`),
+  "conn":{"oneOf":[{"type":"integer","exclusiveMinimum":0},{"type":"string"}]},"burst":{"oneOf":[{"type":"integer","minimum":0},{"type":"string"}]},
+  "default_conn_delay":{"type":"number","exclusiveMinimum":0},"only_use_default_delay":{"type":"boolean","default":false},
+  "key":{"type":"string"},"key_type":{"type":"string","enum":["var","var_combination"],"default":"var"},
+  "policy":{"type":"string","enum":["redis","redis-cluster","local"],"default":"local"},"rejected_code":{"type":"integer","minimum":200,"maximum":599,"default":503},
+  "rejected_msg":{"type":"string","minLength":1},"allow_degradation":{"type":"boolean","default":false},
+  "rules":{"type":"array","items":{"type":"object","properties":{"conn":{"oneOf":[{"type":"integer","exclusiveMinimum":0},{"type":"string"}]},
+    "burst":{"oneOf":[{"type":"integer","minimum":0},{"type":"string"}]},"key":{"type":"string"}},"required":["conn","burst","key"]}},
+  "redis_host":{"type":"string","minLength":2},"redis_port":{"type":"integer","minimum":1},"redis_cluster_nodes":{"type":"array","minItems":1},"redis_cluster_name":{"type":"string"}},
+ "oneOf":[{"required":["conn","burst","default_conn_delay","key"]},{"required":["default_conn_delay","rules"]}],
+ "if":{"properties":{"policy":{"enum":["redis"]}}},"then":{"required":["redis_host"]},
+ "else":{"if":{"properties":{"policy":{"enum":["redis-cluster"]}}},"then":{"required":["redis_cluster_nodes","redis_cluster_name"]}}}`),
 	"key-auth": withConsumer(plugin(2500, true, false, true, `{"type":"object","properties":{"header":{"type":"string","default":"apikey"},"query":{"type":"string","default":"apikey"},
   "hide_credentials":{"type":"boolean","default":false},"anonymous_consumer":{"type":"string","minLength":1},"realm":$REALM_KEY}}`),
 		`{"type":"object","properties":{"key":{"type":"string"}},"required":["key"]}`),
@@ -230,16 +244,23 @@ var plugins = map[string]pluginDef{
   "status_code":{"type":"integer","minimum":200,"maximum":598},"body":{"type":"string"},"body_base64":{"type":"boolean","default":false},"headers":{"type":"object"},"vars":{"type":"array"},
   "filters":{"type":"array","minItems":1,"items":{"type":"object","required":["regex","replace"],"properties":{"regex":{"type":"string","minLength":1},"scope":{"type":"string","enum":["once","global"],"default":"once"},"replace":{"type":"string"},"options":{"type":"string","default":"jo"}}}}},
  "dependencies":{"body":{"not":{"required":["filters"]}},"filters":{"not":{"required":["body"]}}}}`),
-	"prometheus":              plugin(500, true, true, false, `{"type":"object","properties":{"prefer_name":{"type":"boolean","default":false}}}`),
-	"echo":                    plugin(412, true, false, false, `{"type":"object"}`),
+	"prometheus": plugin(500, true, true, false, `{"type":"object","properties":{"prefer_name":{"type":"boolean","default":false}}}`),
+	"echo": plugin(412, true, false, false, `{"type":"object","properties":{"before_body":{"type":"string"},"body":{"type":"string"},
+  "after_body":{"type":"string"},"headers":{"type":"object","minProperties":1}},
+ "anyOf":[{"required":["before_body"]},{"required":["body"]},{"required":["after_body"]}],"minProperties":1}`),
 	"serverless-pre-function": plugin(10000, true, false, false, `{"type":"object","properties":{"phase":{"type":"string"},"functions":{"type":"array","minItems":1,"items":{"type":"string"}}},"required":["functions"]}`),
 	"traffic-split": plugin(966, true, false, false, `{"type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{
   "vars":{"type":"array"},"weighted_upstreams":{"type":"array","minItems":1,"items":{"type":"object","properties":{"upstream_id":$ID,"upstream":{"type":"object"},"weight":{"type":"integer","minimum":0}}}}}}}}}`),
 	"mqtt-proxy": plugin(1000, false, true, false, `{"type":"object","properties":{"protocol_name":{"type":"string"},"protocol_level":{"type":"integer"}},"required":["protocol_name","protocol_level"]}`),
 	"syslog":     plugin(401, true, true, false, `{"type":"object","properties":{"host":{"type":"string"},"port":{"type":"integer"}},"required":["host","port"]}`),
 	"http-logger": func() pluginDef {
-		p := plugin(410, true, false, false, `{"type":"object","properties":{"uri":{"type":"string","pattern":"^[^\\/]+:\\/\\/"}},"required":["uri"]}`)
-		p.metadata = build(`{"type":"object","properties":{"log_format":{"type":"object"}}}`)
+		p := plugin(410, true, false, false, `{"type":"object","properties":{"uri":{"type":"string","pattern":"^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?"},
+  "auth_header":{"type":"string"},"timeout":{"type":"integer","minimum":1,"default":3},"log_format":{"type":"object"},"log_format_extra":{"type":"object"},
+  "include_req_body":{"type":"boolean","default":false},"include_req_body_expr":{"type":"array","minItems":1,"items":{"type":"array"}},
+  "include_resp_body":{"type":"boolean","default":false},"include_resp_body_expr":{"type":"array","minItems":1,"items":{"type":"array"}},
+  "max_req_body_bytes":{"type":"integer","minimum":1,"default":524288},"max_resp_body_bytes":{"type":"integer","minimum":1,"default":524288},
+  "concat_method":{"type":"string","default":"json","enum":["json","new_line"]},"ssl_verify":{"type":"boolean","default":false}},"required":["uri"]}`)
+		p.metadata = build(`{"type":"object","properties":{"log_format":{"type":"object"},"log_format_extra":{"type":"object"}}}`)
 		return p
 	}(),
 }

@@ -149,6 +149,7 @@ type Handler struct {
 	mu     sync.Mutex
 	rev    int64
 	store  map[string]*entry // etcd key ("/apisix/routes/1") → entry
+	noRefs bool              // set under mu while /configs/validate checks
 	counts map[string]int
 	faults []fault
 }
@@ -367,7 +368,12 @@ func (h *Handler) serve(r *http.Request) resp {
 	case "plugins":
 		return h.servePlugins(r.Method, segs[1:], q)
 	case "schema":
-		return h.serveSchema(r.Method, segs[1:], body)
+		return h.serveSchema(r.Method, segs[1:], body, q)
+	case "configs":
+		if len(segs) == 2 && segs[1] == "validate" && r.Method == http.MethodPost {
+			return h.validateConfigs(r.Header.Get("Content-Type"), body)
+		}
+		return errResp(http.StatusNotFound, "not found")
 	}
 	rd, ok := resources[segs[0]]
 	if !ok {

@@ -11,9 +11,9 @@
 // trip) on the job's keys, which share the cluster hash tag {job}:
 //
 //	cronx:{job}:tick:<unix>  "replica|fence"  SET NX PX ClaimTTL, never deleted
-//	cronx:{job}:fence        INCR on every won claim (the fencing token)
+//	cronx:{job}:fence        last fence, tick, next tick, restart guard, replica (Coordinator.Last)
 //	cronx:{job}:lease        running lease, only with cronx.NoClusterOverlap
-//	cronx:{job}:last         hash: tick, replica, fence of the last claim (Coordinator.Last)
+//	cronx:{job}:runs         sorted set of the last Config.History run records (Coordinator.History)
 //
 // The claim is keyed by the tick, not by the job name, and it is not
 // deleted when the run ends. A lock on the job name released at the end of
@@ -33,16 +33,45 @@
 //   - Redis unreachable: fail-closed by default (the tick is skipped and
 //     reported as cronx.SkipCoordinatorError); Config.FailOpen runs it
 //     without a claim instead.
-//   - Fencing: RunInfo.Fence strictly increases per job. A lease cannot
-//     stop a paused process from writing after it lost the lease; a store
-//     that must reject stale writers compares the fence
-//     (UPDATE ... WHERE fence < $1).
+//   - Fencing: RunInfo.Fence strictly increases per job, in the order the
+//     claims were won. The fence is at least the tick's Unix time in
+//     microseconds (and one more than the previous fence when that is
+//     higher), so it keeps increasing even when Redis loses the counter. A
+//     lease cannot stop a paused process from writing after it lost the
+//     lease; a store that must reject stale writers compares the fence
+//     (UPDATE ... WHERE fence < $1; the fence fits a PostgreSQL bigint).
 //   - With cronx.NoClusterOverlap, the run also holds a lease renewed every
 //     RenewEvery; a tick that finds it held is consumed and skipped
 //     (cronx.SkipClusterBusy) on every replica. If renewal fails, the run's
-//     context is cancelled with cause cronx.ErrLeaseLost.
+//     context is cancelled with cause cronx.ErrLeaseLost; if the lease is
+//     found gone only when the run ends (the process was frozen, say by
+//     SIGSTOP or a paused VM, past LeaseTTL), the run is reported as failed
+//     with cronx.ErrLeaseLost although it returned nil.
 //
-// Cost: one round trip per tick per replica (plus one release and the
-// renewals with NoClusterOverlap), and one small key per tick per job
-// living ClaimTTL.
+// Restarts. With appendonly yes and appendfsync always, a Redis restart
+// keeps every claim. Without persistence (or after FLUSHDB) the claims are
+// gone, and a replica whose clock is behind could claim a tick that
+// another replica ran just before the crash. redislock detects the loss:
+// the job's state key is missing and the server started less than
+// SkewBudget before the tick (INFO uptime). It then refuses every claim of
+// a tick up to the server's start + SkewBudget (the error wraps ErrDataLoss and cronx
+// reports cronx.SkipCoordinatorError), so the ticks of that window are
+// skipped, never run twice. The same rule makes a fresh Redis skip the
+// first SkewBudget of ticks. The first claim of each Coordinator checks
+// the server's persistence and logs a warning when appendonly is off.
+// A failover to an asynchronous replica that lost writes is not detected
+// (its uptime is long): it can allow one duplicate per lost claim.
+//
+// History. The replica that ran a tick records the run (tick, replica,
+// fence, start, duration, outcome: ok, error text, panic value, lease lost
+// or skip reason) when it releases the claim, in the same round trip as
+// the lease release; a tick skipped as cluster-busy is recorded by its
+// claim. History(ctx, job, n) reads the records newest first, and Jobs
+// lists every job under the prefix with its last claim, next tick, last
+// run and last failure, for dashboards and command-line tools.
+//
+// Cost: one round trip per tick per replica, plus one (the release and
+// history record) for the replica that ran it, and the renewals with
+// NoClusterOverlap; one small key per tick per job living ClaimTTL, and
+// Config.History records per job.
 package redislock

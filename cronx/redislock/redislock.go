@@ -2,11 +2,13 @@ package redislock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goplumb/plumb/cronx"
@@ -43,55 +45,113 @@ type Config struct {
 	// reached, accepting duplicates. The default, fail-closed, skips them
 	// (cronx reports SkipCoordinatorError).
 	FailOpen bool
-	// Logger receives fail-open and lease-loss warnings. Nil means
+	// History is how many run records are kept per job (see History).
+	// Default 100; it must not be negative.
+	History int
+	// Logger receives fail-open, lease-loss and persistence warnings
+	// (appendonly no is reported once, at the first claim). Nil means
 	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
+// ErrDataLoss is wrapped by the error of a claim refused because Redis
+// lost the job's state (it restarted without persistence, or the keys were
+// deleted) less than SkewBudget before the tick: a replica may already
+// have run that tick before the loss, so the claim fails closed and cronx
+// reports the tick as SkipCoordinatorError.
+var ErrDataLoss = errors.New("redislock: Redis lost the job's claims recently; failing closed")
+
 // Coordinator claims cron ticks in Redis. It implements cronx.Coordinator
 // and is safe for concurrent use by any number of schedulers.
 type Coordinator struct {
-	rdb redis.UniversalClient
-	o   Config
+	rdb     redis.UniversalClient
+	o       Config
+	checked atomic.Bool // the persistence check ran
 }
 
 var (
-	// claimScript: KEYS tick, fence, lease, last; ARGV replica, claimTTLms,
-	// leaseTTLms ("0": no running lease), tick (unix ns), claimTTLms for
-	// :last. One round trip, one slot.
+	// claimScript: KEYS tick, state, lease, runs; ARGV replica, claimTTLms,
+	// leaseTTLms ("0": no running lease), tick (unix ns), fence floor (the
+	// tick in unix µs), next tick (unix ns, "0": none), guard (SkewBudget
+	// ms), history length, check persistence ("1"/"0"). One round trip,
+	// one slot.
+	//
+	// state is "fence|tick|next|guard|replica": the last won claim and
+	// the guard, in unix ms. Its absence means a first claim or that Redis
+	// lost the job's keys; the script then creates it with guard = the
+	// server's start + SkewBudget (from INFO uptime and TIME), and refuses
+	// every tick at or before the guard: a replica may have won it before
+	// the loss.
 	claimScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  if string.sub(cur, 1, 5) == 'busy:' then return {0, 'busy', string.sub(cur, 6)} end
-  return {0, 'claimed', cur}
+local aof = ''
+if ARGV[9] == '1' then aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') or '?' end
+local state = redis.call('GET', KEYS[2])
+local prev, gs = 0, nil
+if state then
+  local p, g = string.match(state, '^(%d+)|[^|]*|[^|]*|(%d+)|')
+  prev, gs = tonumber(p) or 0, g or '0'
+else
+  local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+  local t = redis.call('TIME')
+  gs = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - up * 1000 + tonumber(ARGV[7]))
+  redis.call('SET', KEYS[2], '0|0|0|' .. gs .. '|')
 end
-if ARGV[3] ~= '0' then
+local floor = tonumber(ARGV[5])
+if floor <= tonumber(gs) * 1000 then return {'0', 'reset', gs, aof} end
+local fs = ARGV[5]
+if prev >= floor then fs = string.format('%.0f', prev + 1) end
+local v = ARGV[1] .. '|' .. fs
+if ARGV[3] == '0' then
+  if not redis.call('SET', KEYS[1], v, 'NX', 'PX', ARGV[2]) then
+    local cur = redis.call('GET', KEYS[1]) or ''
+    if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
+    return {'0', 'claimed', cur, aof}
+  end
+else
+  local cur = redis.call('GET', KEYS[1])
+  if cur then
+    if string.sub(cur, 1, 5) == 'busy:' then return {'0', 'busy', string.sub(cur, 6), aof} end
+    return {'0', 'claimed', cur, aof}
+  end
   local holder = redis.call('GET', KEYS[3])
   if holder then
     redis.call('SET', KEYS[1], 'busy:' .. holder, 'PX', ARGV[2])
-    return {0, 'busy', holder}
+    redis.call('ZADD', KEYS[4], ARGV[5], '{"tick":' .. ARGV[4] .. ',"replica":' .. cjson.encode(ARGV[1]) ..
+      ',"outcome":"skipped","skip":"cluster-busy","error":' .. cjson.encode('previous run still holds the lease: ' .. holder) .. '}')
+    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[8]) + 1))
+    return {'0', 'busy', holder, aof}
   end
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+  redis.call('SET', KEYS[3], v, 'PX', ARGV[3])
 end
-local f = redis.call('INCR', KEYS[2])
-local v = ARGV[1] .. '|' .. f
-redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], v, 'PX', ARGV[3]) end
-redis.call('HSET', KEYS[4], 'tick', ARGV[4], 'replica', ARGV[1], 'fence', f)
-return {f, 'ok', v}
+redis.call('SET', KEYS[2], fs .. '|' .. ARGV[4] .. '|' .. ARGV[6] .. '|' .. gs .. '|' .. ARGV[1])
+return {fs, 'ok', v, aof}
 `)
 	renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 `)
+	// releaseScript: KEYS lease, runs; ARGV lease value ("": no lease),
+	// score, record, record if the lease was lost, history length. It
+	// returns 1 if the lease was still held (or there was none), else 0.
 	releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local held = 1
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) else held = 0 end
+end
+local rec = ARGV[3]
+if held == 0 then rec = ARGV[4] end
+redis.call('ZADD', KEYS[2], ARGV[2], rec)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+return held
 `)
 )
 
 // New returns a Coordinator on rdb, which may be a *redis.Client, a
 // *redis.ClusterClient or a failover client. The caller owns rdb and
-// closes it after the schedulers using the Coordinator are shut down.
+// closes it after the schedulers using the Coordinator are shut down. New
+// does no I/O: the first claim checks Redis's persistence and logs a
+// warning when appendonly is off (see the package doc on restarts).
 func New(rdb redis.UniversalClient, o Config) (*Coordinator, error) {
 	if rdb == nil {
 		return nil, fmt.Errorf("%w: redislock.New: nil Redis client", cronx.ErrInvalid)
@@ -100,12 +160,21 @@ func New(rdb redis.UniversalClient, o Config) (*Coordinator, error) {
 		o.Prefix = "cronx:"
 	}
 	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("%w: redislock: Prefix %q contains a brace; the job name is the cluster hash tag, so use a prefix without '{' or '}'", cronx.ErrInvalid, o.Prefix)
+		return nil, fmt.Errorf("%w: redislock: Config.Prefix %q contains a brace; the job name is the cluster hash tag, so use a prefix without '{' or '}'", cronx.ErrInvalid, o.Prefix)
 	}
-	for name, d := range map[string]time.Duration{"SkewBudget": o.SkewBudget, "ClaimTTL": o.ClaimTTL, "LeaseTTL": o.LeaseTTL, "RenewEvery": o.RenewEvery, "ClaimTimeout": o.ClaimTimeout} {
-		if d < 0 {
-			return nil, fmt.Errorf("%w: redislock: %s is negative (%v); use 0 for the default", cronx.ErrInvalid, name, d)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"SkewBudget", o.SkewBudget}, {"ClaimTTL", o.ClaimTTL}, {"LeaseTTL", o.LeaseTTL}, {"RenewEvery", o.RenewEvery}, {"ClaimTimeout", o.ClaimTimeout}} {
+		if f.d < 0 {
+			return nil, fmt.Errorf("%w: redislock: Config.%s is negative (%v); use 0 for the default", cronx.ErrInvalid, f.name, f.d)
 		}
+	}
+	if o.History < 0 {
+		return nil, fmt.Errorf("%w: redislock: Config.History is %d; use 0 for the default (100) or a positive count", cronx.ErrInvalid, o.History)
+	}
+	if o.History == 0 {
+		o.History = 100
 	}
 	if o.SkewBudget == 0 {
 		o.SkewBudget = time.Minute
@@ -135,32 +204,46 @@ func New(rdb redis.UniversalClient, o Config) (*Coordinator, error) {
 }
 
 // Keys returns the keys used for job: the claim key of tick, the fencing
-// counter and the running lease. They share the hash tag {job}.
+// state and the running lease. They share the hash tag {job} with the
+// job's history (Prefix{job}:runs).
 func (c *Coordinator) Keys(job string, tick time.Time) (tickKey, fenceKey, leaseKey string) {
-	base := c.o.Prefix + "{" + job + "}:"
+	base := c.base(job)
 	return base + "tick:" + strconv.FormatInt(tick.Unix(), 10), base + "fence", base + "lease"
 }
+
+func (c *Coordinator) base(job string) string { return c.o.Prefix + "{" + job + "}:" }
 
 // Claim claims (job, tick) for replica in one round trip. It returns an
 // error wrapping cronx.ErrClaimedElsewhere when the tick is claimed, and
 // cronx.ErrClusterBusy (with o.NoClusterOverlap) when a previous run still
-// holds the running lease; that tick is then consumed for every replica.
-// The claim key is never deleted: it expires after ClaimTTL. On a Redis
-// error it returns the error (fail-closed) or, with FailOpen, a lease with
-// fence 0.
+// holds the running lease; that tick is then consumed for every replica
+// (and recorded in the history as skipped). The claim key is never
+// deleted: it expires after ClaimTTL. A claim refused after Redis lost its
+// data wraps ErrDataLoss. On a Redis error it returns the error
+// (fail-closed) or, with FailOpen, a lease with fence 0.
 func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, replica string, o cronx.ClaimOptions) (cronx.Lease, error) {
-	if job == "" || replica == "" || tick.IsZero() {
-		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set", cronx.ErrInvalid, job, replica, tick)
+	if job == "" || replica == "" || tick.Unix() <= 0 {
+		return nil, fmt.Errorf("%w: redislock.Claim: job %q, replica %q and tick %v must all be set, the tick after 1970", cronx.ErrInvalid, job, replica, tick)
 	}
-	tickKey, fenceKey, leaseKey := c.Keys(job, tick)
-	lastKey := c.o.Prefix + "{" + job + "}:last"
+	tickKey, stateKey, leaseKey := c.Keys(job, tick)
+	runsKey := c.base(job) + "runs"
 	leaseMS := "0"
 	if o.NoClusterOverlap {
 		leaseMS = strconv.FormatInt(c.o.LeaseTTL.Milliseconds(), 10)
 	}
+	var next int64
+	if !o.Next.IsZero() {
+		next = o.Next.UnixNano()
+	}
+	check := "0"
+	if !c.checked.Load() {
+		check = "1"
+	}
 	cctx, cancel := context.WithTimeout(ctx, c.o.ClaimTimeout)
 	defer cancel()
-	res, err := claimScript.Run(cctx, c.rdb, []string{tickKey, fenceKey, leaseKey, lastKey}, replica, c.o.ClaimTTL.Milliseconds(), leaseMS, tick.UnixNano()).Slice()
+	res, err := claimScript.Run(cctx, c.rdb, []string{tickKey, stateKey, leaseKey, runsKey},
+		replica, c.o.ClaimTTL.Milliseconds(), leaseMS, tick.UnixNano(), tick.UnixMicro(), next,
+		c.o.SkewBudget.Milliseconds(), c.o.History, check).Slice()
 	if err != nil {
 		err = fmt.Errorf("redislock: claim %s: %w", tickKey, err)
 		if c.o.FailOpen {
@@ -169,24 +252,38 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 		}
 		return nil, err
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return nil, fmt.Errorf("redislock: claim %s: unexpected reply %v", tickKey, res)
 	}
-	fence, _ := res[0].(int64)
+	fenceStr, _ := res[0].(string)
 	status, _ := res[1].(string)
 	holder, _ := res[2].(string)
+	if aof, _ := res[3].(string); aof != "" && c.checked.CompareAndSwap(false, true) && aof != "1" {
+		c.o.Logger.Warn("redislock: Redis runs with appendonly no: a restart loses every claim, so claims fail closed for SkewBudget after it (ErrDataLoss); enable appendonly with appendfsync always to keep them",
+			"skew_budget", c.o.SkewBudget)
+	}
 	switch status {
 	case "ok":
 	case "claimed":
 		return nil, fmt.Errorf("%w: %s held by %s", cronx.ErrClaimedElsewhere, tickKey, holder)
 	case "busy":
 		return nil, fmt.Errorf("%w: %s still runs a previous tick (lease %s)", cronx.ErrClusterBusy, job, holder)
+	case "reset":
+		ms, _ := strconv.ParseInt(holder, 10, 64)
+		return nil, fmt.Errorf("%w: job %q had no state on a Redis server started less than SkewBudget (%v) before tick %s; claims resume for ticks after %s",
+			ErrDataLoss, job, c.o.SkewBudget, tick.Format(time.RFC3339), time.UnixMilli(ms).Format(time.RFC3339))
 	default:
 		return nil, fmt.Errorf("redislock: claim %s: unexpected status %q", tickKey, status)
 	}
-	l := &lease{fence: uint64(fence)}
+	fence, err := strconv.ParseUint(fenceStr, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("redislock: claim %s: bad fence %q", tickKey, fenceStr)
+	}
+	// key is set without a running lease too: the release script's keys
+	// must all be in the job's slot.
+	l := &lease{c: c, fence: fence, tick: tick, replica: replica, start: time.Now(), runsKey: runsKey, key: leaseKey}
 	if o.NoClusterOverlap {
-		l.c, l.key, l.val = c, leaseKey, holder
+		l.val = holder
 		l.lost = make(chan struct{})
 		l.stop = make(chan struct{})
 		l.done = make(chan struct{})
@@ -200,41 +297,85 @@ type LastClaim struct {
 	Tick    time.Time
 	Replica string
 	Fence   uint64
+	// Next is the job's activation after Tick, as computed by the claiming
+	// scheduler (zero if it has none).
+	Next time.Time
 }
 
 // Last returns the most recent claim of job by any replica, written by the
 // claim itself (no extra round trip per tick). It says which replica took
-// the tick, not how the run ended. A job never claimed is cronx.ErrNotFound.
+// the tick, not how the run ended (see History). A job never claimed is
+// cronx.ErrNotFound.
 func (c *Coordinator) Last(ctx context.Context, job string) (LastClaim, error) {
 	if job == "" {
 		return LastClaim{}, fmt.Errorf("%w: redislock.Last: empty job name", cronx.ErrInvalid)
 	}
-	key := c.o.Prefix + "{" + job + "}:last"
-	m, err := c.rdb.HGetAll(ctx, key).Result()
+	_, key, _ := c.Keys(job, time.Time{})
+	v, err := c.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return LastClaim{}, fmt.Errorf("%w: no claim recorded for job %q", cronx.ErrNotFound, job)
+	}
 	if err != nil {
 		return LastClaim{}, fmt.Errorf("redislock: read %s: %w", key, err)
 	}
-	if len(m) == 0 {
+	lc, err := parseState(key, v)
+	if err == nil && lc.Fence == 0 {
 		return LastClaim{}, fmt.Errorf("%w: no claim recorded for job %q", cronx.ErrNotFound, job)
 	}
-	ns, err1 := strconv.ParseInt(m["tick"], 10, 64)
-	fence, err2 := strconv.ParseUint(m["fence"], 10, 64)
-	if err1 != nil || err2 != nil {
-		return LastClaim{}, fmt.Errorf("redislock: %s holds an unexpected value %v", key, m)
+	return lc, err
+}
+
+// LastTick returns the tick of the most recent won claim of job (ok false
+// if none): it implements cronx.LastTicker, which the cronx.CatchUp option
+// uses to find the ticks missed while every replica was down.
+func (c *Coordinator) LastTick(ctx context.Context, job string) (time.Time, bool, error) {
+	lc, err := c.Last(ctx, job)
+	if errors.Is(err, cronx.ErrNotFound) {
+		return time.Time{}, false, nil
 	}
-	return LastClaim{Tick: time.Unix(0, ns), Replica: m["replica"], Fence: fence}, nil
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return lc.Tick, true, nil
+}
+
+// parseState parses "fence|tick|next|guard|replica"; fence 0 means no
+// claim was won since the state was created.
+func parseState(key, v string) (LastClaim, error) {
+	parts := strings.SplitN(v, "|", 5)
+	if len(parts) == 5 {
+		fence, err1 := strconv.ParseUint(parts[0], 10, 64)
+		tick, err2 := strconv.ParseInt(parts[1], 10, 64)
+		next, err3 := strconv.ParseInt(parts[2], 10, 64)
+		if err1 == nil && err2 == nil && err3 == nil {
+			lc := LastClaim{Replica: parts[4], Fence: fence}
+			if fence != 0 {
+				lc.Tick = time.Unix(0, tick)
+			}
+			if next != 0 {
+				lc.Next = time.Unix(0, next)
+			}
+			return lc, nil
+		}
+	}
+	return LastClaim{}, fmt.Errorf("redislock: %s holds an unexpected value %q", key, v)
 }
 
 // lease is a won claim; with a running lease it renews it.
 type lease struct {
-	fence uint64
-	c     *Coordinator
-	key   string
-	val   string
-	lost  chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	c       *Coordinator // nil for a fail-open lease
+	fence   uint64
+	tick    time.Time
+	replica string
+	start   time.Time
+	runsKey string
+
+	key, val string // running lease key and value; val is "" without one
+	lost     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	err      error
 }
 
 // Fence returns the fencing token (0 for a fail-open lease).
@@ -278,22 +419,52 @@ func (l *lease) renew() {
 	}
 }
 
-// Release stops renewing and deletes the running lease if this run still
-// holds it. The tick claim stays until it expires.
-func (l *lease) Release(ctx context.Context, _ error) error {
+// Release stops renewing, deletes the running lease if this run still
+// holds it, and records the run in the job's history, in one round trip.
+// The tick claim stays until it expires. When the running lease was no
+// longer this run's (it expired, for example while the process was
+// frozen, and another replica may have run a later tick), Release returns
+// an error wrapping cronx.ErrLeaseLost and records the run as lease-lost.
+func (l *lease) Release(ctx context.Context, runErr error) error {
 	if l.c == nil {
 		return nil
 	}
-	var err error
-	l.once.Do(func() {
-		close(l.stop)
-		<-l.done
-		err = releaseScript.Run(ctx, l.c.rdb, []string{l.key}, l.val).Err()
-		if err != nil {
-			err = fmt.Errorf("redislock: release %s: %w", l.key, err)
-		}
-	})
-	return err
+	l.once.Do(func() { l.err = l.release(ctx, runErr) })
+	return l.err
 }
 
-var _ cronx.Coordinator = (*Coordinator)(nil)
+func (l *lease) release(ctx context.Context, runErr error) error {
+	lostEarly := false
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
+		select {
+		case <-l.lost:
+			lostEarly = true
+		default:
+		}
+	}
+	took := time.Since(l.start)
+	rec := newRun(l, took, runErr)
+	lostRec := rec
+	lostRec.Outcome, lostRec.Error = OutcomeLeaseLost, "cronx: distributed lease lost"
+	if runErr != nil {
+		lostRec.Error += ": " + runErr.Error()
+	}
+	if lostEarly {
+		rec = lostRec
+	}
+	held, err := releaseScript.Run(ctx, l.c.rdb, []string{l.key, l.runsKey}, l.val, l.tick.UnixMicro(), rec.encode(), lostRec.encode(), l.c.o.History).Int64()
+	if err != nil {
+		return fmt.Errorf("redislock: release %s: %w", l.runsKey, err)
+	}
+	if held == 0 || lostEarly {
+		return fmt.Errorf("%w: the running lease %s was no longer held by %s at the end of the run (another replica may have run a later tick)", cronx.ErrLeaseLost, l.key, l.val)
+	}
+	return nil
+}
+
+var (
+	_ cronx.Coordinator = (*Coordinator)(nil)
+	_ cronx.LastTicker  = (*Coordinator)(nil)
+)

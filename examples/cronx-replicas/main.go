@@ -4,8 +4,9 @@
 //
 // It shows a seconds-level spec evaluated in Asia/Shanghai, a job that
 // panics once (recovered, reported, and the job keeps running), a job added
-// and removed at run time, and at the end a table proving that each tick
-// ran on exactly one replica.
+// and removed at run time, at the end a table proving that each tick ran
+// on exactly one replica, and the cluster-wide view redislock keeps in
+// Redis (Jobs, History).
 //
 //	go run ./examples/tour cronx-replicas     # starts redis-server for it
 //	PLUMB_REDIS_URL=redis://localhost:6379/0 go run ./examples/cronx-replicas
@@ -129,6 +130,7 @@ func run(ctx context.Context) error {
 	}}
 
 	quiet := slog.New(slog.DiscardHandler)
+	var view *redislock.Coordinator // any replica's coordinator sees the whole cluster
 	var schedulers []*cronx.Scheduler
 	defer func() {
 		for _, s := range schedulers {
@@ -140,9 +142,14 @@ func run(ctx context.Context) error {
 	for i := range 3 {
 		rdb := redis.NewClient(opts) // each replica has its own connection pool
 		defer rdb.Close()
-		coord, err := redislock.New(rdb, redislock.Config{Logger: quiet, Prefix: prefix, SkewBudget: 10 * time.Second, ClaimTTL: time.Minute})
+		// SkewBudget is also how long a Redis that just started (or lost its
+		// data) refuses claims: keep it short for a 15-second demo.
+		coord, err := redislock.New(rdb, redislock.Config{Logger: quiet, Prefix: prefix, SkewBudget: 2 * time.Second, ClaimTTL: time.Minute})
 		if err != nil {
 			return err
+		}
+		if view == nil {
+			view = coord
 		}
 		s, err := cronx.New(cronx.Config{
 			Replica:     fmt.Sprintf("replica-%d", i+1),
@@ -239,6 +246,26 @@ func run(ctx context.Context) error {
 	skipMu.Unlock()
 	if dups > 0 {
 		return fmt.Errorf("%d ticks ran on more than one replica", dups)
+	}
+
+	fmt.Println()
+	fmt.Println("the cluster-wide view in Redis (redislock Jobs and History):")
+	jobs, err := view.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		fmt.Printf("  %-9s last tick %s on %s (fence %d)\n", j.Name, j.Last.Tick.In(shanghai).Format("15:04:05"), j.Last.Replica, j.Last.Fence)
+		if f := j.LastFailure; f != nil {
+			fmt.Printf("  %-9s last failure: %s %q at %s\n", "", f.Outcome, f.Error, f.Tick.In(shanghai).Format("15:04:05"))
+		}
+	}
+	hist, err := view.History(ctx, "flaky", 3)
+	if err != nil {
+		return err
+	}
+	for _, r := range hist {
+		fmt.Printf("  flaky history: %s %-5s on %s, took %v\n", r.Tick.In(shanghai).Format("15:04:05"), r.Outcome, r.Replica, r.Duration.Round(time.Microsecond))
 	}
 	fmt.Println("every tick ran on exactly one replica; the panic was recovered and the job kept running.")
 	return nil

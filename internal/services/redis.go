@@ -175,7 +175,8 @@ func (r *Redis) Close() error {
 	return os.RemoveAll(r.dir)
 }
 
-// RedisCluster is a real Redis Cluster of masters without replicas.
+// RedisCluster is a real Redis Cluster: masters, and replicas when started
+// with StartRedisClusterReplicas.
 type RedisCluster struct {
 	Nodes []*Redis
 }
@@ -184,16 +185,27 @@ type RedisCluster struct {
 // cluster-enabled, joins them with `redis-cli --cluster create`, and waits
 // until every node reports cluster_state:ok and agrees on the slot map.
 func StartRedisCluster(ctx context.Context, masters int) (*RedisCluster, error) {
+	return StartRedisClusterReplicas(ctx, masters, 0)
+}
+
+// StartRedisClusterReplicas is StartRedisCluster with replicas replicas per
+// master (masters×(1+replicas) processes) and extra arguments for every
+// node, e.g. "--cluster-node-timeout", "1000" for a faster failover (the
+// default here is 3000 ms). It waits until every replica is in sync too.
+func StartRedisClusterReplicas(ctx context.Context, masters, replicas int, extra ...string) (*RedisCluster, error) {
 	if masters < 3 {
 		return nil, fmt.Errorf("services: a Redis Cluster needs at least 3 masters, got %d", masters)
+	}
+	if replicas < 0 {
+		return nil, fmt.Errorf("services: negative replicas %d", replicas)
 	}
 	cli, err := findBinary("redis-cli", redisHint)
 	if err != nil {
 		return nil, err
 	}
 	c := &RedisCluster{}
-	for range masters {
-		n, err := startRedis(ctx, true, nil)
+	for range masters * (1 + replicas) {
+		n, err := startRedis(ctx, true, extra)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -201,7 +213,7 @@ func StartRedisCluster(ctx context.Context, masters int) (*RedisCluster, error) 
 		c.Nodes = append(c.Nodes, n)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput()
 	if err != nil {
 		c.Close()
@@ -211,8 +223,41 @@ func StartRedisCluster(ctx context.Context, masters int) (*RedisCluster, error) 
 		c.Close()
 		return nil, err
 	}
+	if replicas > 0 {
+		if err := c.waitReplicas(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	register(c, c.Close)
 	return c, nil
+}
+
+// waitReplicas waits until every replica's link to its master is up.
+func (c *RedisCluster) waitReplicas(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ready, last := true, ""
+		for _, n := range c.Nodes {
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+			info, err := cl.Info(ctx, "replication").Result()
+			cl.Close()
+			if err != nil || (strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up")) {
+				ready, last = false, info
+				if err != nil {
+					last = err.Error()
+				}
+				break
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("services: Redis Cluster replicas not in sync after 30s: %s", last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitOK waits until every node says cluster_state:ok and knows every node.

@@ -228,6 +228,79 @@ func (e *ClusterEnv) NewClient(t testing.TB) *redis.ClusterClient {
 	return c
 }
 
+// OwnCluster is a Redis Cluster of one test's own, with replicas, for tests
+// that kill nodes (failover). It is removed at the test's cleanup.
+type OwnCluster struct {
+	c *services.RedisCluster
+}
+
+// NewRedisCluster starts a Redis Cluster for t alone: masters masters with
+// replicas replicas each, a 1 s cluster-node-timeout (a killed master's
+// replica is promoted within a few seconds), every replica in sync. It
+// ignores PLUMB_REDIS_CLUSTER_ADDRS: an external cluster cannot be killed by
+// a test.
+func NewRedisCluster(t testing.TB, masters, replicas int) *OwnCluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	c, err := services.StartRedisClusterReplicas(ctx, masters, replicas, "--cluster-node-timeout", "1000")
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &OwnCluster{c: c}
+}
+
+// Addrs returns every node's "host:port", masters and replicas.
+func (c *OwnCluster) Addrs() []string { return c.c.Addrs() }
+
+// Client returns a new cluster client (default options), closed at cleanup.
+func (c *OwnCluster) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// MasterOf returns the address of the live node that serves key's slot as
+// its master by its own account (right after a failover, the promoted
+// replica), asking the nodes rather than a client's cached slot map.
+func (c *OwnCluster) MasterOf(ctx context.Context, key string) (string, error) {
+	last := errors.New("no live node claims the slot")
+	for _, n := range c.c.Nodes {
+		if n.Pid() == 0 {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+		slot, err := cl.ClusterKeySlot(ctx, key).Result()
+		var slots []redis.ClusterSlot
+		if err == nil {
+			slots, err = cl.ClusterSlots(ctx).Result()
+		}
+		cl.Close()
+		if err != nil {
+			last = err
+			continue
+		}
+		for _, s := range slots {
+			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 && s.Nodes[0].Addr == n.Addr() {
+				return n.Addr(), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("testenv: master of %q: %w", key, last)
+}
+
+// Kill kills the node at addr with SIGKILL (a crash).
+func (c *OwnCluster) Kill(addr string) error {
+	for _, n := range c.c.Nodes {
+		if n.Addr() == addr {
+			return n.Kill()
+		}
+	}
+	return fmt.Errorf("testenv: no node %s", addr)
+}
+
 // RedisServer is a redis-server of one test's own, for tests that stop and
 // restart it. It is removed at the test's cleanup.
 type RedisServer struct {

@@ -454,3 +454,32 @@ func TestMatrixOverPool(t *testing.T) {
 	_, err = pgxtx.Matrix(context.Background(), small)
 	require.ErrorIs(t, err, txiso.ErrInvalid)
 }
+
+// What a refused statement hands back is pgx's own Rows, Row and
+// BatchResults carrying the refusal: every method works, nothing panics,
+// nothing reaches the server.
+func TestRefusedResultsAreUsable(t *testing.T) {
+	pool, _ := pgPool(t, 0)
+	err := pgxtx.Run(context.Background(), pool, func(ctx context.Context, tx *pgxtx.Tx) error {
+		rows, err := tx.Query(ctx, "commit")
+		assert.ErrorIs(t, err, txiso.ErrTxControl)
+		assert.False(t, rows.Next())
+		assert.ErrorIs(t, rows.Err(), txiso.ErrTxControl)
+		_, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		assert.ErrorIs(t, err, txiso.ErrTxControl)
+		rows.Close()
+		b := &pgx.Batch{}
+		b.Queue("rollback")
+		br := tx.SendBatch(ctx, b)
+		_, err = br.Exec()
+		assert.ErrorIs(t, err, txiso.ErrTxControl)
+		r, err := br.Query()
+		assert.ErrorIs(t, err, txiso.ErrTxControl)
+		r.Close()
+		assert.ErrorIs(t, br.QueryRow().Scan(), txiso.ErrTxControl)
+		assert.ErrorIs(t, br.Close(), txiso.ErrTxControl)
+		var one int
+		return tx.QueryRow(ctx, "select 1").Scan(&one) // the transaction is intact
+	})
+	require.ErrorIs(t, err, txiso.ErrTxControl, "the attempt fails")
+}

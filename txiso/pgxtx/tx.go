@@ -129,7 +129,7 @@ func (t *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 // Err is the refusal, as pgx does for its own errors.
 func (t *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if _, err := t.check(sql); err != nil {
-		return errRows{err}, err
+		return t.refusedRows(err), err
 	}
 	r, err := t.tx.Query(ctx, sql, args...)
 	t.record(err)
@@ -143,9 +143,9 @@ func (t *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 // its error is recorded when Scan reads it.
 func (t *Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if _, err := t.check(sql); err != nil {
-		return errRows{err}
+		return errRow{Row: t.tx.QueryRow(done(), "select 1"), err: err}
 	}
-	return row{t.tx.QueryRow(ctx, sql, args...), t}
+	return row{Row: t.tx.QueryRow(ctx, sql, args...), t: t}
 }
 
 // CopyFrom is pgx.Tx.CopyFrom; its error is recorded.
@@ -162,7 +162,7 @@ func (t *Tx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if b != nil {
 		for _, q := range b.QueuedQueries {
 			if _, err := t.check(q.SQL); err != nil {
-				return errBatch{err}
+				return errBatch{BatchResults: t.tx.SendBatch(done(), &pgx.Batch{}), err: err}
 			}
 		}
 	}
@@ -325,29 +325,54 @@ func (r *rows) Close() {
 	r.t.record(r.Rows.Err())
 }
 
+// row records the failure Scan reads. It embeds pgx's Row, so methods a
+// later pgx adds to the interface keep working.
 type row struct {
-	r pgx.Row
+	pgx.Row
 	t *Tx
 }
 
 func (r row) Scan(dest ...any) error {
-	err := r.r.Scan(dest...)
+	err := r.Row.Scan(dest...)
 	r.t.record(err)
 	return err
 }
 
-// errRows is the Rows (and Row) of a refused statement.
-type errRows struct{ err error }
+// done returns a context that has ended: pgx checks it before sending
+// anything, which is how a refused statement gets pgx's own Rows, Row and
+// BatchResults (so they implement whatever methods this pgx version's
+// interfaces have) without reaching the server.
+func done() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
 
-func (e errRows) Close()                                       {}
-func (e errRows) Err() error                                   { return e.err }
-func (e errRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
-func (e errRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
-func (e errRows) Next() bool                                   { return false }
-func (e errRows) Scan(...any) error                            { return e.err }
-func (e errRows) Values() ([]any, error)                       { return nil, e.err }
-func (e errRows) RawValues() [][]byte                          { return nil }
-func (e errRows) Conn() *pgx.Conn                              { return nil }
+// refusedRows is the Rows of a refused statement: its Err is the refusal.
+func (t *Tx) refusedRows(err error) pgx.Rows {
+	r, _ := t.tx.Query(done(), "select 1")
+	return errRows{Rows: r, err: err}
+}
+
+type errRows struct {
+	pgx.Rows
+	err error
+}
+
+func (e errRows) Err() error             { return e.err }
+func (e errRows) Next() bool             { return false }
+func (e errRows) Scan(...any) error      { return e.err }
+func (e errRows) Values() ([]any, error) { return nil, e.err }
+
+type errRow struct {
+	pgx.Row
+	err error
+}
+
+func (e errRow) Scan(...any) error {
+	_ = e.Row.Scan() // releases pgx's row (it failed before sending)
+	return e.err
+}
 
 type batch struct {
 	pgx.BatchResults
@@ -369,7 +394,7 @@ func (b *batch) Query() (pgx.Rows, error) {
 	return &rows{Rows: r, t: b.t}, nil
 }
 
-func (b *batch) QueryRow() pgx.Row { return row{b.BatchResults.QueryRow(), b.t} }
+func (b *batch) QueryRow() pgx.Row { return row{Row: b.BatchResults.QueryRow(), t: b.t} }
 
 func (b *batch) Close() error {
 	err := b.BatchResults.Close()
@@ -377,10 +402,20 @@ func (b *batch) Close() error {
 	return err
 }
 
-// errBatch is the BatchResults of a refused batch.
-type errBatch struct{ err error }
+// errBatch is the BatchResults of a refused batch (pgx's own, for an empty
+// batch on an ended context, so nothing was sent).
+type errBatch struct {
+	pgx.BatchResults
+	err error
+}
 
 func (e errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, e.err }
-func (e errBatch) Query() (pgx.Rows, error)         { return errRows{e.err}, e.err }
-func (e errBatch) QueryRow() pgx.Row                { return errRows{e.err} }
-func (e errBatch) Close() error                     { return e.err }
+func (e errBatch) Query() (pgx.Rows, error) {
+	r, _ := e.BatchResults.Query() // pgx's Rows for "no result": nothing was sent
+	return errRows{Rows: r, err: e.err}, e.err
+}
+func (e errBatch) QueryRow() pgx.Row { return errRow{Row: e.BatchResults.QueryRow(), err: e.err} }
+func (e errBatch) Close() error {
+	_ = e.BatchResults.Close()
+	return e.err
+}

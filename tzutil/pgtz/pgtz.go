@@ -107,10 +107,71 @@ func SessionLocation(ctx context.Context, c Conn) (*time.Location, error) {
 		return nil, err
 	}
 	loc, _, err := tzutil.FromTZ(tz)
-	if err != nil {
-		return nil, fmt.Errorf("pgtz: session TimeZone %q: %w", tz, err)
+	if err == nil {
+		return loc, nil
 	}
-	return loc, nil
+	if loc, ok := numericZone(tz); ok {
+		return loc, nil
+	}
+	return nil, fmt.Errorf("pgtz: session TimeZone %q: %w", tz, err)
+}
+
+// numericZone reads the form PostgreSQL reports after SET TIME ZONE with
+// a number of hours that is not whole, "<-03:30>+03:30" or
+// "<+05:45>-05:45": POSIX with a quoted name holding ':', which POSIX (and
+// so tzutil.ParsePOSIX) does not allow. The offset after the name is in
+// POSIX sign (west positive); the name must say the same in ISO sign.
+func numericZone(tz string) (*time.Location, bool) {
+	if !strings.HasPrefix(tz, "<") {
+		return nil, false
+	}
+	end := strings.IndexByte(tz, '>')
+	if end < 0 {
+		return nil, false
+	}
+	name, rest := tz[1:end], tz[end+1:]
+	iso, ok := parseHMS(name)
+	if !ok {
+		return nil, false
+	}
+	posix, ok := parseHMS(rest)
+	if !ok || posix != -iso {
+		return nil, false
+	}
+	return time.FixedZone(tz, iso), true
+}
+
+// parseHMS parses "+05:45", "-03:30", "+8", "-05:45:30" into seconds.
+func parseHMS(s string) (int, bool) {
+	if len(s) < 2 {
+		return 0, false
+	}
+	sign := 1
+	switch s[0] {
+	case '-':
+		sign = -1
+		s = s[1:]
+	case '+':
+		s = s[1:]
+	default:
+		// POSIX allows an unsigned offset (west).
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 {
+		return 0, false
+	}
+	total := 0
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || p == "" || len(p) > 2 || (i > 0 && n > 59) {
+			return 0, false
+		}
+		total += n * []int{3600, 60, 1}[i]
+	}
+	if total > 24*3600 {
+		return 0, false
+	}
+	return sign * total, true
 }
 
 // SetSessionTimeZone sets the TimeZone of this one session to loc and
@@ -378,13 +439,22 @@ type Mismatch struct {
 const maxSamples = 1_000_000
 
 // CheckSkew compares the UTC offsets of loc (on the client) with those the
-// server computes for the zone named loc.String(), at every step in
+// server's tzdata gives the zone named loc.String(), at every step in
 // [from, to) (step 0 means one hour), in one query. It returns the
 // mismatching instants (nil when the two tzdata copies agree over the range),
 // or an error when the server does not know the zone. Different tzdata
 // versions disagree on future dates of zones whose rules changed (e.g.
 // Asia/Almaty 2024, America/Asuncion 2024): run it at start-up for the zones
 // the service uses.
+//
+// For a name that PostgreSQL also knows as an abbreviation (CET, EET, MET,
+// WET, EST, …), `AT TIME ZONE 'CET'` means the fixed abbreviation offset,
+// not the zone (PostgreSQL docs, section 8.5.3), so CheckSkew reads the zone
+// through the session TimeZone instead, which always means the zone file:
+// it sets TimeZone on one session for the query and restores it afterwards
+// (set_config with is_local on a *sql.Tx; on a *sql.DB a connection of its
+// own, discarded if the restore fails). q must then be a *sql.DB, *sql.Conn
+// or *sql.Tx; another Querier is an error wrapping ErrInvalid.
 func CheckSkew(ctx context.Context, q Querier, loc *time.Location, from, to time.Time, step time.Duration) ([]Mismatch, error) {
 	if loc == nil {
 		return nil, fmt.Errorf("%w: CheckSkew: nil location", ErrInvalid)
@@ -398,21 +468,119 @@ func CheckSkew(ctx context.Context, q Querier, loc *time.Location, from, to time
 	if step%time.Second != 0 || !from.Before(to) || to.Sub(from)/step > maxSamples {
 		return nil, fmt.Errorf("%w: CheckSkew range %s..%s step %s: want from < to, whole-second step, at most %d samples", ErrInvalid, from, to, step, maxSamples)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT extract(epoch FROM t)::bigint,
-	       extract(epoch FROM (t AT TIME ZONE $1) - (t AT TIME ZONE 'UTC'))::int
-	FROM generate_series($2::timestamptz, $3::timestamptz, make_interval(secs => $4)) AS t
-	WHERE t < $3::timestamptz`,
-		loc.String(), from.UTC(), to.UTC(), int64(step/time.Second))
+	name := loc.String()
+	abbrev, err := isAbbrev(ctx, q, name)
 	if err != nil {
-		return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", loc, err)
+		return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", name, err)
 	}
+	args := []any{from.UTC(), to.UTC(), int64(step / time.Second)}
+	if !abbrev {
+		rows, err := q.QueryContext(ctx, `SELECT extract(epoch FROM t)::bigint,
+	       extract(epoch FROM (t AT TIME ZONE $4) - (t AT TIME ZONE 'UTC'))::int
+	FROM generate_series($1::timestamptz, $2::timestamptz, make_interval(secs => $3)) AS t
+	WHERE t < $2::timestamptz`, append(args, name)...)
+		if err != nil {
+			return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", name, err)
+		}
+		out, err := compareOffsets(rows, loc)
+		if err != nil {
+			return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", name, err)
+		}
+		return out, nil
+	}
+	var out []Mismatch
+	err = inSessionZone(ctx, q, name, func(s session) error {
+		rows, err := s.QueryContext(ctx, `SELECT extract(epoch FROM t)::bigint, extract(timezone FROM t)::int
+	FROM generate_series($1::timestamptz, $2::timestamptz, make_interval(secs => $3)) AS t
+	WHERE t < $2::timestamptz`, args...)
+		if err != nil {
+			return err
+		}
+		out, err = compareOffsets(rows, loc)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// isAbbrev reports whether the server reads name in AT TIME ZONE as a
+// time zone abbreviation (which it tries before zone names).
+func isAbbrev(ctx context.Context, q Querier, name string) (bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_timezone_abbrevs WHERE upper(abbrev) = upper($1))", name)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var ok bool
+	if rows.Next() {
+		if err := rows.Scan(&ok); err != nil {
+			return false, err
+		}
+	}
+	return ok, rows.Err()
+}
+
+// session is one database session: *sql.Conn and *sql.Tx.
+type session interface {
+	Querier
+	Conn
+}
+
+// inSessionZone runs f on one session whose TimeZone is zone, and restores
+// the previous TimeZone afterwards.
+func inSessionZone(ctx context.Context, q Querier, zone string, f func(session) error) error {
+	local := false
+	var s session
+	var dbConn *sql.Conn
+	switch v := q.(type) {
+	case *sql.DB:
+		c, err := v.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		s, dbConn = c, c
+	case *sql.Conn:
+		s = v
+	case *sql.Tx:
+		s, local = v, true
+	default:
+		return fmt.Errorf("%w: %q is also a time zone abbreviation on the server, so the zone can only be read through the session TimeZone: pass a *sql.DB, *sql.Conn or *sql.Tx, not a %T", ErrInvalid, zone, q)
+	}
+	var old string
+	if err := s.QueryRowContext(ctx, "SELECT current_setting('TimeZone')").Scan(&old); err != nil {
+		return err
+	}
+	if _, err := s.ExecContext(ctx, "SELECT set_config('TimeZone', $1, $2)", zone, local); err != nil {
+		return err
+	}
+	ferr := f(s)
+	// Restore even when ctx is done: the session outlives this call.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.ExecContext(rctx, "SELECT set_config('TimeZone', $1, $2)", old, local); err != nil {
+		if dbConn != nil {
+			// Never hand a connection in the wrong zone back to the pool.
+			_ = dbConn.Raw(func(any) error { return driver.ErrBadConn })
+			return errors.Join(ferr, fmt.Errorf("restore TimeZone: %w (connection discarded)", err))
+		}
+		return errors.Join(ferr, fmt.Errorf("restore TimeZone %q: %w; the session's TimeZone is still %q", old, err, zone))
+	}
+	return ferr
+}
+
+// compareOffsets reads (epoch, offset) rows and returns the instants where
+// loc disagrees. It closes rows.
+func compareOffsets(rows *sql.Rows, loc *time.Location) ([]Mismatch, error) {
 	defer rows.Close()
 	var out []Mismatch
 	for rows.Next() {
 		var sec int64
 		var off int
 		if err := rows.Scan(&sec, &off); err != nil {
-			return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", loc, err)
+			return nil, err
 		}
 		at := time.Unix(sec, 0).UTC()
 		if _, c := at.In(loc).Zone(); c != off {
@@ -420,7 +588,7 @@ func CheckSkew(ctx context.Context, q Querier, loc *time.Location, from, to time
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgtz: CheckSkew %s: %w", loc, err)
+		return nil, err
 	}
 	return out, nil
 }

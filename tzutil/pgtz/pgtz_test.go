@@ -246,6 +246,18 @@ func TestSessionTimeZone(t *testing.T) {
 	require.NoError(t, pgtz.SetSessionTimeZone(ctx, c, time.FixedZone("", 5*3600+45*60)))
 	require.NoError(t, c.QueryRowContext(ctx, "SELECT $1::timestamptz::text", noon).Scan(&text))
 	assert.Equal(t, "2024-03-10 17:45:00+05:45", text)
+	// Half- and quarter-hour offsets: the server reports "<-03:30>+03:30",
+	// which is not POSIX (':' in a quoted name); SessionLocation reads it.
+	for _, off := range []int{-(3*3600 + 1800), 5*3600 + 45*60, 9*3600 + 30*60, -(9*3600 + 30*60)} {
+		require.NoError(t, pgtz.SetSessionTimeZone(ctx, c, time.FixedZone("", off)))
+		loc, err := pgtz.SessionLocation(ctx, c)
+		if assert.NoError(t, err, off) {
+			_, got := noon.In(loc).Zone()
+			assert.Equal(t, off, got)
+			tz, _ := pgtz.SessionTimeZone(ctx, c)
+			assert.Equal(t, tz, loc.String())
+		}
+	}
 	// A POSIX location with DST is sent as the rule.
 	posix, err := tzutil.ParsePOSIX("EST5EDT,M3.2.0,M11.1.0")
 	require.NoError(t, err)
@@ -344,6 +356,45 @@ func TestCheckSkew(t *testing.T) {
 	require.Equal(t, 240, len(ms), "ten days of hours")
 	assert.Equal(t, -5*3600, ms[0].Server)
 	assert.Equal(t, -6*3600, ms[0].Client)
+	// Names PostgreSQL also reads as abbreviations: AT TIME ZONE 'CET' is a
+	// fixed +01, but the zone CET has summer time. Both sides read the same
+	// zone files, so CheckSkew must find no mismatch, on a pool, on one
+	// connection and in a transaction, and leave the session as it was.
+	y2024, y2025 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var summer int
+	require.NoError(t, env.DB.QueryRowContext(ctx, `SELECT extract(epoch FROM ('2024-07-01 12:00Z'::timestamptz AT TIME ZONE 'CET') - ('2024-07-01 12:00Z'::timestamptz AT TIME ZONE 'UTC'))::int`).Scan(&summer))
+	require.Equal(t, 3600, summer, "the server reads CET in AT TIME ZONE as the fixed abbreviation")
+	c := conn(t, env.DB)
+	_, err = c.ExecContext(ctx, "SET TIME ZONE 'Asia/Kathmandu'")
+	require.NoError(t, err)
+	for _, z := range []string{"CET", "EET", "MET", "WET", "EST", "MST", "HST"} {
+		loc := tzutil.MustLoad(z)
+		for _, q := range []pgtz.Querier{env.DB, c} {
+			ms, err := pgtz.CheckSkew(ctx, q, loc, y2024, y2025, 0)
+			require.NoError(t, err, z)
+			assert.Empty(t, ms, "%s: %d of 8784 hours flagged", z, len(ms))
+		}
+		tx, err := c.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		ms, err := pgtz.CheckSkew(ctx, tx, loc, y2024, y2025, 0)
+		require.NoError(t, err, z)
+		assert.Empty(t, ms, z)
+		tz, err := pgtz.SessionTimeZone(ctx, tx)
+		require.NoError(t, err)
+		assert.Equal(t, "Asia/Kathmandu", tz, "restored inside the transaction")
+		require.NoError(t, tx.Rollback())
+	}
+	tz, err := pgtz.SessionTimeZone(ctx, c)
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Kathmandu", tz, "CheckSkew restores the session TimeZone")
+	// The abbreviation path still finds real skew: a "CET" with Moscow's data.
+	msk, err := os.ReadFile("/usr/share/zoneinfo/Europe/Moscow")
+	require.NoError(t, err)
+	fakeCET, err := time.LoadLocationFromTZData("CET", msk)
+	require.NoError(t, err)
+	ms, err = pgtz.CheckSkew(ctx, env.DB, fakeCET, y2024, y2024.AddDate(0, 0, 1), 0)
+	require.NoError(t, err)
+	assert.Len(t, ms, 24)
 	// Unknown on the server.
 	_, err = pgtz.CheckSkew(ctx, env.DB, time.FixedZone("Nowhere/Zone", 0), from, to, 0)
 	assert.Error(t, err)

@@ -76,22 +76,46 @@ func runChild(t *testing.T, cmd *exec.Cmd, mode, zoneinfo string) childReport {
 }
 
 // TestEmbeddedFallback runs this test binary again with ZONEINFO pointing at
-// an empty directory and the system directory hidden from the loader: the
-// zone still loads, from the embedded copy, and the doctor says so.
+// an empty directory and the system directory hidden from the loader (but
+// not from Go's time package, which reads it before the embedded copy
+// whatever the Loader says): the zone loads, and the reported source is
+// where the data really came from.
 func TestEmbeddedFallback(t *testing.T) {
 	assert.True(t, tzdata.Linked())
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	r := runChild(t, exec.Command(exe, "-test.run=^TestChild$", "-test.v"), "hook", t.TempDir())
 	assert.Empty(t, r.LoadErr)
-	assert.Equal(t, "embedded", r.Source)
+	want := "embedded"
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Shanghai"); err == nil {
+		want = "system" // time.LoadLocation found it there, not in the embedded copy
+	}
+	assert.Equal(t, want, r.Source)
 	assert.Equal(t, 8*3600, r.Offset)
 	assert.True(t, r.Embedded)
 	assert.Empty(t, r.SystemDir)
 	assert.Contains(t, r.Doctor, "embedded tzdata:  yes")
 	assert.Contains(t, r.Doctor, "system tzdata:    none")
-	assert.Contains(t, r.Doctor, "zone Asia/Shanghai  ok (embedded)")
+	assert.Contains(t, r.Doctor, "zone Asia/Shanghai  ok ("+want)
 	assert.Contains(t, r.Doctor, "is an empty directory", "the doctor flags the empty ZONEINFO")
+}
+
+// TestLoaderReportsRealSource: a Loader told there are no system
+// directories must not call data "embedded" that Go's loader read from
+// /usr/share/zoneinfo.
+func TestLoaderReportsRealSource(t *testing.T) {
+	if _, err := os.Stat("/usr/share/zoneinfo/Europe/Paris"); err != nil {
+		t.Skip("no system zoneinfo: the embedded copy really is the source")
+	}
+	if os.Getenv("ZONEINFO") != "" {
+		t.Skip("ZONEINFO is set in this process")
+	}
+	ld := &tzutil.Loader{Dirs: []string{}, SkipGOROOT: true}
+	_, info, err := ld.LoadInfo("Europe/Paris")
+	require.NoError(t, err)
+	assert.Equal(t, tzutil.SourceSystem, info.Source, "%+v", info)
+	assert.Equal(t, "/usr/share/zoneinfo/Europe/Paris", info.Path)
+	assert.Contains(t, info.Note, "time.LoadLocation")
 }
 
 // TestEmbeddedFallbackNoZoneinfo does the same with the system directory

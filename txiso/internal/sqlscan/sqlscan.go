@@ -24,13 +24,13 @@ const (
 
 // Classify returns the strongest kind among q's statements (Control over
 // RollbackTo over Other) and, for Control, the statement's leading words
-// in upper case ("ROLLBACK", "START TRANSACTION").
+// in upper case ("ROLLBACK", "START TRANSACTION"). It does not allocate.
 func Classify(q string) (Kind, string) {
 	kind, what := Other, ""
 	l := lexer{s: q}
 	for {
-		words, ok := l.statement()
-		if k, w := classifyWords(words); k > kind {
+		words, n, ok := l.statement()
+		if k, w := classifyWords(words[:n]); k > kind {
 			kind, what = k, w
 		}
 		if !ok {
@@ -43,29 +43,23 @@ func classifyWords(w []string) (Kind, string) {
 	if len(w) == 0 {
 		return Other, ""
 	}
-	at := func(i int) string {
-		if i < len(w) {
-			return w[i]
+	at := func(i int, word string) bool { return i < len(w) && strings.EqualFold(w[i], word) }
+	for _, c := range [...]string{"BEGIN", "COMMIT", "END", "ABORT"} {
+		if at(0, c) {
+			return Control, c
 		}
-		return ""
 	}
-	switch w[0] {
-	case "BEGIN", "COMMIT", "END", "ABORT":
-		return Control, w[0]
-	case "START":
-		if at(1) == "TRANSACTION" {
-			return Control, "START TRANSACTION"
-		}
-	case "PREPARE":
-		if at(1) == "TRANSACTION" {
-			return Control, "PREPARE TRANSACTION"
-		}
-	case "ROLLBACK":
+	switch {
+	case at(0, "START") && at(1, "TRANSACTION"):
+		return Control, "START TRANSACTION"
+	case at(0, "PREPARE") && at(1, "TRANSACTION"):
+		return Control, "PREPARE TRANSACTION"
+	case at(0, "ROLLBACK"):
 		i := 1
-		if at(i) == "WORK" || at(i) == "TRANSACTION" {
+		if at(i, "WORK") || at(i, "TRANSACTION") {
 			i++
 		}
-		if at(i) == "TO" {
+		if at(i, "TO") {
 			return RollbackTo, ""
 		}
 		return Control, "ROLLBACK"
@@ -78,9 +72,10 @@ type lexer struct {
 	i int
 }
 
-// statement returns the first three words of the next statement (upper
-// case; a non-word token ends the list) and false at the end of the text.
-func (l *lexer) statement() (words []string, more bool) {
+// statement returns the first n (at most three) words of the next
+// statement (a non-word token ends the list; the words are slices of the
+// text) and false at the end of the text.
+func (l *lexer) statement() (words [3]string, n int, more bool) {
 	atomic := 0 // depth of BEGIN ATOMIC ... END bodies (CASE ... END inside)
 	prev := ""
 	collecting := true
@@ -89,7 +84,7 @@ func (l *lexer) statement() (words []string, more bool) {
 		switch {
 		case c == ';' && atomic == 0:
 			l.i++
-			return words, true
+			return words, n, true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == ';':
 			l.i++
 		case c == '-' && l.peek(1) == '-':
@@ -115,17 +110,18 @@ func (l *lexer) statement() (words []string, more bool) {
 			for j < len(l.s) && isIdentPart(l.s[j]) {
 				j++
 			}
-			w := strings.ToUpper(l.s[l.i:j])
+			w := l.s[l.i:j]
 			l.i = j
-			if collecting && len(words) < 3 {
-				words = append(words, w)
+			if collecting && n < len(words) {
+				words[n] = w
+				n++
 			}
 			switch {
-			case w == "ATOMIC" && prev == "BEGIN" && !(len(words) <= 2 && words[0] == "BEGIN"):
+			case strings.EqualFold(w, "ATOMIC") && strings.EqualFold(prev, "BEGIN") && !(n <= 2 && strings.EqualFold(words[0], "BEGIN")):
 				atomic++
-			case w == "CASE" && atomic > 0:
+			case atomic > 0 && strings.EqualFold(w, "CASE"):
 				atomic++
-			case w == "END" && atomic > 0:
+			case atomic > 0 && strings.EqualFold(w, "END"):
 				atomic--
 			}
 			prev = w
@@ -134,7 +130,7 @@ func (l *lexer) statement() (words []string, more bool) {
 			collecting = false
 		}
 	}
-	return words, false
+	return words, n, false
 }
 
 func (l *lexer) peek(n int) byte {

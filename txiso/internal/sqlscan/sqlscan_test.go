@@ -66,3 +66,10 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+func TestClassifyDoesNotAllocate(t *testing.T) {
+	q := "/* c */ update accounts set balance = balance + $1 where id = $2; select 'x'"
+	if n := testing.AllocsPerRun(100, func() { Classify(q) }); n != 0 {
+		t.Errorf("Classify allocates %v times per call, want 0", n)
+	}
+}
