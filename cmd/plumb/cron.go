@@ -16,8 +16,11 @@ const dstRule = "a wall time skipped by a DST gap runs once, right after the gap
 	"one repeated by a fold runs once, at its first reading (robfig/cron skips the first and runs the second twice)"
 
 func (a *app) cronCmd() *cobra.Command {
-	return group("cron", "Show cron schedules and the runs recorded across replicas",
-		a.cronNextCmd())
+	f := &redisFlags{}
+	cmd := group("cron", "Show cron schedules and the runs recorded across replicas",
+		a.cronNextCmd(), a.cronJobsCmd(f), a.cronHistoryCmd(f))
+	f.register(cmd, "cronx:", "cronx/redislock Config.Prefix of the jobs (jobs, history)")
+	return cmd
 }
 
 // nextRun is one activation of a schedule.
