@@ -17,15 +17,17 @@ import (
 
 func (a *app) webCmd() *cobra.Command {
 	f := &redisFlags{}
-	var addr, token string
+	var addr, token, cronPrefix string
 	var allowWrites bool
 	cmd := &cobra.Command{
 		Use:   "web [--redis URL] [--addr 127.0.0.1:8080]",
-		Short: "Serve a dashboard of the queues (and their dead letters) in a browser",
-		Long: `web serves server-rendered pages of every streamq queue: length, lag,
-pending, oldest pending age, retries, dead letters, consumers and a throughput
-chart. It is read-only unless --allow-writes, which adds requeue and delete
-buttons for dead letters. It binds to loopback by default; binding any other
+		Short: "Serve a dashboard of the queues and cron jobs in a browser",
+		Long: `web serves server-rendered pages of every streamq queue (length, lag,
+pending, oldest pending age, retries, dead letters, consumers, paused groups
+and a throughput chart) and of every cron job cronx/redislock coordinates
+(next tick, last runs across replicas with their outcome, history). It is
+read-only unless --allow-writes, which adds requeue and delete buttons for
+dead letters and pause/resume per group. It binds to loopback by default; binding any other
 address needs --token (or $PLUMB_WEB_TOKEN): browsers then open
 http://HOST:PORT/?token=TOKEN once and keep it in a cookie, scripts send
 "Authorization: Bearer TOKEN". The same pages are the http.Handler of the
@@ -48,7 +50,7 @@ package github.com/goplumb/plumb/cmd/plumb/web, to mount in your own server.`,
 			}
 			defer rdb.Close()
 			logger := slog.New(slog.NewTextHandler(a.Stderr, nil))
-			h, err := web.New(rdb, web.Config{Prefix: f.prefix, AllowWrites: allowWrites, Logger: logger})
+			h, err := web.New(rdb, web.Config{Prefix: f.prefix, CronPrefix: cronPrefix, AllowWrites: allowWrites, Logger: logger})
 			if err != nil {
 				return usage(err)
 			}
@@ -87,7 +89,8 @@ package github.com/goplumb/plumb/cmd/plumb/web, to mount in your own server.`,
 	f.register(cmd, "streamq:", "streamq Config.KeyPrefix of the queues")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address; anything but loopback needs --token")
 	cmd.Flags().StringVar(&token, "token", "", "access token (default $PLUMB_WEB_TOKEN; required off loopback)")
-	cmd.Flags().BoolVar(&allowWrites, "allow-writes", false, "allow requeueing and deleting dead letters from the page")
+	cmd.Flags().BoolVar(&allowWrites, "allow-writes", false, "allow requeue/delete of dead letters and pause/resume of groups")
+	cmd.Flags().StringVar(&cronPrefix, "cron-prefix", "cronx:", "cronx/redislock Config.Prefix of the cron jobs")
 	return cmd
 }
 

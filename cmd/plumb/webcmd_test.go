@@ -77,6 +77,14 @@ func TestWebCommand(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "read-only") || strings.Contains(string(body), "<button") {
 		t.Fatalf("loopback page %d:\n%s", resp.StatusCode, body)
 	}
+	resp, err = http.Get(base + "/cron")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("cron page: %d", resp.StatusCode)
+	}
 	if c := stop(); c != 0 {
 		t.Fatalf("exit status %d after Ctrl-C", c)
 	}

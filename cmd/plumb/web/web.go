@@ -1,9 +1,10 @@
-// Package web is plumb's dashboard for streamq queues as an http.Handler:
-// server-rendered pages (html/template, assets embedded, no JavaScript)
-// showing every queue's length, lag, pending, oldest pending age, retries,
-// dead letters and consumers, a throughput chart, and, when writes are
-// allowed, buttons that requeue or delete dead letters and pause or resume a
-// group.
+// Package web is plumb's dashboard for streamq queues and cronx jobs as an
+// http.Handler: server-rendered pages (html/template, assets embedded, no
+// JavaScript) showing every queue's length, lag, pending, oldest pending
+// age, retries, dead letters and consumers, a throughput chart, and, when
+// writes are allowed, buttons that requeue or delete dead letters and pause
+// or resume a group; and every cron job that cronx/redislock coordinates,
+// with its next tick and its last runs across replicas.
 //
 // `plumb web` serves it; mount it in your own server to get the same pages
 // behind your own authentication:
@@ -34,6 +35,8 @@ import (
 	"time"
 
 	"github.com/goplumb/plumb/cmd/plumb/internal/queues"
+	"github.com/goplumb/plumb/cronx"
+	"github.com/goplumb/plumb/cronx/redislock"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -58,6 +61,9 @@ type Config struct {
 	// Logger receives errors met while serving (Redis failures are also
 	// shown on the page). Nil means slog.Default().
 	Logger *slog.Logger
+	// CronPrefix is the cronx/redislock Config.Prefix of the cron jobs the
+	// Cron jobs pages show (default "cronx:").
+	CronPrefix string
 	// Now is the clock of the throughput samples (default time.Now).
 	Now func() time.Time
 }
@@ -66,6 +72,7 @@ type Config struct {
 // client stays the caller's: the Handler never closes it.
 type Handler struct {
 	store *queues.Store
+	cron  *redislock.Coordinator
 	cfg   Config
 	mux   *http.ServeMux
 	cop   *http.CrossOriginProtection
@@ -101,14 +108,24 @@ func New(rdb redis.UniversalClient, cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{store: &queues.Store{RDB: rdb, Prefix: cfg.Prefix}, cfg: cfg, samples: map[string][]sample{},
+	co, err := redislock.New(rdb, redislock.Config{Prefix: cfg.CronPrefix, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("%w: Config.CronPrefix: %v", ErrInvalid, err)
+	}
+	h := &Handler{store: &queues.Store{RDB: rdb, Prefix: cfg.Prefix}, cron: co, cfg: cfg, samples: map[string][]sample{},
 		cop: http.NewCrossOriginProtection()}
 	funcs := template.FuncMap{
 		"pathEscape": url.PathEscape,
 		"dur":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"utc": func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format("2006-01-02 15:04:05")
+		},
 	}
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"index", "queue"} {
+	for _, p := range []string{"index", "queue", "cron", "job"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/"+p+".html")
 		if err != nil {
 			return nil, err // a bug in the embedded templates
@@ -121,6 +138,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /{$}", h.index)
 	h.mux.HandleFunc("GET /q/{queue}", h.queue)
 	h.mux.HandleFunc("POST /q/{queue}", h.queueAction)
+	h.mux.HandleFunc("GET /cron", h.cronJobs)
+	h.mux.HandleFunc("GET /cron/{job}", h.cronJob)
 	return h, nil
 }
 
@@ -135,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // page is what every template gets.
 type page struct {
 	Title, Root       string
-	Writable, HasCron bool
+	Writable          bool
 	Refresh           int
 	Flash, FlashError string
 	Prefix            string
@@ -143,6 +162,11 @@ type page struct {
 	Stats             any
 	Chart             chart
 	Dead              []deadGroup
+	CronPrefix        string
+	Jobs              []redislock.Job
+	Job               string
+	Last              *redislock.LastClaim
+	Runs              []redislock.Run
 }
 
 func (h *Handler) newPage(r *http.Request, title, root string) page {
@@ -338,4 +362,46 @@ func batched(ctx context.Context, ids []string, f func(context.Context, []string
 		}
 	}
 	return n, nil
+}
+
+func (h *Handler) cronPrefix() string {
+	if h.cfg.CronPrefix == "" {
+		return "cronx:"
+	}
+	return h.cfg.CronPrefix
+}
+
+// cronJobs lists the jobs cronx/redislock coordinates.
+func (h *Handler) cronJobs(w http.ResponseWriter, r *http.Request) {
+	jobs, err := h.cron.Jobs(r.Context())
+	if err != nil {
+		h.fail(w, r, http.StatusBadGateway, err)
+		return
+	}
+	p := h.newPage(r, "Cron jobs", "./")
+	p.Jobs, p.CronPrefix = jobs, h.cronPrefix()
+	h.render(w, "cron", p)
+}
+
+// cronJob shows one job's last claim and recent runs across replicas.
+func (h *Handler) cronJob(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	job := r.PathValue("job")
+	last, err := h.cron.Last(ctx, job)
+	if errors.Is(err, cronx.ErrNotFound) {
+		h.fail(w, r, http.StatusNotFound, fmt.Errorf("unknown cron job %q", job))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, http.StatusBadGateway, err)
+		return
+	}
+	runs, err := h.cron.History(ctx, job, 100)
+	if err != nil {
+		h.fail(w, r, http.StatusBadGateway, err)
+		return
+	}
+	p := h.newPage(r, "Cron job "+job, "../")
+	p.Job, p.Last, p.Runs = job, &last, runs
+	h.render(w, "job", p)
 }

@@ -310,4 +310,20 @@ func TestBrowserRequeue(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors: %v", errs)
 	}
+
+	// The cron pages: jobs across replicas, then one job's history.
+	claimRuns(t, env.Client)
+	b.click(`nav a[href="../cron"]`)
+	if got := b.text(`tr[id="job-report"]`); !strings.Contains(got, "warehouse timeout") || !strings.Contains(got, "r1") {
+		t.Fatalf("jobs row %q", got)
+	}
+	b.screenshot("cron")
+	b.click(`a[href="./cron/report"]`)
+	b.decode(b.eval(`document.querySelectorAll("#runs tbody tr").length`), &rows)
+	if rows != 3 {
+		t.Fatalf("%d runs on the job page, want 3", rows)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors on the cron pages: %v", errs)
+	}
 }
