@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -253,5 +254,34 @@ func TestReplayProgressLine(t *testing.T) {
 	}
 	if plainSize(filepath.Join(t.TempDir(), "x.gor.gz")) != 0 {
 		t.Fatal("size of a missing or gzip file is not unknown")
+	}
+}
+
+func TestGorReplayInterrupted(t *testing.T) {
+	path := writeGor(t, 3)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var out, errb syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, []string{"gor", "replay", path, "--target", srv.URL, "--unpaced"},
+			Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
+	}()
+	cancel() // Ctrl-C
+	select {
+	case c := <-code:
+		if c != exitFailure || strings.TrimSpace(errb.String()) != "plumb: interrupted" {
+			t.Fatalf("exit %d, stderr %q", c, errb.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("replay did not stop after Ctrl-C")
 	}
 }

@@ -80,6 +80,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 	case errors.Is(err, errFound):
 		return exitFailure
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(env.Stderr, "plumb: interrupted")
+		return exitFailure
+	}
 	msg := strings.TrimSpace(err.Error())
 	// One line: the first line of the error is what a person needs.
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
