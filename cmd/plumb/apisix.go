@@ -1,20 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goplumb/plumb/apisixclient"
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 )
 
 // apisixFlags are the Admin API connection settings.
@@ -145,37 +141,6 @@ It exits 1 when it finds something, for CI.`,
 	return cmd
 }
 
-// stateYAML renders a State as YAML that LoadState reads back, without the
-// server-set timestamps (APISIX refuses them on writes).
-func stateYAML(s *apisixclient.State) ([]byte, any, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, nil, err
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, nil, err
-	}
-	stripTimestamps(v)
-	y, err := yaml.Marshal(v)
-	return y, v, err
-}
-
-func stripTimestamps(v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		delete(x, "create_time")
-		delete(x, "update_time")
-		for _, e := range x {
-			stripTimestamps(e)
-		}
-	case []any:
-		for _, e := range x {
-			stripTimestamps(e)
-		}
-	}
-}
-
 func (a *app) apisixDumpCmd(f *apisixFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "dump",
@@ -194,12 +159,12 @@ reads: set key again before syncing a dumped SSL.`,
 			if err != nil {
 				return err
 			}
-			y, v, err := stateYAML(s)
+			if a.isJSON() {
+				return a.json(s)
+			}
+			y, err := s.YAML()
 			if err != nil {
 				return err
-			}
-			if a.isJSON() {
-				return a.json(v)
 			}
 			_, err = a.Stdout.Write(y)
 			return err
@@ -305,33 +270,24 @@ change sends only reads.`
 }
 
 func (a *app) apisixSNICmd() *cobra.Command {
-	var sni, certFile, keyFile, id, listen string
-	var upstreams []string
+	var sni, certFile, keyFile, id, upstream string
+	var port int
+	var upstreamTLS bool
 	cmd := &cobra.Command{
-		Use:   "sni --sni HOST --cert FILE --key FILE --upstream HOST:PORT [--listen 9100]",
+		Use:   "sni --sni HOST --cert FILE --key FILE --upstream HOST:PORT [--port 9100]",
 		Short: "Print the SSL object, stream route and config.yaml that expose a TCP service by SNI",
 		Long: `sni prints what APISIX needs to route TLS connections for --sni to a TCP
-upstream: an SSL object with the certificate, a stream route matching the SNI
-(lower case, as APISIX compares it), and the config.yaml stream_proxy section
-with a TLS listener in the form APISIX reads correctly ({addr, tls: true}; a
-"- 9100" item with "tls: true" under it is silently plain TCP). The three are
-linted together first. The state part is what 'plumb apisix sync -f' reads.`,
-		Example: "  plumb apisix sni --sni db.example.com --cert db.crt --key db.key --upstream 10.0.0.5:5432 --listen 9100",
+upstream (apisixclient.SNIScenario): an SSL object with the certificate, a
+stream route matching the SNI on --port, and the config.yaml stream_proxy
+section with a TLS listener in the form APISIX reads correctly ({addr, tls:
+true}; a "- 9100" item with "tls: true" under it is silently plain TCP).
+They are linted together first. The state part is what 'plumb apisix sync -f'
+reads.`,
+		Example: "  plumb apisix sni --sni db.example.com --cert db.crt --key db.key --upstream 10.0.0.5:5432 --port 9100",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if sni == "" || certFile == "" || keyFile == "" || len(upstreams) == 0 {
+			if sni == "" || certFile == "" || keyFile == "" || upstream == "" {
 				return usagef("--sni, --cert, --key and --upstream are required")
-			}
-			port, err := strconv.Atoi(listen[strings.LastIndexByte(listen, ':')+1:])
-			if err != nil || port < 1 || port > 65535 {
-				return usagef("--listen %q: want a port or host:port", listen)
-			}
-			nodes := map[string]int{}
-			for _, u := range upstreams {
-				if _, _, err := net.SplitHostPort(u); err != nil {
-					return usagef("--upstream %q: want host:port", u)
-				}
-				nodes[u] = 1
 			}
 			cert, err := readFile(certFile)
 			if err != nil {
@@ -341,47 +297,35 @@ linted together first. The state part is what 'plumb apisix sync -f' reads.`,
 			if err != nil {
 				return err
 			}
-			if id == "" {
-				id = strings.NewReplacer(".", "-", "*", "wildcard").Replace(strings.ToLower(sni))
-			}
-			st := &apisixclient.State{
-				SSLs: []apisixclient.SSL{{ID: apisixclient.ID(id), SNI: strings.ToLower(sni), Cert: string(cert), Key: string(key)}},
-				StreamRoutes: []apisixclient.StreamRoute{{ID: apisixclient.ID(id), SNI: strings.ToLower(sni), ServerPort: port,
-					Upstream: &apisixclient.Upstream{Type: "roundrobin", Nodes: apisixclient.NodeMap(nodes)}}},
-			}
-			for i := range st.SSLs {
-				if err := st.SSLs[i].Validate(); err != nil {
-					return usage(err)
-				}
-			}
-			if err := st.StreamRoutes[0].Validate(); err != nil {
+			st, sp, err := apisixclient.SNIScenario{SNI: strings.ToLower(sni), Port: port, Upstream: upstream,
+				UpstreamTLS: upstreamTLS, Cert: string(cert), Key: string(key), ID: apisixclient.ID(id)}.Build()
+			if err != nil {
 				return usage(err)
 			}
-			sp := &apisixclient.StreamProxy{ProxyMode: "http&stream",
-				TCP: []apisixclient.StreamListener{{Addr: listen, Port: port, TLS: true}}}
 			if findings := apisixclient.Lint(sp, st.LintInput()); len(findings) > 0 {
 				return fmt.Errorf("the generated setup would not match: %s", findings[0])
 			}
-			y, v, err := stateYAML(st)
+			y, err := st.YAML()
 			if err != nil {
 				return err
 			}
 			if a.isJSON() {
 				return a.json(struct {
-					State      any    `json:"state"`
-					ConfigYAML string `json:"config_yaml"`
-				}{v, sp.YAML()})
+					State      *apisixclient.State `json:"state"`
+					ConfigYAML string              `json:"config_yaml"`
+				}{st, sp.YAML()})
 			}
 			fmt.Fprintf(a.Stdout, "# state: plumb apisix sync -f FILE --owner NAME\n%s---\n# config.yaml: merge into conf/config.yaml and restart APISIX\n%s", y, sp.YAML())
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&sni, "sni", "", "server name clients send (required)")
+	fl.StringVar(&sni, "sni", "", "server name clients send, e.g. db.example.com or *.example.com (required)")
 	fl.StringVar(&certFile, "cert", "", "PEM certificate file for the SNI (required)")
 	fl.StringVar(&keyFile, "key", "", "PEM private key file (required)")
-	fl.StringSliceVar(&upstreams, "upstream", nil, "backend host:port (repeatable; required)")
-	fl.StringVar(&listen, "listen", "9100", "stream_proxy TLS listener, port or host:port")
+	fl.StringVar(&upstream, "upstream", "", "backend host:port (required)")
+	fl.BoolVar(&upstreamTLS, "upstream-tls", false, "speak TLS to the backend again (default: plain TCP after termination)")
+	fl.IntVar(&port, "port", 9100, "stream_proxy TLS listener port (the stream route's server_port)")
 	fl.StringVar(&id, "id", "", "id of the SSL object and stream route (default from the SNI)")
 	cmd.MarkFlagFilename("cert", "pem", "crt")
 	cmd.MarkFlagFilename("key", "pem", "key")

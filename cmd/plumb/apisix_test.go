@@ -136,7 +136,7 @@ func TestApisixSyncDiffDump(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dump is not a state: %v\n%s", err, r.Stdout)
 	}
-	if len(st.Routes) != 1 || st.Routes[0].URI != "/hello" || st.Routes[0].Labels["managed-by"] != "team-a" || st.Routes[0].CreateTime != 0 {
+	if len(st.Routes) != 1 || st.Routes[0].URI != "/hello" || st.Routes[0].Labels["managed-by"] != "team-a" {
 		t.Fatalf("dump routes %+v", st.Routes)
 	}
 	dumped := writeFile(t, "dump.yaml", r.Stdout)
@@ -215,7 +215,7 @@ func TestApisixLint(t *testing.T) {
 func TestApisixSNI(t *testing.T) {
 	cert, key := selfSigned(t, "db.example.com")
 	r := run(t, nil, "apisix", "sni", "--sni", "DB.example.com", "--cert", cert, "--key", key,
-		"--upstream", "10.0.0.5:5432", "--listen", "9100", "-o", "json")
+		"--upstream", "10.0.0.5:5432", "--port", "9100", "-o", "json")
 	wantCode(t, r, 0)
 	var out struct {
 		State      json.RawMessage `json:"state"`
