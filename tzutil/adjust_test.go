@@ -129,3 +129,35 @@ func TestDatesAndIntervals(t *testing.T) {
 	_, err = Intervals(from, from, Hour)
 	assert.ErrorIs(t, err, ErrInvalid)
 }
+
+// TestNthWeekdayBruteForce compares NthWeekday with a scan of the days of
+// every month from 1900 to 2100.
+func TestNthWeekdayBruteForce(t *testing.T) {
+	for y := 1900; y <= 2100; y++ {
+		for m := time.January; m <= time.December; m++ {
+			var byDay [7][]Date
+			for d := 1; d <= daysIn(y, m); d++ {
+				date := Date{y, m, d}
+				byDay[date.Weekday()] = append(byDay[date.Weekday()], date)
+			}
+			for w := time.Sunday; w <= time.Saturday; w++ {
+				all := byDay[w]
+				for n := 1; n <= 5; n++ {
+					got, err := NthWeekday(y, m, n, w)
+					if n <= len(all) {
+						require.NoError(t, err)
+						require.Equal(t, all[n-1], got)
+						last, err := NthWeekday(y, m, -n, w)
+						require.NoError(t, err)
+						require.Equal(t, all[len(all)-n], last)
+					} else {
+						require.ErrorIs(t, err, ErrOutOfRange, "%d-%02d %d %v = %s", y, m, n, w, got)
+					}
+				}
+			}
+			first := Date{y, m, 1}
+			require.Equal(t, byDay[first.Weekday()][0], first)
+			require.Equal(t, Date{y, m, daysIn(y, m)}, first.LastOfMonth())
+		}
+	}
+}

@@ -214,6 +214,28 @@ func checkCalendarAt(t *testing.T, zone string, loc *time.Location, tt time.Time
 		}
 	}
 
+	// Truncate to calendar units: the first instant of t's local day,
+	// week, month or year, at or before t.
+	for _, u := range []Unit{Day, Week, Month, Year} {
+		got, err := Truncate(tt, u)
+		require.NoError(t, err)
+		d := DateOf(got)
+		want := DateOf(tt)
+		switch u {
+		case Week:
+			want = want.PreviousOrSame(time.Monday)
+		case Month:
+			want = want.FirstOfMonth()
+		case Year:
+			want = want.FirstOfYear()
+		}
+		// The period's first date may be skipped (Apia 2011-12-30), then it
+		// starts on a later date; never on an earlier one.
+		if got.After(tt) || d.Before(want) || DateOf(got.Add(-time.Second)) == d {
+			t.Errorf("%s: Truncate(%s, %v) = %s, want the first instant of %s", zone, tt.Format(time.RFC3339), u, got.Format(time.RFC3339), want)
+		}
+	}
+
 	// Intervals of days around t: each start is the first instant of its
 	// date, each end the next start.
 	days, err := Intervals(tt.Add(-36*time.Hour), tt.Add(36*time.Hour), Day)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -291,6 +292,22 @@ func (o Overflow) String() string {
 		return "RejectOverflow"
 	}
 	return "Overflow(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ParseOverflow returns the Overflow named s, case-insensitively and
+// ignoring '-' and '_' ("clamp", "normalize", "reject-overflow"; "constrain"
+// and "reject", Temporal's names, also work). Anything else is an error
+// wrapping ErrInvalid.
+func ParseOverflow(s string) (Overflow, error) {
+	switch strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s)) {
+	case "clamp", "constrain":
+		return Clamp, nil
+	case "normalize", "normalise":
+		return Normalize, nil
+	case "rejectoverflow", "reject":
+		return RejectOverflow, nil
+	}
+	return 0, fmt.Errorf("%w: unknown overflow %q (use clamp, normalize or reject-overflow)", ErrInvalid, s)
 }
 
 // Validate reports why dt is not a real date and wall-clock time, as an

@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -33,6 +34,53 @@ type Report struct {
 	GOROOTZip     string // the build machine's zoneinfo.zip if it exists here
 	Zones         []ZoneCheck
 	Problems      []error
+}
+
+// MarshalJSON renders the report for machines (a `--json` flag, a health
+// endpoint): the fields above with sources as their String names and errors
+// as their messages.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type zone struct {
+		Name        string `json:"name"`
+		OK          bool   `json:"ok"`
+		Source      string `json:"source,omitempty"`
+		Path        string `json:"path,omitempty"`
+		DataVersion string `json:"data_version,omitempty"`
+		Note        string `json:"note,omitempty"`
+		Error       string `json:"error,omitempty"`
+	}
+	out := struct {
+		GoVersion     string   `json:"go_version"`
+		TZ            *string  `json:"tz"` // null when unset
+		Local         string   `json:"local,omitempty"`
+		LocalSource   string   `json:"local_source"`
+		ZONEINFO      string   `json:"zoneinfo,omitempty"`
+		SystemDir     string   `json:"system_dir,omitempty"`
+		SystemVersion string   `json:"system_version,omitempty"`
+		Embedded      bool     `json:"embedded"`
+		GOROOTZip     string   `json:"goroot_zip,omitempty"`
+		Zones         []zone   `json:"zones"`
+		Problems      []string `json:"problems"`
+		OK            bool     `json:"ok"`
+	}{GoVersion: r.GoVersion, Local: r.Local, LocalSource: r.LocalSource.String(), ZONEINFO: r.ZONEINFO,
+		SystemDir: r.SystemDir, SystemVersion: r.SystemVersion, Embedded: r.Embedded, GOROOTZip: r.GOROOTZip,
+		Zones: []zone{}, Problems: []string{}, OK: r.OK()}
+	if r.TZSet {
+		out.TZ = &r.TZ
+	}
+	for _, z := range r.Zones {
+		j := zone{Name: z.Name, OK: z.Err == nil}
+		if z.Err != nil {
+			j.Error = z.Err.Error()
+		} else {
+			j.Source, j.Path, j.DataVersion, j.Note = z.Info.Source.String(), z.Info.Path, z.Info.DataVersion, z.Info.Note
+		}
+		out.Zones = append(out.Zones, j)
+	}
+	for _, p := range r.Problems {
+		out.Problems = append(out.Problems, p.Error())
+	}
+	return json.Marshal(out)
 }
 
 // OK reports whether there are no problems.

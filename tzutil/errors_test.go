@@ -1,6 +1,7 @@
 package tzutil
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -57,7 +58,6 @@ func TestErrInvalid(t *testing.T) {
 	}
 	_, err := Load("Local")
 	assert.EqualError(t, err, `tzutil: invalid zone name "Local": "Local" is not a zone; use time.Local explicitly, or LocalName/FromTZ to learn what it should be`)
-	_ = time.UTC
 }
 
 func TestParsePolicy(t *testing.T) {
@@ -74,5 +74,46 @@ func TestParsePolicy(t *testing.T) {
 		assert.Equal(t, want, got, s)
 	}
 	_, err := Policy(42).MarshalText()
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestReportJSON(t *testing.T) {
+	ld := &Loader{LookupEnv: func(k string) (string, bool) {
+		if k == "TZ" {
+			return "Asia/Shanghai", true
+		}
+		return "", false
+	}}
+	r := ld.doctor(MustLoad("Asia/Shanghai"), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), []string{"Europe/Berlin", "Asia/Shangai"})
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	var got struct {
+		TZ    *string
+		Zones []struct {
+			Name, Source, Error string
+			OK                  bool
+		}
+		Problems []string
+		OK       bool
+	}
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.NotNil(t, got.TZ)
+	assert.Equal(t, "Asia/Shanghai", *got.TZ)
+	require.Len(t, got.Zones, 2)
+	assert.True(t, got.Zones[0].OK)
+	assert.Equal(t, "system", got.Zones[0].Source)
+	assert.False(t, got.Zones[1].OK)
+	assert.Contains(t, got.Zones[1].Error, `did you mean "Asia/Shanghai"`)
+	assert.False(t, got.OK)
+	assert.Len(t, got.Problems, len(r.Problems))
+}
+
+func TestParseOverflow(t *testing.T) {
+	for s, want := range map[string]Overflow{"clamp": Clamp, "Constrain": Clamp, "normalize": Normalize, "reject-overflow": RejectOverflow, "REJECT": RejectOverflow} {
+		got, err := ParseOverflow(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, want, got, s)
+	}
+	_, err := ParseOverflow("wrap")
 	assert.ErrorIs(t, err, ErrInvalid)
 }

@@ -2,6 +2,7 @@ package tzutil
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -166,4 +167,19 @@ func TestAddPeriod(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = AddPeriod(time.Now(), Period{Days: 1}, Clamp, Policy(77))
 	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestDateTimeAddPeriodProperty: on a civil DateTime, the time part is
+// wall-clock arithmetic, which is UTC arithmetic on the same fields.
+func TestDateTimeAddPeriodProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		base := time.Unix(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Unix()+r.Int64N(200*365*86400), r.Int64N(1e9)).UTC()
+		dt := DateTimeOf(base)
+		p := Period{Days: r.IntN(800) - 400, Time: time.Duration(r.Int64N(int64(1000*time.Hour))) - 500*time.Hour}
+		got, err := dt.AddPeriod(p, Clamp)
+		require.NoError(t, err)
+		want := DateTimeOf(base.AddDate(0, 0, p.Days).Add(p.Time))
+		require.Equal(t, want, got, "%s + %s", dt, p)
+	}
 }

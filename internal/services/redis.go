@@ -203,9 +203,23 @@ func StartRedisClusterReplicas(ctx context.Context, masters, replicas int, extra
 	if err != nil {
 		return nil, err
 	}
+	// The nodes join with the default node timeout: a short one (a test's
+	// 1000 ms for a fast failover) makes nodes on a busy machine mark each
+	// other as failing while redis-cli waits for them to agree, and the join
+	// never completes. The requested timeout is set once the cluster is ok.
+	var nodeTimeout string
+	var join []string
+	for i := 0; i < len(extra); i++ {
+		if extra[i] == "--cluster-node-timeout" && i+1 < len(extra) {
+			nodeTimeout = extra[i+1]
+			i++
+			continue
+		}
+		join = append(join, extra[i])
+	}
 	c := &RedisCluster{}
 	for range masters * (1 + replicas) {
-		n, err := startRedis(ctx, true, extra)
+		n, err := startRedis(ctx, true, join)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -227,6 +241,18 @@ func StartRedisClusterReplicas(ctx context.Context, masters, replicas int, extra
 		if err := c.waitReplicas(ctx); err != nil {
 			c.Close()
 			return nil, err
+		}
+	}
+	if nodeTimeout != "" {
+		for _, n := range c.Nodes {
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+			err := cl.ConfigSet(ctx, "cluster-node-timeout", nodeTimeout).Err()
+			cl.Close()
+			if err != nil {
+				c.Close()
+				return nil, fmt.Errorf("services: set cluster-node-timeout on %s: %w", n.Addr(), err)
+			}
+			n.extra = append(n.extra, "--cluster-node-timeout", nodeTimeout) // kept across restarts
 		}
 	}
 	register(c, c.Close)
