@@ -74,7 +74,7 @@ fuzz:
 ## bench: every benchmark, count 5, summarised with ratios in BENCHMARKS.md
 bench: deps
 	@rm -f bench.out; $(EACH) $(GO) test -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) -timeout 60m ./... | tee -a $(CURDIR)/bench.out); done
-	$(GO) run .ci/benchreport/main.go < bench.out > BENCHMARKS.md
+	BENCHCOUNT=$(BENCHCOUNT) $(GO) run .ci/benchreport/main.go < bench.out > BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"
 
 ## release: every gate, then one tag per module (make release VERSION=v0.1.0)

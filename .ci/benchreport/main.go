@@ -83,7 +83,7 @@ func main() {
 
 	fmt.Println("# Benchmarks")
 	fmt.Println()
-	fmt.Println("Written by `make bench` (`go test -run '^$' -bench . -benchmem -count=5 ./...`, then")
+	fmt.Printf("Written by `make bench` (`go test -run '^$' -bench . -benchmem -count=%s ./...` in every module, then\n", benchCount())
 	fmt.Println("`.ci/benchreport`). Values are medians of the runs. A ratio is anchor ns/op ÷ plumb")
 	fmt.Println("ns/op from the same run: above 1 means plumb is faster. Servers (redis-server,")
 	fmt.Println("PostgreSQL) run on loopback on the same machine, so absolute numbers include them.")
@@ -210,4 +210,12 @@ func gitHead() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// benchCount is the -count make bench ran with (BENCHCOUNT, default 5).
+func benchCount() string {
+	if c := os.Getenv("BENCHCOUNT"); c != "" {
+		return c
+	}
+	return "5"
 }
