@@ -123,7 +123,7 @@ func run(ctx context.Context) error {
 	}, OnFailure: func(_ context.Context, ri cronx.RunInfo, err error, _ time.Duration) {
 		var pe *cronx.PanicError
 		if errors.As(err, &pe) {
-			fmt.Printf("  %s  %-10s PANIC on %s recovered: %v (stack: %d bytes)\n", ri.Tick.In(shanghai).Format("15:04:05 MST"), ri.Job, ri.Replica, pe.Value, len(pe.Stack))
+			fmt.Printf("  %s  %-10s PANIC on %s: %v (stack %d B)\n", ri.Tick.In(shanghai).Format("15:04:05 MST"), ri.Job, ri.Replica, pe.Value, len(pe.Stack))
 			return
 		}
 		fmt.Printf("  %s failed on %s: %v\n", ri.Job, ri.Replica, err)
@@ -239,7 +239,11 @@ func run(ctx context.Context) error {
 			}
 			cells = append(cells, fmt.Sprintf("%s=%s", tk.In(shanghai).Format("15:04:05"), strings.Join(who, "+")))
 		}
-		fmt.Printf("  %-9s %d ticks: %s\n", job, len(ticks), strings.Join(cells, " "))
+		// Four cells a line keeps the output within 100 columns.
+		fmt.Printf("  %-9s %d ticks:\n", job, len(ticks))
+		for i := 0; i < len(cells); i += 4 {
+			fmt.Printf("    %s\n", strings.Join(cells[i:min(i+4, len(cells))], "  "))
+		}
 	}
 	skipMu.Lock()
 	fmt.Printf("ticks each replica found already claimed (skipped): %v\n", lost)

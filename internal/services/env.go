@@ -14,7 +14,9 @@ func RedisURL(ctx context.Context) (url string, started bool, err error) {
 	if u := os.Getenv("PLUMB_REDIS_URL"); u != "" {
 		return u, false, nil
 	}
-	r, err := StartRedis(ctx)
+	// The configuration streamq and redislock document as durable: an
+	// acknowledged write survives a restart (and they do not warn about it).
+	r, err := StartRedis(ctx, "--appendonly", "yes", "--appendfsync", "everysec")
 	if err != nil {
 		return "", false, fmt.Errorf("PLUMB_REDIS_URL is not set and no redis-server could be started: %w", err)
 	}
