@@ -80,7 +80,7 @@ func caseAggregate(t *testing.T, tg target) {
 	require.NoError(t, err)
 	_, err = q.Add(ctx, job{N: 99}) // not aggregated: alone, key ""
 	require.NoError(t, err)
-	eventually(t, 20*time.Second, "every group handled", func() bool {
+	eventually(t, 60*time.Second, "every group handled", func() bool {
 		return len(find("full")) == 1 && len(find("quiet")) == 1 && len(find("retry")) == 2 && len(find("")) == 1
 	})
 	assert.Equal(t, []int{1, 2, 3}, find("full")[0].ns)
@@ -90,7 +90,7 @@ func caseAggregate(t *testing.T, tg target) {
 	assert.Equal(t, 2, find("retry")[1].attempt)
 	assert.Equal(t, []int{99}, find("")[0].ns)
 	var dls []DeadLetter[job]
-	eventually(t, 20*time.Second, "the failing aggregate dead-lettered", func() bool {
+	eventually(t, 60*time.Second, "the failing aggregate dead-lettered", func() bool {
 		dls, err = q.DeadLetters(ctx, "g", "", 10)
 		return err == nil && len(dls) == 1
 	})
@@ -99,7 +99,7 @@ func caseAggregate(t *testing.T, tg target) {
 	n, err := q.RequeueDeadLetters(ctx, "g", dls[0].ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	eventually(t, 20*time.Second, "the requeued aggregate runs again", func() bool { return len(find("dead")) == 3 })
+	eventually(t, 60*time.Second, "the requeued aggregate runs again", func() bool { return len(find("dead")) == 3 })
 	assert.Equal(t, []int{30}, find("dead")[2].ns)
 }
 
@@ -192,7 +192,7 @@ func TestAggregateMaxDelay(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		require.Less(t, n, 2000, "no aggregate after %d messages", n)
 	}
-	eventually(t, 20*time.Second, "the rest flushed after the grace period", func() bool {
+	eventually(t, 60*time.Second, "the rest flushed after the grace period", func() bool {
 		total := 0
 		for _, s := range got() {
 			total += s

@@ -28,7 +28,7 @@ func caseHeaders(t *testing.T, tg target) {
 	}, SubscriberConfig{Block: 50 * time.Millisecond})
 	require.NoError(t, err)
 	start[job](t, sub)
-	eventually(t, 10*time.Second, "subscriber reading", func() bool {
+	eventually(t, 30*time.Second, "subscriber reading", func() bool {
 		_, err := q.Add(ctx, job{N: -100}, Header("probe", "1"))
 		require.NoError(t, err)
 		time.Sleep(20 * time.Millisecond)
@@ -68,7 +68,7 @@ func caseHeaders(t *testing.T, tg target) {
 		defer mu.Unlock()
 		return append([]map[string]string(nil), seen[n]...)
 	}
-	eventually(t, 10*time.Second, "all handled", func() bool {
+	eventually(t, 30*time.Second, "all handled", func() bool {
 		return len(get(1)) == 2 && len(get(2)) == 1 && len(get(3)) == 1 && len(get(4)) == 1 && len(get(5)) == 1 && len(get(6)) == 1 && len(get(7)) == 1
 	})
 	assert.Equal(t, []map[string]string{h, h}, get(1), "kept through the retry")
@@ -76,14 +76,17 @@ func caseHeaders(t *testing.T, tg target) {
 	assert.Equal(t, map[string]string{"unique": "yes"}, get(4)[0])
 	assert.Equal(t, map[string]string{"batch": "yes"}, get(6)[0])
 	assert.Nil(t, get(7)[0])
-	eventually(t, 10*time.Second, "the subscriber saw them", func() bool { return len(get(-1)) == 1 })
+	eventually(t, 30*time.Second, "the subscriber saw them", func() bool { return len(get(-1)) == 1 })
 	assert.Equal(t, h, get(-1)[0])
-	found := false
-	infoHeaders.Range(func(_, v any) bool {
-		found = found || assert.ObjectsAreEqual(h, v)
-		return true
+	// OnAck runs when the batched ack is flushed, after the handler returned.
+	eventually(t, 30*time.Second, "hooks see the headers", func() bool {
+		found := false
+		infoHeaders.Range(func(_, v any) bool {
+			found = found || assert.ObjectsAreEqual(h, v)
+			return true
+		})
+		return found
 	})
-	assert.True(t, found, "hooks see the headers")
 
 	dls, err := q.DeadLetters(ctx, "g", "", 10)
 	require.NoError(t, err)
@@ -92,7 +95,7 @@ func caseHeaders(t *testing.T, tg target) {
 	n, err := q.RequeueDeadLetters(ctx, "g", dls[0].ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	eventually(t, 10*time.Second, "requeued", func() bool { return len(get(2)) == 2 })
+	eventually(t, 30*time.Second, "requeued", func() bool { return len(get(2)) == 2 })
 	assert.Equal(t, h, get(2)[1], "kept through dead letters and the requeue")
 	es, err := q.Peek(ctx, "", 100)
 	require.NoError(t, err)
@@ -137,7 +140,7 @@ func TestDeadlineAndTimeout(t *testing.T) {
 	}, fast(ConsumerConfig{}))
 	require.NoError(t, err)
 	start[job](t, c)
-	eventually(t, 10*time.Second, "two dead letters", func() bool {
+	eventually(t, 30*time.Second, "two dead letters", func() bool {
 		dls, err := q.DeadLetters(ctx, "g", "", 10)
 		return err == nil && len(dls) == 2
 	})
@@ -147,7 +150,7 @@ func TestDeadlineAndTimeout(t *testing.T) {
 		assert.Contains(t, dl.Err, "deadline", "message %d", dl.Value.N)
 		assert.Contains(t, []int{1, 2}, dl.Value.N)
 	}
-	eventually(t, 10*time.Second, "3 handled, 4 retried after its timeout", func() bool {
+	eventually(t, 30*time.Second, "3 handled, 4 retried after its timeout", func() bool {
 		return len(rec.attempts(3)) == 1 && len(rec.attempts(4)) == 2
 	})
 	assert.Empty(t, rec.attempts(1), "never handled late")
