@@ -81,13 +81,15 @@ func caseAggregate(t *testing.T, tg target) {
 	_, err = q.Add(ctx, job{N: 99}) // not aggregated: alone, key ""
 	require.NoError(t, err)
 	eventually(t, 60*time.Second, "every group handled", func() bool {
-		return len(find("full")) == 1 && len(find("quiet")) == 1 && len(find("retry")) == 2 && len(find("")) == 1
+		// At least: a delivery may run once more on a loaded machine.
+		return len(find("full")) >= 1 && len(find("quiet")) >= 1 && len(find("retry")) >= 2 && len(find("")) >= 1
 	})
 	assert.Equal(t, []int{1, 2, 3}, find("full")[0].ns)
 	assert.Equal(t, []map[string]string{{"h": "1"}, nil, nil}, find("full")[0].headers)
 	assert.Equal(t, []int{10, 11}, find("quiet")[0].ns, "flushed after the grace period")
-	assert.Equal(t, []int{20, 21}, find("retry")[1].ns, "retried as a whole")
-	assert.Equal(t, 2, find("retry")[1].attempt)
+	retried := find("retry")[len(find("retry"))-1]
+	assert.Equal(t, []int{20, 21}, retried.ns, "retried as a whole")
+	assert.GreaterOrEqual(t, retried.attempt, 2)
 	assert.Equal(t, []int{99}, find("")[0].ns)
 	var dls []DeadLetter[job]
 	eventually(t, 60*time.Second, "the failing aggregate dead-lettered", func() bool {
@@ -96,11 +98,15 @@ func caseAggregate(t *testing.T, tg target) {
 	})
 	assert.Equal(t, "dead", dls[0].Aggregate)
 	assert.NoError(t, dls[0].DecodeErr)
+	// Count the runs before the requeue: on a loaded machine a delivery may be
+	// reclaimed and run once more before it is dead-lettered (at least once),
+	// so the number of runs so far is not a fixed 2.
+	before := len(find("dead"))
 	n, err := q.RequeueDeadLetters(ctx, "g", dls[0].ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	eventually(t, 60*time.Second, "the requeued aggregate runs again", func() bool { return len(find("dead")) == 3 })
-	assert.Equal(t, []int{30}, find("dead")[2].ns)
+	eventually(t, 60*time.Second, "the requeued aggregate runs again", func() bool { return len(find("dead")) > before })
+	assert.Equal(t, []int{30}, find("dead")[before].ns)
 }
 
 // Handler and BatchHandler consumers get an aggregate's messages too: one
