@@ -137,7 +137,7 @@ func (q *Queue[T]) Stats(ctx context.Context) (Stats, error) {
 	delayed := pipe.ZCard(ctx, q.delayed)
 	dropped := pipe.Get(ctx, q.dropped)
 	groups := pipe.XInfoGroups(ctx, q.stream)
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	var err error
 	if st.Length, err = xlen.Result(); err != nil {
 		return st, fmt.Errorf("streamq: stats %s: %w", q.stream, err)
@@ -217,7 +217,7 @@ func (q *Queue[T]) groupStats(ctx context.Context, g redis.XInfoGroup) (GroupSta
 	rpend := p.XPending(ctx, k.rs, g.Name)
 	paused := p.Get(ctx, k.pause)
 	ctr := p.HGetAll(ctx, k.ctr)
-	_, _ = p.Exec(ctx)
+	_ = execPipe(ctx, p)
 	gst := GroupStats{Name: g.Name, LastDeliveredID: g.LastDeliveredID, EntriesRead: g.EntriesRead, Lag: g.Lag, Pending: g.Pending}
 	var err error
 	if pr, err := pend.Result(); err == nil && pr.Count > 0 {
@@ -415,7 +415,7 @@ func (q *Queue[T]) DeadLetters(ctx context.Context, group string, after string, 
 	pipe := q.client.Pipeline()
 	groups := pipe.XInfoGroups(ctx, q.stream)
 	rng := pipe.XRangeN(ctx, k.dead, start, "+", int64(count))
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	msgs, err := rng.Result()
 	if err != nil {
 		return nil, fmt.Errorf("streamq: xrange %s: %w", k.dead, err)

@@ -127,7 +127,7 @@ func (q *Queue[T]) flushAggregates(ctx context.Context) (int, error) {
 	pipe := q.client.Pipeline()
 	byFirst := pipe.ZRangeByScore(ctx, q.stream+":aggfirst", &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-q.agg.MaxDelay).UnixMilli(), 10), Count: 100})
 	byLast := pipe.ZRangeByScore(ctx, q.stream+":agglast", &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-q.agg.GracePeriod).UnixMilli(), 10), Count: 100})
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if err := execPipe(ctx, pipe); err != nil && err != redis.Nil {
 		return 0, fmt.Errorf("streamq: due aggregates of %s: %w", q.stream, err)
 	}
 	due := map[string]bool{}

@@ -639,7 +639,7 @@ func (c *Consumer[T]) fetchLoop(ctx context.Context) error {
 			pipe := c.q.client.Pipeline()
 			a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
 			read := pipe.XReadGroup(ctx, args)
-			_, _ = pipe.Exec(ctx)
+			_ = execPipe(ctx, pipe)
 			c.ackDone(ctx, a)
 			res, err = read.Result()
 		} else {
@@ -1234,7 +1234,7 @@ func (c *Consumer[T]) flushAcks(ctx context.Context) {
 	}
 	pipe := c.q.client.Pipeline()
 	a := c.queueAcks(ctx, pipe, acks, rsAcks, resent)
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	c.ackDone(ctx, a)
 }
 

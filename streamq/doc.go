@@ -44,7 +44,10 @@
 // restart, a failover) are reported through Hooks.OnError and the Logger
 // (slog.Default() unless Config.Logger is set) and retried; they never end
 // Run, but a client closed under it does. The client passed to New is never
-// closed.
+// closed. A command that never reached Redis (server down, ctx done) is an
+// error, never an empty success: AddBatch reports each item it could not
+// write, and a consumer keeps an ack flush that did not go out and sends it
+// again.
 //
 // Consumers trim the stream every TrimInterval, removing only entries
 // every group has acknowledged; Config.MaxLen adds a hard cap whose

@@ -49,7 +49,7 @@ func (q *Queue[T]) CheckDurability(ctx context.Context) (Durability, error) {
 	repl := pipe.Info(ctx, "replication")
 	fsync := pipe.ConfigGet(ctx, "appendfsync")
 	waitaof := pipe.Do(ctx, "command", "info", "waitaof")
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	var d Durability
 	p, err := pers.Result()
 	if err != nil {
@@ -125,7 +125,7 @@ func (q *Queue[T]) durable(ctx context.Context, queue func(redis.Pipeliner)) err
 	} else {
 		wait = pipe.Do(ctx, "wait", q.waitReplicas, ms)
 	}
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	v, err := wait.Result()
 	if err != nil {
 		q.reloadOnError(err)

@@ -114,7 +114,7 @@ func (q *Queue[T]) AddBatch(ctx context.Context, vs []T, opts ...Option) ([]stri
 	if q.waitReplicas == 0 && !q.waitAOF {
 		pipe := q.client.Pipeline()
 		queue(pipe)
-		_, _ = pipe.Exec(ctx) // per-command errors are read below
+		_ = execPipe(ctx, pipe) // per-command errors are read below
 	} else if werr = q.durable(ctx, queue); cmds[0] == nil {
 		return make([]string, len(vs)), werr
 	}

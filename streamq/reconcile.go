@@ -77,7 +77,7 @@ func (c *Consumer[T]) reconcile(ctx context.Context) {
 			Stream: streams[i].key, Group: c.group, Start: "-", End: "+", Count: page, Consumer: c.cfg.name,
 		})
 	}
-	_, _ = pipe.Exec(ctx)
+	_ = execPipe(ctx, pipe)
 	found := 0
 	for _, s := range streams {
 		pend, err := s.cmd.Result()

@@ -350,6 +350,31 @@ func idTime(id string) time.Time {
 	return time.UnixMilli(n)
 }
 
+// execPipe sends pipe and leaves every command holding its own outcome, so
+// callers read per-command results. go-redis returns from Exec without
+// touching the commands when it never got a connection (the server is down,
+// ctx was already done, the pool timed out, a hook refused): their Err()
+// stays nil and their values zero, which would read as success — an XADD
+// with ID "", an XACK that found nothing pending, an empty queue. Such
+// commands get Exec's error here. A pipeline that reached the server leaves
+// an error on at least one command whenever Exec returns one, so commands
+// that did run keep their replies.
+func execPipe(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return err
+		}
+	}
+	for _, c := range cmds {
+		c.SetErr(err)
+	}
+	return err
+}
+
 // isBusyGroup reports the XGROUP CREATE error for an existing group.
 func isBusyGroup(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "BUSYGROUP")
