@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -124,11 +125,11 @@ func run(ctx context.Context) error {
 	}
 	hooks := streamq.Hooks{
 		OnRetry: func(info streamq.MsgInfo, err error, delay time.Duration) {
-			fmt.Printf("  retry  %s attempt %d failed (%v); again in %v\n", info.OriginalID, info.Attempt, err, delay.Round(time.Millisecond))
+			fmt.Print(wrap("  retry  "+info.OriginalID, fmt.Sprintf("attempt %d failed (%v); again in %v", info.Attempt, err, delay.Round(time.Millisecond))))
 		},
 		OnDead: func(info streamq.MsgInfo, err error) {
 			dead.Add(1)
-			fmt.Printf("  dead   %s after %d attempt(s): %v\n", info.OriginalID, info.Attempt, err)
+			fmt.Print(wrap("  dead   "+info.OriginalID, fmt.Sprintf("after %d attempt(s): %v", info.Attempt, err)))
 		},
 	}
 	cfg := streamq.ConsumerConfig{
@@ -214,13 +215,13 @@ func run(ctx context.Context) error {
 	}
 	for _, dl := range dls {
 		if dl.DecodeErr != nil {
-			fmt.Printf("%s payload %q: %s -> deleted\n", dl.OriginalID, dl.Payload, dl.Err)
+			fmt.Print(wrap(dl.OriginalID, fmt.Sprintf("payload %q: %s -> deleted", dl.Payload, dl.Err)))
 			if _, err := q.DeleteDeadLetters(sctx, "mailer", dl.ID); err != nil {
 				return err
 			}
 			continue
 		}
-		fmt.Printf("%s job %d, %d attempts, last error %q -> requeued\n", dl.OriginalID, dl.Value.N, dl.Attempts, dl.Err)
+		fmt.Print(wrap(dl.OriginalID, fmt.Sprintf("job %d, %d attempts, last error %q -> requeued", dl.Value.N, dl.Attempts, dl.Err)))
 		if _, err := q.RequeueDeadLetters(sctx, "mailer", dl.ID); err != nil {
 			return err
 		}
@@ -230,9 +231,34 @@ func run(ctx context.Context) error {
 		return err
 	}
 	if len(st.Groups) == 1 {
-		fmt.Printf("dead letters left: %d (a requeued job runs again, with fresh attempts, on the group's next worker)\n", st.Groups[0].DeadLetters)
+		fmt.Print(wrap("dead letters left:", fmt.Sprintf("%d (a requeued job runs again, with fresh attempts, on the group's next worker)", st.Groups[0].DeadLetters)))
 	}
 	return nil
+}
+
+// wrap returns prefix and text as lines of at most 100 columns (a word
+// longer than that stands alone), continuation lines indented by four
+// spaces, each ending in a newline. One string, so that lines printed by
+// concurrent handlers never interleave.
+func wrap(prefix string, text any) string {
+	var b strings.Builder
+	line := prefix
+	for _, w := range strings.Fields(fmt.Sprint(text)) {
+		switch {
+		case strings.TrimSpace(line) == "": // only indentation so far
+			line += w
+		case len(line)+1+len(w) > 100:
+			b.WriteString(line + "\n")
+			line = "    " + w
+		default:
+			if !strings.HasSuffix(line, " ") {
+				line += " "
+			}
+			line += w
+		}
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // cleanup deletes the example's keys.

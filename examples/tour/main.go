@@ -10,7 +10,8 @@
 //
 // PLUMB_REDIS_URL and PLUMB_DATABASE_URL, when set, are used instead of
 // starting servers. Each example gets them in its environment. The tour
-// prints a header per example and exits non-zero if any example fails.
+// prints a header per example and exits non-zero if any example fails,
+// which includes printing a line wider than 100 columns.
 package main
 
 import (
@@ -18,12 +19,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -111,14 +114,66 @@ func runOne(ctx context.Context, path, dir string, env []string, timeout time.Du
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	stdout, stderr := &widthCheck{w: os.Stdout}, &widthCheck{w: os.Stderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("did not finish in %s", timeout)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, c := range []*widthCheck{stdout, stderr} {
+		if c.endLine(); c.over > 0 { // an unterminated last line counts too
+			return fmt.Errorf("%d output lines wider than %d columns, the first: %q", c.over, maxColumns, c.first)
+		}
+	}
+	return nil
+}
+
+// maxColumns is the widest line an example may print: the output is read
+// in terminals and pasted into issues.
+const maxColumns = 100
+
+// widthCheck passes an example's output through and counts the lines wider
+// than maxColumns (in runes: the examples print no wide characters).
+type widthCheck struct {
+	w     io.Writer
+	mu    sync.Mutex // os/exec may write from two goroutines
+	line  int        // runes in the current line so far
+	over  int
+	first string // the first too-wide line, as far as it is kept
+	cur   []byte // the current line, kept up to 2*maxColumns bytes
+}
+
+func (c *widthCheck) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range p {
+		if b == '\n' {
+			c.endLine()
+			continue
+		}
+		if b&0xC0 != 0x80 { // a rune's first byte (split writes count right)
+			c.line++
+		}
+		if len(c.cur) < 2*maxColumns {
+			c.cur = append(c.cur, b)
+		}
+	}
+	return c.w.Write(p)
+}
+
+func (c *widthCheck) endLine() {
+	if c.line > maxColumns {
+		if c.over == 0 {
+			c.first = string(c.cur)
+		}
+		c.over++
+	}
+	c.line, c.cur = 0, c.cur[:0]
 }
 
 // servers starts redis-server and PostgreSQL unless PLUMB_* URLs are set,

@@ -141,7 +141,7 @@ func pitfall(ctx context.Context, dsn string) error {
 	fmt.Printf("  db.Exec(\"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE\") -> err = %v\n", err)
 	mu.Lock()
 	for _, n := range notices {
-		fmt.Printf("    the server answered (seen only through a notice handler): %s\n", n)
+		fmt.Print(wrap("    the server answered (seen only through a notice handler):", n))
 	}
 	mu.Unlock()
 	tx, err := db.BeginTx(ctx, nil)
@@ -175,7 +175,7 @@ func pitfall(ctx context.Context, dsn string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  txiso.ReadUncommitted: the server reports %q but runs it as read committed (see G1a below)\n", level)
+	fmt.Print(wrap("  txiso.ReadUncommitted:", fmt.Sprintf("the server reports %q but runs it as read committed (see G1a below)", level)))
 	fmt.Println()
 	return nil
 }
@@ -188,7 +188,7 @@ func matrix(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("  " + m.Server)
+	fmt.Print(wrap("  ", m.Server))
 	fmt.Println()
 	for _, line := range strings.Split(strings.TrimRight(m.String(), "\n"), "\n") {
 		fmt.Println("  " + line)
@@ -200,7 +200,7 @@ func matrix(ctx context.Context, db *sql.DB) error {
 	bad := m.Mismatches()
 	fmt.Printf("  %d cells in %v; %d differ from Hermitage (github.com/ept/hermitage)\n", len(m.Cells), time.Since(start).Round(time.Millisecond), len(bad))
 	for _, c := range bad {
-		fmt.Printf("    ! %s at %s: %s %v\n", c.Case, c.Level, c.Outcome, c.Err)
+		fmt.Print(wrap(fmt.Sprintf("    ! %s at %s:", c.Case, c.Level), fmt.Sprintf("%s %v", c.Outcome, c.Err)))
 	}
 	fmt.Println()
 	return nil
@@ -344,8 +344,8 @@ func transfers(ctx context.Context, db *sql.DB) error {
 					hist = append(hist, fmt.Sprintf("%d:%d", a, n))
 				}
 			}
-			fmt.Printf("    retries by SQLSTATE: %s\n", strings.Join(codes, " "))
-			fmt.Printf("    transfers by attempts needed (attempts:transfers): %s\n", strings.Join(hist, " "))
+			fmt.Print(wrap("    retries by SQLSTATE:", strings.Join(codes, " ")))
+			fmt.Print(wrap("    transfers by attempts needed (attempts:transfers):", strings.Join(hist, " ")))
 			if lost != 0 || total != accounts*initialBalance {
 				return fmt.Errorf("txiso.Run lost %d transfers", lost)
 			}
@@ -417,4 +417,28 @@ func auditLedger(ctx context.Context, db *sql.DB, acct, ledger string, committed
 		}
 	}
 	return lost, total, nil
+}
+
+// wrap returns prefix and text as lines of at most 100 columns (a word
+// longer than that stands alone), continuation lines indented by four
+// spaces, each ending in a newline.
+func wrap(prefix string, text any) string {
+	var b strings.Builder
+	line := prefix
+	for _, w := range strings.Fields(fmt.Sprint(text)) {
+		switch {
+		case strings.TrimSpace(line) == "": // only indentation so far
+			line += w
+		case len(line)+1+len(w) > 100:
+			b.WriteString(line + "\n")
+			line = "    " + w
+		default:
+			if !strings.HasSuffix(line, " ") {
+				line += " "
+			}
+			line += w
+		}
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }

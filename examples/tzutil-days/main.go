@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -78,7 +79,7 @@ func midnightToday() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("    formatted and parsed back by Go:  %s (%s off: Go knows no \"CST\" here and uses +0)\n", back.UTC().Format(time.RFC3339), back.Sub(blogMidnight))
+	fmt.Printf("    formatted and parsed back by Go:  %s (%s off: Go takes \"CST\" as +0)\n", back.UTC().Format(time.RFC3339), back.Sub(blogMidnight))
 	fmt.Println("    parsed by PostgreSQL or in Chicago: US Central Standard Time, -06:00 (14 h off)")
 	fmt.Println("  And the same code in a DST zone goes wrong on DST days; see the table.")
 
@@ -110,8 +111,12 @@ func dayTable() error {
 		{"Australia/Lord_Howe", "2024-04-07", "30-minute shift"},
 		{"Pacific/Apia", "2011-12-30", "the whole day skipped"},
 	}
+	// Two tables, so that each fits in 100 columns: what the day is, then
+	// what each way of computing its midnight returns.
+	what := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
+	fmt.Fprintln(what, "  zone\tdate\twhat happens\ttzutil.DayLength")
 	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "  zone\tdate\twhy\ttime.Date midnight\tPostgreSQL AT TIME ZONE\ttzutil.StartOfDate\tDayLength\t")
+	fmt.Fprintln(w, "  zone\tdate\ttime.Date midnight\tPostgreSQL\ttzutil.StartOfDate")
 	for _, d := range days {
 		loc, err := tzutil.Load(d.zone)
 		if err != nil {
@@ -142,8 +147,14 @@ func dayTable() error {
 			}
 			return "✗ " + t.Format("01-02 15:04 -07:00")
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.zone, d.date, d.why, mark(naive), mark(pg), start.Format("01-02 15:04 -07:00"), n)
+		fmt.Fprintf(what, "  %s\t%s\t%s\t%s\n", d.zone, d.date, d.why, n)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t  %s\n", d.zone, d.date, mark(naive), mark(pg), start.Format("01-02 15:04 -07:00"))
 	}
+	if err := what.Flush(); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Println("  The first instant of each of those days:")
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -162,6 +173,7 @@ func policies() error {
 	fmt.Println()
 	ny := tzutil.MustLoad("America/New_York")
 	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
+	var rejected []string
 	for _, s := range []string{"2024-03-10T02:30", "2024-11-03T01:30"} {
 		wall, err := tzutil.ParseDateTime(s)
 		if err != nil {
@@ -172,19 +184,23 @@ func policies() error {
 			return err
 		}
 		naive := time.Date(wall.Year, wall.Month, wall.Day, wall.Hour, wall.Minute, 0, 0, ny)
-		fmt.Fprintf(w, "  %s\t%s at %s\t\n", s, r.Kind, r.Transition.UTC().Format("15:04Z"))
+		fmt.Fprintf(w, "  %s\t%s at %s\n", s, r.Kind, r.Transition.UTC().Format("15:04Z"))
 		fmt.Fprintf(w, "    time.Date\t%s\t(\"does not guarantee which\")\n", naive.Format(time.RFC3339))
 		for _, p := range []tzutil.Policy{tzutil.Compatible, tzutil.Earlier, tzutil.Later, tzutil.StartOfGap, tzutil.PostgreSQL, tzutil.Reject} {
 			t, err := tzutil.At(wall, ny, p)
 			if err != nil {
-				fmt.Fprintf(w, "    %s\terror: %.60s…\t\n", p, err)
+				fmt.Fprintf(w, "    %s\terror (below)\n", p)
+				rejected = append(rejected, wrap("  "+p.String()+" at "+s+":", err))
 				continue
 			}
-			fmt.Fprintf(w, "    %s\t%s\t\n", p, t.Format(time.RFC3339))
+			fmt.Fprintf(w, "    %s\t%s\n", p, t.Format(time.RFC3339))
 		}
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	for _, r := range rejected {
+		fmt.Print(r)
 	}
 	fmt.Println()
 	return nil
@@ -214,4 +230,28 @@ func splitLines(s string) []string {
 		out = append(out, s[start:])
 	}
 	return out
+}
+
+// wrap returns prefix and text as lines of at most 100 columns (a word
+// longer than that stands alone), continuation lines indented by four
+// spaces, each ending in a newline.
+func wrap(prefix string, text any) string {
+	var b strings.Builder
+	line := prefix
+	for _, w := range strings.Fields(fmt.Sprint(text)) {
+		switch {
+		case strings.TrimSpace(line) == "": // only indentation so far
+			line += w
+		case len(line)+1+len(w) > 100:
+			b.WriteString(line + "\n")
+			line = "    " + w
+		default:
+			if !strings.HasSuffix(line, " ") {
+				line += " "
+			}
+			line += w
+		}
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
