@@ -10,7 +10,7 @@
 // How it works. A scheduled run first executes one Lua script (one round
 // trip) on the job's keys, which share the cluster hash tag {job}:
 //
-//	cronx:{job}:tick:<unix>  "replica|fence"  SET NX PX ClaimTTL, never deleted
+//	cronx:{job}:tick:<unix>  "replica|fence|token"  SET NX PX ClaimTTL, never deleted
 //	cronx:{job}:fence        last fence, tick, next tick, restart guard, replica (Coordinator.Last)
 //	cronx:{job}:lease        running lease, only with cronx.NoClusterOverlap
 //	cronx:{job}:runs         sorted set of the last Config.History run records (Coordinator.History)
@@ -42,8 +42,11 @@
 //     (UPDATE ... WHERE fence < $1; the fence fits a PostgreSQL bigint).
 //   - With cronx.NoClusterOverlap, the run also holds a lease renewed every
 //     RenewEvery; a tick that finds it held is consumed and skipped
-//     (cronx.SkipClusterBusy) on every replica. If renewal fails, the run's
-//     context is cancelled with cause cronx.ErrLeaseLost; if the lease is
+//     (cronx.SkipClusterBusy) on every replica. If renewal fails so long
+//     that the lease could expire before the next attempt (counted from
+//     when the last good renewal was sent), the run's context is cancelled
+//     with cause cronx.ErrLeaseLost, before another replica can take the
+//     lease; if the lease is
 //     found gone only when the run ends (the process was frozen, say by
 //     SIGSTOP or a paused VM, past LeaseTTL), the run is reported as failed
 //     with cronx.ErrLeaseLost although it returned nil.
@@ -73,6 +76,15 @@
 // claim. History(ctx, job, n) reads the records newest first, and Jobs
 // lists every job under the prefix with its last claim, next tick, last
 // run and last failure, for dashboards and command-line tools.
+//
+// Lost replies. go-redis sends a command again when the connection broke
+// before its reply came (Options.MaxRetries), so a claim or release may run
+// twice on the server. Each claim carries a token of its own: the second
+// run of a claim that won returns that claim (never "claimed by another
+// replica", which would leave the tick run by nobody), and the second run
+// of a release finds its own history record and answers as the first did
+// (never a false cronx.ErrLeaseLost). A claim of an older tick (a catch-up
+// run, a late replica) bumps the fence but never moves Last back.
 //
 // Cost: one round trip per tick per replica, plus one (the release and
 // history record) for the replica that ran it, and the renewals with

@@ -151,7 +151,7 @@ type Job struct {
 // a cluster) with SCAN, so it is meant for operators' tools, not for each
 // tick.
 func (c *Coordinator) Jobs(ctx context.Context) ([]Job, error) {
-	pattern := c.o.Prefix + "{*}:fence"
+	pattern := globEscape(c.o.Prefix) + "{*}:fence"
 	var mu sync.Mutex
 	var names []string
 	scan := func(ctx context.Context, rdb redis.Cmdable) error {
@@ -210,7 +210,11 @@ func (c *Coordinator) Jobs(ctx context.Context) ([]Job, error) {
 			return nil, err
 		}
 		j := Job{Name: name, Last: last} // Last is zero while no claim was won
-		runs, err := decodeRuns(c.base(name)+"runs", rs[i].runs.Val())
+		vals, err := rs[i].runs.Result()
+		if err != nil {
+			return nil, fmt.Errorf("redislock: read the history of job %q: %w", name, err)
+		}
+		runs, err := decodeRuns(c.base(name)+"runs", vals)
 		if err != nil {
 			return nil, err
 		}
@@ -226,4 +230,17 @@ func (c *Coordinator) Jobs(ctx context.Context) ([]Job, error) {
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// globEscape escapes SCAN MATCH's special characters (* ? [ ] \), so a
+// Prefix such as "app[1]:" matches itself.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

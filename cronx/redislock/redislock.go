@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,8 +92,16 @@ func (c *Coordinator) jobKeys(job string) *jobKeys {
 // for claimOverlapScript 3 the running lease, 4 the history. ARGV: 1
 // replica, 2 claim TTL ms, 3 tick (unix ns), 4 fence floor (the tick in
 // unix µs), 5 next tick (unix ns, "0": none), 6 guard (SkewBudget ms), 7
-// check persistence ("1"/"0"), and for claimOverlapScript 8 lease TTL ms,
-// 9 history length. One round trip, one slot.
+// check persistence ("1"/"0"), 8 lease TTL ms and 9 history length (used
+// by claimOverlapScript), 10 this claim's token (base 36, unique per Claim
+// call). One round trip, one slot.
+//
+// A claim's value is "replica|fence|token". go-redis sends a command again
+// when its reply was lost (a reset connection: MaxRetries), so a script may
+// run twice: finding its own token, the second run returns the first run's
+// claim instead of reporting the tick as claimed by another replica (which
+// would have left the tick run by nobody, and with NoClusterOverlap its
+// lease unrenewed).
 //
 // state is "fence|guard|tick|next|replica": the last won claim and the
 // guard (unix ms). Its absence means a first claim or, on a server without
@@ -101,13 +110,21 @@ func (c *Coordinator) jobKeys(job string) *jobKeys {
 // uptime and TIME), and refuses every tick at or before the guard, since
 // a replica may have won it before the loss.
 const claimPrologue = `
+local mine = redis.call('GET', KEYS[1])
+if mine then
+  local f = string.match(mine, '^.*|(%d+)|' .. ARGV[10] .. '$')
+  if f then return {f, 'ok', mine, ''} end -- this claim, run again after its reply was lost
+end
 local aof = ''
 if ARGV[7] == '1' then aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') or '?' end
 local state = redis.call('GET', KEYS[2])
 local prev, gs = 0, nil
+local ptick, pnext, prep = '0', '0', ''
 if state then
   local p, g = string.match(state, '^(%d+)|(%d+)|')
   prev, gs = tonumber(p) or 0, g or '0'
+  local pt, pn, pr = string.match(state, '^%d+|%d+|(%d+)|(%d+)|(.*)$')
+  if pt then ptick, pnext, prep = pt, pn, pr end
 elseif string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') == '1' then
   gs = '0' -- an append-only file keeps the state across restarts: a missing state is a new job
   redis.call('SET', KEYS[2], '0|0|0|0|')
@@ -121,11 +138,21 @@ local floor = tonumber(ARGV[4])
 if floor <= tonumber(gs) * 1000 then return {'0', 'reset', gs, aof} end
 local fs = ARGV[4]
 if prev >= floor then fs = string.format('%.0f', prev + 1) end
-local v = ARGV[1] .. '|' .. fs
+local v = ARGV[1] .. '|' .. fs .. '|' .. ARGV[10]
 `
 
+// claimEpilogue records the won claim in the state. The fence always
+// grows; tick, next and replica change only for a tick at least as late as
+// the recorded one (ticks are unix ns in decimal: a longer string is later),
+// so a catch-up or late replica claiming an older tick never moves Last
+// (and CatchUp's starting point) back.
 const claimEpilogue = `
-redis.call('SET', KEYS[2], fs .. '|' .. gs .. '|' .. ARGV[3] .. '|' .. ARGV[5] .. '|' .. ARGV[1])
+local later = #ARGV[3] > #ptick or (#ARGV[3] == #ptick and ARGV[3] >= ptick)
+if later then
+  redis.call('SET', KEYS[2], fs .. '|' .. gs .. '|' .. ARGV[3] .. '|' .. ARGV[5] .. '|' .. ARGV[1])
+else
+  redis.call('SET', KEYS[2], fs .. '|' .. gs .. '|' .. ptick .. '|' .. pnext .. '|' .. prep)
+end
 return {fs, 'ok', v, aof}
 `
 
@@ -162,10 +189,13 @@ return 0
 	// releaseScript: KEYS lease, runs; ARGV lease value ("": no lease),
 	// score, record, record if the lease was lost, history length. It
 	// returns 1 if the lease was still held (or there was none), else 0.
+	// Run again after its reply was lost, it finds the lease gone but its
+	// own record in the history, and answers as the first run did.
 	releaseScript = redis.NewScript(`
 local held = 1
 if ARGV[1] ~= '' then
-  if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) else held = 0 end
+  if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1])
+  elseif not redis.call('ZSCORE', KEYS[2], ARGV[3]) then held = 0 end
 end
 local rec = ARGV[3]
 if held == 0 then rec = ARGV[4] end
@@ -277,12 +307,14 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	}
 	var res []any
 	var err error
+	token := strconv.FormatUint(rand.Uint64(), 36) // alphanumeric: used in a Lua pattern
+	sent := time.Now()                             // the lease's TTL runs from no earlier than this
 	if o.NoClusterOverlap {
 		res, err = claimOverlapScript.Run(ctx, c.rdb, []string{tickKey, k.state, k.lease, k.runs},
-			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check, c.leaseMS, c.historyN).Slice()
+			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check, c.leaseMS, c.historyN, token).Slice()
 	} else {
 		res, err = claimScript.Run(ctx, c.rdb, []string{tickKey, k.state},
-			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check).Slice()
+			replica, c.claimMS, tick.UnixNano(), tick.UnixMicro(), next, c.guardMS, check, c.leaseMS, c.historyN, token).Slice()
 	}
 	if err != nil {
 		err = fmt.Errorf("redislock: claim %s: %w", tickKey, err)
@@ -305,9 +337,9 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	switch status {
 	case "ok":
 	case "claimed":
-		return nil, fmt.Errorf("%w: %s held by %s", cronx.ErrClaimedElsewhere, tickKey, holder)
+		return nil, fmt.Errorf("%w: %s held by %s", cronx.ErrClaimedElsewhere, tickKey, claimant(holder))
 	case "busy":
-		return nil, fmt.Errorf("%w: %s still runs a previous tick (lease %s)", cronx.ErrClusterBusy, job, holder)
+		return nil, fmt.Errorf("%w: %s still runs a previous tick (lease %s)", cronx.ErrClusterBusy, job, claimant(holder))
 	case "reset":
 		ms, _ := strconv.ParseInt(holder, 10, 64)
 		return nil, fmt.Errorf("%w: job %q had no state on a Redis server started less than SkewBudget (%v) before tick %s; claims resume for ticks after %s",
@@ -321,7 +353,7 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 	}
 	// key is set without a running lease too: the release script's keys
 	// must all be in the job's slot.
-	l := &lease{c: c, fence: fence, tick: tick, replica: replica, start: time.Now(), runsKey: k.runs, key: k.lease}
+	l := &lease{c: c, fence: fence, tick: tick, replica: replica, start: time.Now(), sent: sent, runsKey: k.runs, key: k.lease}
 	if o.NoClusterOverlap {
 		l.val = holder
 		l.lost = make(chan struct{})
@@ -330,6 +362,14 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 		go l.renew() // ends at Release or when the lease is lost
 	}
 	return l, nil
+}
+
+// claimant is a claim value without its token: "replica|fence".
+func claimant(v string) string {
+	if i := strings.LastIndexByte(v, '|'); i > 0 && strings.Count(v, "|") >= 2 {
+		return v[:i]
+	}
+	return v
 }
 
 // LastClaim is the most recent won claim of a job, cluster-wide.
@@ -407,7 +447,8 @@ type lease struct {
 	fence   uint64
 	tick    time.Time
 	replica string
-	start   time.Time
+	start   time.Time // the claim's reply came
+	sent    time.Time // the claim was sent: the lease expires no earlier than sent+LeaseTTL
 	runsKey string
 
 	key, val string // running lease key and value; val is "" without one
@@ -433,7 +474,7 @@ func (l *lease) renew() {
 	defer close(l.done)
 	t := time.NewTicker(l.c.o.RenewEvery)
 	defer t.Stop()
-	lastOK := time.Now()
+	lastOK := l.sent // when the last successful renewal (or the claim) was sent
 	for {
 		select {
 		case <-l.stop:
@@ -441,22 +482,30 @@ func (l *lease) renew() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.c.o.RenewEvery)
+		sent := time.Now()
 		n, err := renewScript.Run(ctx, l.c.rdb, []string{l.key}, l.val, l.c.o.LeaseTTL.Milliseconds()).Int64()
 		cancel()
 		switch {
 		case err == nil && n == 1:
-			lastOK = time.Now()
+			lastOK = sent
 			continue
 		case err == nil: // the lease expired or was taken over
 			l.c.o.Logger.Warn("redislock: running lease lost", "lease", l.key, "holder", l.val)
-		case time.Since(lastOK) < l.c.o.LeaseTTL:
-			continue // transient: the lease may still be alive
+		case !mayExpireBeforeNextRenewal(time.Since(lastOK), l.c.o.RenewEvery, l.c.o.LeaseTTL):
+			continue // transient: the lease outlives the next attempt
 		default:
 			l.c.o.Logger.Warn("redislock: running lease not renewed within its TTL", "lease", l.key, "err", err)
 		}
 		close(l.lost)
 		return
 	}
+}
+
+// mayExpireBeforeNextRenewal reports whether a lease last renewed (sent)
+// sinceOK ago may expire before the next attempt, renewEvery from now: then
+// the run must stop now, before another replica can take the lease.
+func mayExpireBeforeNextRenewal(sinceOK, renewEvery, ttl time.Duration) bool {
+	return sinceOK+renewEvery >= ttl
 }
 
 // Release stops renewing, deletes the running lease if this run still
