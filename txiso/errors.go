@@ -70,7 +70,10 @@ var (
 // unwraps to the last attempt's error (so SQLState and errors.As on
 // *pq.Error / *pgconn.PgError keep working) and, when the context ended it,
 // to ctx.Err() (so errors.Is(err, context.DeadlineExceeded) holds). Every
-// attempt was rolled back: nothing was committed.
+// attempt was rolled back: nothing was committed. (An attempt whose COMMIT
+// outcome is unknown ends Run with an error matching ErrCommitUnknown,
+// never a *RetryError; only a Classify that retries ErrCommitUnknown can
+// leave an earlier attempt's outcome unknown behind a later RetryError.)
 type RetryError struct {
 	Attempts int   // attempts made
 	Err      error // the last attempt's error

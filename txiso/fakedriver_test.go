@@ -89,6 +89,23 @@ func (c *fconn) ExecContext(_ context.Context, q string, _ []driver.NamedValue) 
 	return driver.RowsAffected(1), nil
 }
 
+// QueryContext runs q like ExecContext and returns no rows.
+func (c *fconn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	c.s.add("query(%s)", q)
+	if c.s.exec != nil {
+		if err := c.s.exec(c.n, q); err != nil {
+			return nil, err
+		}
+	}
+	return noRows{}, nil
+}
+
+type noRows struct{}
+
+func (noRows) Columns() []string         { return nil }
+func (noRows) Close() error              { return nil }
+func (noRows) Next([]driver.Value) error { return io.EOF }
+
 type ftx struct{ c *fconn }
 
 func (t *ftx) Commit() error {

@@ -40,10 +40,11 @@ type Beginner interface {
 //
 // Errors: a non-retryable error from fn on the first attempt is returned
 // unchanged; COMMIT errors are wrapped ("txiso: commit: ..."); a broken
-// connection during COMMIT matches ErrCommitUnknown and is not retried; when
-// Run gives up on a retryable error, when ctx ends, or when a retry fails
-// with a non-retryable error, it returns a *RetryError that unwraps to the
-// attempt's error. Bad input (nil ctx,
+// connection during COMMIT (or ctx ending while COMMIT is in flight)
+// matches ErrCommitUnknown, is not retried, and is never a *RetryError,
+// whatever attempt it ends; when Run gives up on a retryable error, when
+// ctx ends, or when a retry fails with a non-retryable error, it returns a
+// *RetryError that unwraps to the attempt's error. Bad input (nil ctx,
 // db or fn, invalid options) matches ErrInvalid and is reported before
 // any BEGIN.
 //
@@ -167,10 +168,19 @@ func (c *config) loop(ctx context.Context, attemptFn func(ctx context.Context, n
 		if err == nil {
 			return nil
 		}
+		decision := c.classify(err)
+		if errors.Is(err, ErrCommitUnknown) && (ctx.Err() != nil || decision != Retry || attempt >= c.maxAttempts) {
+			// Never a *RetryError, which says that nothing was committed:
+			// this attempt may have been.
+			if attempt == 1 {
+				return err
+			}
+			return fmt.Errorf("txiso: attempt %d: %w", attempt, err)
+		}
 		if ctx.Err() != nil {
 			return &RetryError{Attempts: attempt, Err: err, Ctx: ctx.Err()}
 		}
-		if c.classify(err) != Retry {
+		if decision != Retry {
 			if attempt == 1 {
 				return err
 			}
@@ -253,17 +263,25 @@ func (c *config) attempt(ctx context.Context, db Beginner, fn func(context.Conte
 		_ = stx.Rollback()
 		return rerr
 	}
-	if t.untracked.Load() && t.firstCause() == nil {
-		// Statements ran whose errors Tx could not see (Raw, DBTX methods).
-		// One round trip tells whether the transaction is failed, without
-		// comparing driver error texts: PostgreSQL answers 25P02.
+	if t.untracked.Load() {
+		// Statements ran whose errors Tx could not see (Raw, DBTX methods),
+		// or a ROLLBACK TO SAVEPOINT whose success it did not see. One
+		// round trip tells whether the transaction is failed, without
+		// comparing driver error texts: PostgreSQL answers 25P02. A usable
+		// transaction has no failure pending, so a recorded one was undone
+		// and must not classify the COMMIT below.
 		if _, perr := stx.ExecContext(ctx, "SELECT 1"); perr != nil {
 			_ = stx.Rollback()
 			if SQLState(perr) == "25P02" {
-				return fmt.Errorf("%w: %w", ErrAborted, perr)
+				aborted := fmt.Errorf("%w: %w", ErrAborted, perr)
+				if cause := t.firstCause(); cause != nil {
+					return &causedError{err: aborted, cause: cause}
+				}
+				return aborted
 			}
 			return fmt.Errorf("txiso: checking the transaction before COMMIT (COMMIT not sent): %w", perr)
 		}
+		t.clearCause()
 	}
 	doneBefore := ctx.Err() != nil
 	cerr := stx.Commit()

@@ -371,3 +371,95 @@ func TestLevelString(t *testing.T) {
 	assert.Equal(t, "read uncommitted", txiso.ReadUncommitted.String())
 	assert.Equal(t, "Level(5)", txiso.Level(sql.LevelSnapshot).String())
 }
+
+// An attempt whose COMMIT outcome is unknown never ends Run as a
+// *RetryError, whose doc promises that nothing was committed: not after a
+// retried attempt, not when ctx ended while COMMIT was in flight. (Both
+// used to be RetryErrors, and the Example's errors.As check read them as
+// "gave up, nothing committed".)
+func TestFakeUnknownCommitIsNeverRetryError(t *testing.T) {
+	s := &script{
+		exec:   func(n int, _ string) error { return failFirst(1, &pgErr{"40001"})(n) },
+		commit: func(int) error { return errNetwork },
+	}
+	db := fakeDB(t, s)
+	err := txiso.Run(context.Background(), db, update, noWait)
+	require.ErrorIs(t, err, txiso.ErrCommitUnknown)
+	var re *txiso.RetryError
+	assert.False(t, errors.As(err, &re), "not a RetryError after a retry: %v", err)
+	assert.Contains(t, err.Error(), "attempt 2")
+	assert.Equal(t, 2, s.Begins())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s2 := &script{commit: func(int) error { cancel(); return context.Canceled }}
+	err = txiso.Run(ctx, fakeDB(t, s2), update, noWait)
+	require.ErrorIs(t, err, txiso.ErrCommitUnknown)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, errors.As(err, &re), "not a RetryError when ctx ended during COMMIT: %v", err)
+
+	// A Classify that retries unknown outcomes (an idempotent transaction)
+	// still gets the unknown error, not a RetryError, when attempts run out.
+	s3 := &script{commit: func(int) error { return errNetwork }}
+	err = txiso.Run(context.Background(), fakeDB(t, s3), update, noWait, txiso.MaxAttempts(2),
+		txiso.Classify(func(err error) txiso.Decision {
+			if errors.Is(err, txiso.ErrCommitUnknown) {
+				return txiso.Retry
+			}
+			return txiso.DefaultClassify(err)
+		}))
+	require.ErrorIs(t, err, txiso.ErrCommitUnknown)
+	assert.False(t, errors.As(err, &re), "not a RetryError when attempts ran out: %v", err)
+	assert.Equal(t, 2, s3.Begins())
+}
+
+// A failure undone by a ROLLBACK TO SAVEPOINT that Tx did not see (run on
+// Raw, or through Query, QueryRow or Prepare) must not classify a COMMIT
+// that lost its connection: the transaction was usable and may have
+// committed, so the outcome is unknown, and it is not retried. (The stale
+// 40P01 used to make Run retry it: two COMMITs of one transfer.)
+func TestFakeUndoneFailureDoesNotClassifyCommit(t *testing.T) {
+	undo := map[string]func(ctx context.Context, tx *txiso.Tx) error{
+		"raw": func(ctx context.Context, tx *txiso.Tx) error {
+			_, err := tx.Raw().ExecContext(ctx, "ROLLBACK TO SAVEPOINT s")
+			return err
+		},
+		"query": func(ctx context.Context, tx *txiso.Tx) error {
+			rows, err := tx.Query(ctx, "ROLLBACK TO SAVEPOINT s")
+			if err != nil {
+				return err
+			}
+			return rows.Close()
+		},
+		"queryrow": func(ctx context.Context, tx *txiso.Tx) error {
+			return tx.QueryRow(ctx, "ROLLBACK TO SAVEPOINT s").Err()
+		},
+	}
+	for name, f := range undo {
+		t.Run(name, func(t *testing.T) {
+			s := &script{
+				exec: func(n int, q string) error {
+					if n == 1 && q == "update a deadlock" {
+						return &pgErr{"40P01"}
+					}
+					return nil
+				},
+				commit: failFirst(1, errNetwork),
+			}
+			db := fakeDB(t, s)
+			err := txiso.Run(context.Background(), db, func(ctx context.Context, tx *txiso.Tx) error {
+				if _, err := tx.Exec(ctx, "SAVEPOINT s"); err != nil {
+					return err
+				}
+				_, _ = tx.Exec(ctx, "update a deadlock") // fails; undone below
+				if err := f(ctx, tx); err != nil {
+					return err
+				}
+				return update(ctx, tx)
+			}, noWait)
+			require.ErrorIs(t, err, txiso.ErrCommitUnknown, "log: %s", s.Log())
+			assert.Equal(t, 1, s.Begins(), "an unknown outcome is not retried")
+			assert.Contains(t, s.Log(), "exec(SELECT 1)", "Run checked the transaction before COMMIT")
+		})
+	}
+}

@@ -47,7 +47,10 @@ type Tx struct {
 	state      atomic.Int32
 	// untracked is set once a statement ran whose later errors Tx cannot
 	// see (Raw, or a *sql.Rows, *sql.Row or *sql.Stmt handed out by the
-	// DBTX methods); then Run checks the transaction before COMMIT.
+	// DBTX methods), or a ROLLBACK TO SAVEPOINT went through a path that
+	// does not report its success (Query, QueryRow, Prepare); then Run
+	// checks the transaction before COMMIT, which also tells whether a
+	// recorded failure was undone.
 	untracked atomic.Bool
 
 	mu      sync.Mutex
@@ -136,7 +139,9 @@ func levelRank(l Level) int {
 // Raw returns the underlying *sql.Tx, for APIs that need one. Statements run
 // on it are neither checked nor recorded: once Raw was called, Run checks
 // the transaction with one extra statement before COMMIT, and a failure fn
-// swallowed there ends as ErrAborted (not retried: its SQLSTATE is unknown).
+// swallowed there ends as ErrAborted (not retried unless a statement run
+// through Tx recorded a retryable SQLSTATE; otherwise its SQLSTATE is
+// unknown). A ROLLBACK TO SAVEPOINT run on it is seen by that check.
 // fn must not Commit or Rollback it.
 func (t *Tx) Raw() *sql.Tx {
 	t.untracked.Store(true)
@@ -165,6 +170,22 @@ func (t *Tx) firstCause() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.cause
+}
+
+// clearCause forgets the recorded failure: the transaction was found usable
+// (a ROLLBACK TO SAVEPOINT that Tx did not see undid it).
+func (t *Tx) clearCause() {
+	t.mu.Lock()
+	t.cause = nil
+	t.mu.Unlock()
+}
+
+// unsure marks a ROLLBACK TO SAVEPOINT whose success this path does not
+// report: Run then checks the transaction before COMMIT.
+func (t *Tx) unsure(rollbackTo bool) {
+	if rollbackTo {
+		t.untracked.Store(true)
+	}
 }
 
 func (t *Tx) firstRefused() error {
@@ -221,9 +242,11 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // Query runs a statement that returns rows (sql.Tx.QueryContext). Errors
 // from iterating are recorded too when read through Rows.Err or Rows.Close.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
-	if _, err := t.check(query); err != nil {
+	rb, err := t.check(query)
+	if err != nil {
 		return nil, err
 	}
+	t.unsure(rb)
 	r, err := t.tx.QueryContext(ctx, query, args...)
 	t.record(err)
 	if err != nil {
@@ -235,18 +258,22 @@ func (t *Tx) Query(ctx context.Context, query string, args ...any) (*Rows, error
 // QueryRow runs a statement expected to return at most one row
 // (sql.Tx.QueryRowContext); its error is recorded when Scan or Err reads it.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
-	if _, err := t.check(query); err != nil {
+	rb, err := t.check(query)
+	if err != nil {
 		return &Row{err: err, tx: t}
 	}
+	t.unsure(rb)
 	return &Row{row: t.tx.QueryRowContext(ctx, query, args...), tx: t}
 }
 
 // Prepare creates a prepared statement bound to this transaction; it is
 // closed with the transaction.
 func (t *Tx) Prepare(ctx context.Context, query string) (*Stmt, error) {
-	if _, err := t.check(query); err != nil {
+	rb, err := t.check(query)
+	if err != nil {
 		return nil, err
 	}
+	t.unsure(rb)
 	s, err := t.tx.PrepareContext(ctx, query)
 	t.record(err)
 	if err != nil {
@@ -308,6 +335,26 @@ func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error
 type Rows struct {
 	*sql.Rows
 	tx *Tx
+}
+
+// Next is sql.Rows.Next. When it returns false on an error (a
+// serialization failure can arrive mid-result), the error is recorded even
+// if fn never calls Err or Close.
+func (r *Rows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.tx.record(r.Rows.Err())
+	return false
+}
+
+// NextResultSet is sql.Rows.NextResultSet, recording an error the same way.
+func (r *Rows) NextResultSet() bool {
+	if r.Rows.NextResultSet() {
+		return true
+	}
+	r.tx.record(r.Rows.Err())
+	return false
 }
 
 // Err is sql.Rows.Err.

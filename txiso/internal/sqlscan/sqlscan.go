@@ -95,16 +95,16 @@ func (l *lexer) statement() (words [3]string, n int, more bool) {
 			l.blockComment()
 		case c == '\'':
 			l.quoted('\'', false)
-			collecting = false
+			collecting, prev = false, ""
 		case c == '"':
 			l.quoted('"', false)
-			collecting = false
+			collecting, prev = false, ""
 		case (c == 'E' || c == 'e') && l.peek(1) == '\'':
 			l.i++
 			l.quoted('\'', true)
-			collecting = false
+			collecting, prev = false, ""
 		case c == '$' && l.dollar():
-			collecting = false
+			collecting, prev = false, ""
 		case isIdentStart(c):
 			j := l.i
 			for j < len(l.s) && isIdentPart(l.s[j]) {
@@ -126,8 +126,11 @@ func (l *lexer) statement() (words [3]string, n int, more bool) {
 			}
 			prev = w
 		default:
+			// Punctuation or a number: BEGIN and ATOMIC are adjacent only
+			// with blanks or comments between them ("SET begin = 1, atomic
+			// = 2" opens no BEGIN ATOMIC body).
 			l.i++
-			collecting = false
+			collecting, prev = false, ""
 		}
 	}
 	return words, n, false

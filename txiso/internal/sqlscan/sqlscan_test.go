@@ -44,6 +44,10 @@ func TestClassify(t *testing.T) {
 		{"select 1 -- ; commit", Other, ""},
 		{"create function f() returns int language sql begin atomic select 1; end", Other, ""},
 		{"create function f() returns int language sql begin atomic select case when true then 1 end; select 2; end; commit", Control, "COMMIT"},
+		// Columns named begin and atomic, apart: no BEGIN ATOMIC body opens.
+		{"update t set begin = 1, atomic = 2; rollback", Control, "ROLLBACK"},
+		{"update t set begin = 'x', atomic = 2; commit", Control, "COMMIT"},
+		{"create function f() returns int language sql begin /* c */ atomic select 1; end; commit", Control, "COMMIT"},
 		{"", Other, ""},
 		{"select endpoint from t", Other, ""},
 		{"commitments", Other, ""},
