@@ -526,6 +526,27 @@ func testAccountingUnderBurst(t *testing.T, split bool, rate float64) {
 	require.NoError(t, err)
 	h := m.Handler(primaryHandler())
 
+	// First one copy must go through, waited for as an event: how many
+	// sends fit before Shutdown's deadline in the burst below depends on
+	// the machine (none on a starved one), and "every successful send
+	// reached the shadow" must not hold only because nothing was sent.
+	warm := 0
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		require.True(t, time.Now().Before(deadline), "no copy reached the shadow in 30s: %+v", m.Stats())
+		warm++
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/small", strings.NewReader("tiny")))
+		require.Equal(t, 200, rec.Code)
+		sent := false // this copy may be unsampled or dropped: then send another
+		for wait := time.Now().Add(time.Second); !sent && time.Now().Before(wait); time.Sleep(time.Millisecond) {
+			st := m.Stats()
+			sent = st.Sent > st.Errors && hits.Load() > 0
+		}
+		if sent {
+			break
+		}
+	}
+
 	// A watcher checks the identity continuously.
 	stopWatch := make(chan struct{})
 	var snapshots, unbalanced atomic.Int64
@@ -595,7 +616,7 @@ func testAccountingUnderBurst(t *testing.T, split bool, rate float64) {
 	s := m.Stats()
 	requireBalanced(t, s)
 	if split {
-		assert.Equal(t, uint64(2400), s.Seen, "with Split each request counts once")
+		assert.Equal(t, uint64(2400+warm), s.Seen, "with Split each request counts once")
 		// GETs after Shutdown began count as closed, not filtered.
 		assert.Positive(t, s.Dropped[DropFiltered], "DenyURL drops GET /g")
 		assert.LessOrEqual(t, s.Dropped[DropFiltered], uint64(800))
@@ -604,14 +625,14 @@ func testAccountingUnderBurst(t *testing.T, split bool, rate float64) {
 		a, b := int(s.Targets["a"].Seen), int(s.Targets["b"].Seen)
 		assert.LessOrEqual(t, max(a-b, b-a), 2, "round-robin: a %d, b %d", a, b)
 	} else {
-		assert.Equal(t, uint64(2*2400), s.Seen, "two targets see every request")
+		assert.Equal(t, uint64(2*(2400+warm)), s.Seen, "two targets see every request")
 	}
 	assert.Greater(t, s.Dropped[DropQueueFull]+s.Dropped[DropRate], uint64(0))
 	assert.Greater(t, s.Dropped[DropClosed], uint64(0))
 	assert.Greater(t, s.Dropped[DropBodyTooLarge], uint64(0))
 	assert.Greater(t, s.Dropped[DropNotSampled], uint64(0))
 	assert.GreaterOrEqual(t, uint64(hits.Load()), s.Sent-s.Errors, "every successful send reached the shadow: %+v", s)
-	assert.Greater(t, s.Sent-s.Errors, uint64(0), "some copies were sent before the deadline")
+	assert.Greater(t, s.Sent-s.Errors, uint64(0), "the first copy, at least, was sent")
 	sh.Close()
 	done()
 }
