@@ -366,10 +366,10 @@ func (c *Coordinator) Claim(ctx context.Context, job string, tick time.Time, rep
 
 // claimant is a claim value without its token: "replica|fence".
 func claimant(v string) string {
-	if i := strings.LastIndexByte(v, '|'); i > 0 && strings.Count(v, "|") >= 2 {
-		return v[:i]
+	if strings.Count(v, "|") < 2 {
+		return v // a claim written before tokens
 	}
-	return v
+	return v[:strings.LastIndexByte(v, '|')]
 }
 
 // LastClaim is the most recent won claim of a job, cluster-wide.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,15 +71,14 @@ func (p *replyDropper) drops() int {
 }
 
 func (p *replyDropper) serve(c net.Conn) {
-	defer c.Close()
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
+		c.Close()
 		return
 	}
-	defer s.Close()
-	var pending sync.Mutex // guards drop
-	drop := false
+	var drop atomic.Bool // the command just sent carries the marker
 	done := make(chan struct{})
+	defer func() { c.Close(); s.Close(); <-done }()
 	go func() { // client to server; ends when either side closes
 		defer close(done)
 		defer s.Close() // ends the reply loop below too
@@ -87,13 +87,10 @@ func (p *replyDropper) serve(c net.Conn) {
 			n, err := c.Read(buf)
 			if n > 0 {
 				p.mu.Lock()
-				hit := p.marker != nil && bytes.Contains(buf[:n], p.marker)
-				p.mu.Unlock()
-				if hit {
-					pending.Lock()
-					drop = true
-					pending.Unlock()
+				if p.marker != nil && bytes.Contains(buf[:n], p.marker) {
+					drop.Store(true)
 				}
+				p.mu.Unlock()
 				if _, werr := s.Write(buf[:n]); werr != nil {
 					return
 				}
@@ -107,31 +104,21 @@ func (p *replyDropper) serve(c net.Conn) {
 	for {
 		n, err := s.Read(buf)
 		if n > 0 {
-			pending.Lock()
-			d := drop
-			drop = false
-			pending.Unlock()
-			if d && !bytes.HasPrefix(buf[:n], []byte("-NOSCRIPT")) {
+			if drop.Swap(false) && !bytes.HasPrefix(buf[:n], []byte("-NOSCRIPT")) {
 				p.mu.Lock()
 				p.marker = nil
 				p.dropped++
 				p.mu.Unlock()
-				c.Close()
-				s.Close()
-				<-done
-				return
+				return // closes both: the client sees a reset after the server ran it
 			}
 			if _, werr := c.Write(buf[:n]); werr != nil {
-				break
+				return
 			}
 		}
 		if err != nil {
-			break
+			return
 		}
 	}
-	c.Close()
-	s.Close()
-	<-done
 }
 
 // A claim whose reply was lost runs again (go-redis's retry); the second
